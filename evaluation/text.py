@@ -1,0 +1,43 @@
+"""Text normalization and the Chinese tokenizer of the scoring protocol.
+
+Both references and predictions go through :func:`normalize` before any
+tokenizer sees them. It removes the characters that break the Java tools
+pycocoevalcap drives: a line separator inside a caption shifts every later
+caption of the PTB tokenizer by one line, and ``|||`` is METEOR's field
+separator.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_RUNS_OF_SPACES = re.compile(" {2,}")
+_NAME_MARKUP = str.maketrans("", "", "[]")
+
+
+def _is_separator_or_control(char: str) -> bool:
+    # Categories Z* (spaces, U+2028, U+2029) and C* (controls, format
+    # characters such as zero-width spaces, unassigned code points).
+    return unicodedata.category(char)[0] in "ZC"
+
+
+def normalize(text: str) -> str:
+    """Apply the protocol's normalization to one narration."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_NAME_MARKUP)
+    text = "".join(
+        " " if char == "|" or _is_separator_or_control(char) else char for char in text
+    )
+    return _RUNS_OF_SPACES.sub(" ", text).strip()
+
+
+def tokenize_zh(normalized: str) -> str:
+    """Chinese is scored in characters: one token per character.
+
+    Lowercases, drops punctuation (P*), separators (Z*) and controls (C*), and
+    joins the remaining characters with single spaces.
+    """
+    return " ".join(
+        char for char in normalized.lower() if unicodedata.category(char)[0] not in "PZC"
+    )

@@ -1,0 +1,132 @@
+"""The API's public shapes. Validation of contents lives in services."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.submissions import rules
+from leaderboard.submissions.models import Submission
+from leaderboard.submissions.selectors import phase_languages
+
+
+class BoardSerializer(serializers.ModelSerializer):
+    columns = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Board
+        fields = ["key", "title", "description", "primary_metric", "secondary_metrics", "columns"]
+
+
+class PhaseSerializer(serializers.ModelSerializer):
+    state = serializers.CharField(read_only=True)
+    languages = serializers.SerializerMethodField()
+    boards = BoardSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Phase
+        fields = [
+            "slug", "title", "description", "state", "starts_at", "ends_at", "references_public",
+            "max_submissions_per_day", "max_submissions_total", "boards_visible", "show_all_entries",
+            "allow_partial", "languages", "boards",
+        ]
+
+    def get_languages(self, phase: Phase) -> list[str]:
+        return phase_languages(phase)
+
+
+class ChallengeSerializer(serializers.ModelSerializer):
+    phases = PhaseSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Challenge
+        fields = ["slug", "title", "description", "phases"]
+
+
+class SubmissionCreateSerializer(serializers.ModelSerializer):
+    """The multipart form of an upload. The file itself is checked by the evaluation validator."""
+
+    predictions = serializers.FileField(
+        write_only=True, required=False, help_text="JSON {clip_id: narration} or JSON Lines, UTF-8"
+    )
+    public = serializers.BooleanField(source="is_public", default=False, help_text="show it on the public boards")
+
+    class Meta:
+        model = Submission
+        fields = ["language", "predictions", "method_name", "method_description", "paper_url", "code_url", "public"]
+
+
+class SubmissionUpdateSerializer(serializers.ModelSerializer):
+    public = serializers.BooleanField(source="is_public")
+
+    class Meta:
+        model = Submission
+        fields = ["method_name", "method_description", "paper_url", "code_url", "public"]
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    challenge = serializers.CharField(source="phase.challenge.slug")
+    phase = serializers.CharField(source="phase.slug")
+    team = serializers.CharField(source="team.name")
+    user = serializers.CharField(source="user.username")
+    public = serializers.BooleanField(source="is_public")
+    status_display = serializers.CharField(source="get_status_display")
+    scores = serializers.SerializerMethodField()
+    result = serializers.SerializerMethodField()
+    file = serializers.SerializerMethodField()
+    clip_scores_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id", "challenge", "phase", "language", "team", "user", "status", "status_display", "error",
+            "scores", "result", "method_name", "method_description", "paper_url", "code_url", "public",
+            "file", "created_at", "started_at", "finished_at", "clip_scores_url",
+        ]
+
+    def get_scores(self, submission: Submission) -> dict[str, float]:
+        result = submission.current_result
+        return dict(result.metrics) if result else {}
+
+    def get_result(self, submission: Submission) -> dict | None:
+        result = submission.current_result
+        if result is None:
+            return None
+        return {
+            "clips": result.clips,
+            "missing_clips": result.missing_clips,
+            "evaluation_version": result.evaluation_version,
+            "protocol": result.protocol,
+            "versions": result.versions,
+            "reference_hash": result.reference_hash,
+            "duration_seconds": result.duration_seconds,
+            "created_at": result.created_at,
+        }
+
+    def get_file(self, submission: Submission) -> dict:
+        return {
+            "name": submission.original_filename,
+            "size": submission.file_size,
+            "sha256": submission.file_sha256,
+            "format": submission.file_format,
+        }
+
+    def get_clip_scores_url(self, submission: Submission) -> str | None:
+        request = self.context.get("request")
+        if request is None or submission.current_result is None:
+            return None
+        if not rules.can_view_clip_scores(request.user, submission):
+            return None
+        return request.build_absolute_uri(f"/api/v1/submissions/{submission.pk}/clip-scores/")
+
+
+class LeaderboardRowSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    team = serializers.CharField()
+    method_name = serializers.CharField()
+    submission_id = serializers.IntegerField()
+    submitted_at = serializers.DateTimeField()
+    scores = serializers.DictField(child=serializers.FloatField())
+    paper_url = serializers.CharField()
+    code_url = serializers.CharField()
+    missing_clips = serializers.IntegerField()

@@ -1,0 +1,28 @@
+from django.urls import path
+
+from . import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("challenges/", views.ChallengeList.as_view(), name="challenge-list"),
+    path("challenges/<slug:challenge>/", views.ChallengeDetail.as_view(), name="challenge-detail"),
+    path(
+        "challenges/<slug:challenge>/phases/<slug:phase>/submissions/",
+        views.PhaseSubmissions.as_view(),
+        name="phase-submissions",
+    ),
+    path("challenges/<slug:challenge>/phases/<slug:phase>/quota/", views.PhaseQuota.as_view(), name="phase-quota"),
+    path(
+        "challenges/<slug:challenge>/phases/<slug:phase>/leaderboards/<str:language>/<slug:stage>/",
+        views.Leaderboard.as_view(),
+        name="leaderboard",
+    ),
+    path("submissions/", views.SubmissionList.as_view(), name="submission-list"),
+    path("submissions/<int:submission_id>/", views.SubmissionDetail.as_view(), name="submission-detail"),
+    path(
+        "submissions/<int:submission_id>/clip-scores/",
+        views.SubmissionClipScores.as_view(),
+        name="submission-clip-scores",
+    ),
+]

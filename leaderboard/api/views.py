@@ -1,0 +1,270 @@
+"""API views: parse the request, call a service or selector, render the answer."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.submissions import rules, selectors, services
+from leaderboard.submissions.models import Result, Submission
+from leaderboard.teams.services import team_of
+from leaderboard.uploads import oversized_upload
+
+from .serializers import (
+    ChallengeSerializer,
+    LeaderboardRowSerializer,
+    SubmissionCreateSerializer,
+    SubmissionSerializer,
+    SubmissionUpdateSerializer,
+)
+
+ErrorSerializer = inline_serializer(
+    "Error",
+    {
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(required=False),
+        "errors": serializers.ListField(child=serializers.DictField(), required=False),
+    },
+)
+
+
+def refusal_response(refusal: rules.Refusal) -> Response:
+    return Response({"detail": refusal.message, "code": refusal.code}, status=refusal.http_status)
+
+
+def rejection_response(problems) -> Response:
+    return Response(
+        {
+            "detail": "The predictions file was rejected. Nothing was stored and no limit was used.",
+            "code": "invalid_predictions",
+            "errors": [problem.to_dict() for problem in problems],
+        },
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def field_errors_response(errors: dict) -> Response:
+    return Response(
+        {
+            "detail": "Some fields are invalid. Nothing was stored and no limit was used.",
+            "code": "invalid_fields",
+            "errors": [
+                {"code": "invalid_field", "field": field, "message": str(message)}
+                for field, messages in errors.items()
+                for message in messages
+            ],
+        },
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def get_phase(challenge: str, phase: str) -> Phase:
+    return get_object_or_404(Phase.objects.select_related("challenge"), challenge__slug=challenge, slug=phase)
+
+
+class ChallengeList(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = ChallengeSerializer
+    pagination_class = None
+    queryset = Challenge.objects.prefetch_related("phases__boards", "phases__reference_sets")
+
+
+class ChallengeDetail(generics.RetrieveAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = ChallengeSerializer
+    lookup_field = "slug"
+    lookup_url_kwarg = "challenge"
+    queryset = ChallengeList.queryset
+
+
+class PhaseSubmissions(APIView):
+    """Upload narrations to a phase, or list your team's submissions to it."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": SubmissionCreateSerializer},
+        responses={
+            201: inline_serializer("Created", {"id": serializers.IntegerField(), "status": serializers.CharField()}),
+            400: OpenApiResponse(ErrorSerializer, description="invalid fields or predictions file, every problem listed"),
+            401: ErrorSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="no team, or the phase is not open"),
+            429: OpenApiResponse(ErrorSerializer, description="the team's daily or total limit is used up"),
+        },
+    )
+    def post(self, request, challenge: str, phase: str):
+        phase_obj = get_phase(challenge, phase)
+        refusal = rules.submission_refusal(request.user, phase_obj)
+        if refusal is not None:
+            return refusal_response(refusal)
+        fields = SubmissionCreateSerializer(data=request.data)
+        if not fields.is_valid():
+            return field_errors_response(fields.errors)
+        upload = request.FILES.get("predictions")
+        try:
+            data = services.read_upload(upload, oversized_bytes=oversized_upload(request, "predictions"))
+            submission = services.submit(
+                user=request.user,
+                phase=phase_obj,
+                language=fields.validated_data["language"],
+                data=data,
+                filename=upload.name if upload else "",
+                method=services.MethodInfo(
+                    **{name: fields.validated_data.get(name, "") for name in
+                       ("method_name", "method_description", "paper_url", "code_url")},
+                    is_public=fields.validated_data.get("is_public", False),
+                ),
+            )
+        except services.SubmissionRefused as exc:
+            return refusal_response(exc.refusal)
+        except services.SubmissionRejected as exc:
+            return rejection_response(exc.problems)
+        return Response({"id": submission.pk, "status": submission.status}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=SubmissionSerializer(many=True))
+    def get(self, request, challenge: str, phase: str):
+        phase_obj = get_phase(challenge, phase)
+        submissions = selectors.team_submissions(request.user).filter(phase=phase_obj)
+        return Response(SubmissionSerializer(submissions, many=True, context={"request": request}).data)
+
+
+class PhaseQuota(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Quota",
+            {
+                "can_submit": serializers.BooleanField(),
+                "reason": serializers.CharField(allow_null=True),
+                "left_today": serializers.IntegerField(allow_null=True),
+                "left_total": serializers.IntegerField(allow_null=True),
+                "resets_at": serializers.DateTimeField(),
+            },
+        )
+    )
+    def get(self, request, challenge: str, phase: str):
+        phase_obj = get_phase(challenge, phase)
+        refusal = rules.submission_refusal(request.user, phase_obj)
+        team = team_of(request.user)
+        usage = rules.quota(team, phase_obj) if team else None
+        return Response(
+            {
+                "can_submit": refusal is None,
+                "reason": refusal.message if refusal else None,
+                "left_today": usage.left_today if usage else None,
+                "left_total": usage.left_total if usage else None,
+                "resets_at": usage.resets_at if usage else None,
+            }
+        )
+
+
+class SubmissionList(generics.ListAPIView):
+    """Your team's submissions, newest first."""
+
+    serializer_class = SubmissionSerializer
+
+    def get_queryset(self):
+        return selectors.team_submissions(self.request.user)
+
+
+class SubmissionDetail(APIView):
+    """One submission of your team. Change its method fields or public flag with PATCH."""
+
+    def get_submission(self, request, submission_id: int) -> Submission:
+        submission = get_object_or_404(
+            Submission.objects.select_related("phase__challenge", "team", "user", "current_result"), pk=submission_id
+        )
+        if not rules.can_view_submission(request.user, submission):
+            raise Http404  # not 403: do not confirm that the id exists
+        return submission
+
+    @extend_schema(responses=SubmissionSerializer)
+    def get(self, request, submission_id: int):
+        submission = self.get_submission(request, submission_id)
+        return Response(SubmissionSerializer(submission, context={"request": request}).data)
+
+    @extend_schema(request=SubmissionUpdateSerializer, responses=SubmissionSerializer)
+    def patch(self, request, submission_id: int):
+        submission = self.get_submission(request, submission_id)
+        if not rules.can_change_submission(request.user, submission):
+            return Response({"detail": "Only the team can change its submission."}, status=status.HTTP_403_FORBIDDEN)
+        fields = SubmissionUpdateSerializer(submission, data=request.data, partial=True)
+        if not fields.is_valid():
+            return field_errors_response(fields.errors)
+        current = {name: getattr(submission, name) for name in
+                   ("method_name", "method_description", "paper_url", "code_url", "is_public")}
+        current.update(fields.validated_data)
+        submission = services.update_method(submission, services.MethodInfo(**current))
+        return Response(SubmissionSerializer(submission, context={"request": request}).data)
+
+
+class SubmissionClipScores(APIView):
+    """Per-clip scores, only for phases whose references are public."""
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ClipScores", {"clip_scores": serializers.DictField(child=serializers.DictField(child=serializers.FloatField()))}
+        )
+    )
+    def get(self, request, submission_id: int):
+        submission = get_object_or_404(Submission.objects.select_related("phase"), pk=submission_id)
+        if not rules.can_view_submission(request.user, submission):
+            raise Http404
+        if not rules.can_view_clip_scores(request.user, submission):
+            return Response(
+                {"detail": "Per-clip scores are not shown for phases with hidden references."},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        if submission.current_result_id is None:
+            return Response({"detail": "This submission has no result yet."}, status=status.HTTP_404_NOT_FOUND)
+        result = Result.objects.only("per_clip").get(pk=submission.current_result_id)
+        return Response({"clip_scores": result.per_clip})
+
+
+class Leaderboard(APIView):
+    """A ranked stage board of one phase and language. Public."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Leaderboard",
+            {
+                "challenge": serializers.CharField(),
+                "phase": serializers.CharField(),
+                "language": serializers.CharField(),
+                "stage": serializers.CharField(),
+                "title": serializers.CharField(),
+                "primary_metric": serializers.CharField(),
+                "columns": serializers.ListField(child=serializers.CharField()),
+                "rows": LeaderboardRowSerializer(many=True),
+            },
+        )
+    )
+    def get(self, request, challenge: str, phase: str, language: str, stage: str):
+        phase_obj = get_phase(challenge, phase)
+        board = get_object_or_404(Board, phase=phase_obj, key=stage)
+        if language not in selectors.phase_languages(phase_obj) or not rules.can_view_board(request.user, phase_obj):
+            raise Http404
+        rows = selectors.board_rows(phase_obj, language, board)
+        return Response(
+            {
+                "challenge": challenge,
+                "phase": phase,
+                "language": language,
+                "stage": stage,
+                "title": board.title,
+                "primary_metric": board.primary_metric,
+                "columns": board.columns,
+                "rows": LeaderboardRowSerializer(rows, many=True).data,
+            }
+        )

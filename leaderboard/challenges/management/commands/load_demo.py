@@ -1,0 +1,44 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from leaderboard.challenges.services import movie101v2_spec, upsert_challenge
+from leaderboard.teams.models import Membership, Team
+
+DEMO_DATA = settings.BASE_DIR / "demo" / "data"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - a public demo login on a laptop
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo challenge from the project's own invented demo data (demo/data), "
+        "and a demo participant with a team and an API token."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-user", action="store_true", help="do not create the demo participant")
+
+    @transaction.atomic
+    def handle(self, no_user: bool = False, **options):
+        spec = movie101v2_spec(str(DEMO_DATA), slug="demo")
+        spec["title"] = "Demo: narration of four invented films"
+        spec["description"] = (
+            "A tiny challenge to try the service with: four invented short films (demo/data), scored exactly as "
+            "Movie101v2 is. Submit the files in demo/predictions."
+        )
+        for line in upsert_challenge(spec).lines:
+            self.stdout.write(line)
+        if no_user:
+            return
+        user, created = get_user_model().objects.get_or_create(username=DEMO_USER)
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        team, _ = Team.objects.get_or_create(name="Demo team", defaults={"created_by": user})
+        Membership.objects.get_or_create(user=user, defaults={"team": team})
+        token, _ = Token.objects.get_or_create(user=user)
+        self.stdout.write(f"demo login: {DEMO_USER} / {DEMO_PASSWORD} (team “{team.name}”)")
+        self.stdout.write(f"demo API token: {token.key}")

@@ -1,0 +1,137 @@
+"""A challenge, its phases, their reference sets and their stage boards."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from evaluation.metrics import METRICS
+from evaluation.references import reference_hash
+
+
+class Language(models.TextChoices):
+    ZH = "zh", _("Chinese")
+    EN = "en", _("English")
+
+
+class Challenge(models.Model):
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Phase(models.Model):
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="phases")
+    slug = models.SlugField()
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    order = models.PositiveIntegerField(default=0)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: open-ended."))
+    references_public = models.BooleanField(
+        default=False,
+        help_text=_("A validation phase: participants may see per-clip scores. Off for a test phase."),
+    )
+    max_submissions_per_day = models.PositiveIntegerField(
+        null=True, blank=True, default=5, help_text=_("Per team; the day resets at 00:00 UTC. Empty: no limit.")
+    )
+    max_submissions_total = models.PositiveIntegerField(
+        null=True, blank=True, default=100, help_text=_("Per team. Empty: no limit.")
+    )
+    boards_visible = models.BooleanField(default=True)
+    show_all_entries = models.BooleanField(
+        default=False, help_text=_("Show every public entry, not only each team's best.")
+    )
+    allow_partial = models.BooleanField(
+        default=False, help_text=_("Accept files that miss clips; missing clips are scored as empty narrations.")
+    )
+
+    class Meta:
+        ordering = ["challenge", "order", "starts_at"]
+        constraints = [models.UniqueConstraint(fields=["challenge", "slug"], name="unique_phase_slug")]
+
+    def __str__(self) -> str:
+        return f"{self.challenge.slug}/{self.slug}"
+
+    def clean(self) -> None:
+        if self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("The phase must end after it starts.")})
+
+    def is_open(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.starts_at <= at and (self.ends_at is None or at < self.ends_at)
+
+    @property
+    def state(self) -> str:
+        now = timezone.now()
+        if now < self.starts_at:
+            return "upcoming"
+        if self.ends_at is not None and now >= self.ends_at:
+            return "closed"
+        return "open"
+
+
+class ReferenceSet(models.Model):
+    """The hidden (or, on a validation phase, public) narrations a phase scores against."""
+
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="reference_sets")
+    language = models.CharField(max_length=2, choices=Language.choices)
+    narrations = models.JSONField(help_text=_("clip id -> reference narration"))
+    content_hash = models.CharField(max_length=80, editable=False)
+    clip_count = models.PositiveIntegerField(editable=False)
+    source = models.CharField(max_length=300, blank=True, help_text=_("Where the references were read from."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["phase", "language"]
+        constraints = [models.UniqueConstraint(fields=["phase", "language"], name="unique_reference_language")]
+
+    def __str__(self) -> str:
+        return f"{self.phase} {self.language} ({self.clip_count} clips)"
+
+    def save(self, *args, **kwargs) -> None:
+        # The hash and count always describe the narrations actually stored.
+        self.content_hash = reference_hash(self.narrations)
+        self.clip_count = len(self.narrations)
+        super().save(*args, **kwargs)
+
+
+class Board(models.Model):
+    """A stage leaderboard: one primary metric, then tie-breaking columns."""
+
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="boards")
+    key = models.SlugField()
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    primary_metric = models.CharField(max_length=40)
+    secondary_metrics = models.JSONField(default=list, blank=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["phase", "order", "key"]
+        constraints = [models.UniqueConstraint(fields=["phase", "key"], name="unique_board_key")]
+
+    def __str__(self) -> str:
+        return f"{self.phase} {self.key}"
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.primary_metric, *self.secondary_metrics]
+
+    def clean(self) -> None:
+        if not isinstance(self.secondary_metrics, list) or not all(
+            isinstance(name, str) for name in self.secondary_metrics
+        ):
+            raise ValidationError({"secondary_metrics": _("A list of metric names.")})
+        unknown = [name for name in self.columns if name not in METRICS]
+        if unknown:
+            raise ValidationError(_("Unknown metrics: %(names)s") % {"names": ", ".join(unknown)})

@@ -1,0 +1,372 @@
+"""Submitting narrations and scoring them.
+
+The status of a submission moves only through :func:`transition`, a
+conditional ``UPDATE ... WHERE status = <expected>``: whichever process gets
+there first wins, and a task delivered twice does its work once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+import evaluation
+from evaluation.errors import EvaluationError
+from evaluation.predictions import Problem, file_too_large, no_file
+from leaderboard.challenges.models import Phase, ReferenceSet
+from leaderboard.teams.models import Team
+from leaderboard.teams.services import team_of
+
+from . import rules
+from .models import TRANSITIONS, Result, Status, Submission
+
+logger = logging.getLogger(__name__)
+
+
+class SubmissionRefused(Exception):
+    """The user may not submit here now (not signed in, phase closed, limit...)."""
+
+    def __init__(self, refusal: rules.Refusal):
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+class SubmissionRejected(Exception):
+    """The file is not a valid predictions file. Nothing was stored or charged."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(problem.message for problem in problems))
+        self.problems = problems
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+# -- the state machine ------------------------------------------------------
+
+
+def transition(
+    submission_id: int,
+    from_statuses: str | tuple[str, ...],
+    to_status: str,
+    *,
+    condition: Q | None = None,
+    **changes: Any,
+) -> bool:
+    """Move a submission to ``to_status`` if it is in one of ``from_statuses``.
+
+    Returns whether this call made the change. The check and the write are
+    one UPDATE statement, so concurrent callers cannot both succeed.
+    """
+    if isinstance(from_statuses, str):
+        from_statuses = (from_statuses,)
+    for status in from_statuses:
+        if to_status not in TRANSITIONS[status]:
+            raise IllegalTransition(f"{status} -> {to_status} is not an edge of the state machine")
+    query = Submission.objects.filter(pk=submission_id, status__in=from_statuses)
+    if condition is not None:
+        query = query.filter(condition)
+    return query.update(status=to_status, updated_at=timezone.now(), **changes) == 1
+
+
+# -- submitting ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    method_name: str = ""
+    method_description: str = ""
+    paper_url: str = ""
+    code_url: str = ""
+    is_public: bool = False
+
+
+def read_upload(upload: UploadedFile | None, *, oversized_bytes: int | None = None) -> bytes:
+    """The uploaded bytes, or a rejection if there are none or too many.
+
+    ``oversized_bytes`` is how far the upload handler read before the cap
+    stopped it (see ``leaderboard.uploads``).
+    """
+    limit = settings.SUBMISSION_MAX_BYTES
+    if oversized_bytes is not None:
+        raise SubmissionRejected([file_too_large(oversized_bytes, limit)])
+    if upload is None:
+        raise SubmissionRejected([no_file()])
+    upload.seek(0)
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise SubmissionRejected([file_too_large(len(data), limit)])
+    return data
+
+
+def validate_predictions(phase: Phase, language: str, data: bytes, filename: str = "") -> evaluation.ValidationReport:
+    """The server's validation: the evaluation package's, with the phase's settings."""
+    reference_set = ReferenceSet.objects.get(phase=phase, language=language)
+    return evaluation.validate(
+        data,
+        reference_set.narrations,
+        filename=filename,
+        allow_partial=phase.allow_partial,
+        max_file_bytes=settings.SUBMISSION_MAX_BYTES,
+        max_narration_chars=settings.NARRATION_MAX_CHARS,
+        split_name=f"the {phase.title} references ({language})",
+    )
+
+
+def submit(
+    *,
+    user,
+    phase: Phase,
+    language: str,
+    data: bytes,
+    filename: str = "",
+    method: MethodInfo = MethodInfo(),
+) -> Submission:
+    """Validate a predictions file and, if it is good, store it and queue its scoring.
+
+    A refused or rejected upload creates nothing and uses none of the limits.
+    """
+    refusal = rules.submission_refusal(user, phase, language)
+    if refusal is not None:
+        raise SubmissionRefused(refusal)
+    report = validate_predictions(phase, language, data, filename)
+    if not report.ok:
+        raise SubmissionRejected(report.problems)
+
+    with transaction.atomic():
+        # Lock the team: parallel uploads of one team queue here, so the
+        # count below sees every earlier submission and a limit holds.
+        Team.objects.select_for_update().get(pk=team_of(user).pk)
+        refusal = rules.submission_refusal(user, phase, language)
+        if refusal is not None:
+            raise SubmissionRefused(refusal)
+        submission = Submission(
+            phase=phase,
+            team=team_of(user),
+            user=user,
+            language=language,
+            original_filename=(filename or "")[:255],
+            file_size=len(data),
+            file_sha256=hashlib.sha256(data).hexdigest(),
+            file_format=report.format or "",
+            method_name=method.method_name,
+            method_description=method.method_description,
+            paper_url=method.paper_url,
+            code_url=method.code_url,
+            is_public=method.is_public,
+        )
+        submission.predictions_file.save("predictions.json", ContentFile(data), save=False)
+        try:
+            submission.save()
+        except BaseException:
+            submission.predictions_file.delete(save=False)
+            raise
+        transaction.on_commit(partial(enqueue_scoring, submission.pk))
+    logger.info("submission %s accepted: %s %s %s bytes", submission.pk, phase, language, len(data))
+    return submission
+
+
+def enqueue_scoring(submission_id: int) -> bool:
+    """Queue a scoring run. A broker outage leaves the submission waiting, not lost."""
+    from workers.tasks import score_submission
+
+    try:
+        score_submission.delay(submission_id)
+    except Exception:
+        logger.exception("could not queue submission %s; it stays submitted until it is queued again", submission_id)
+        return False
+    return True
+
+
+def update_method(submission: Submission, method: MethodInfo) -> Submission:
+    """What a team may change after submitting: the description and the public flag."""
+    Submission.objects.filter(pk=submission.pk).update(
+        method_name=method.method_name,
+        method_description=method.method_description,
+        paper_url=method.paper_url,
+        code_url=method.code_url,
+        is_public=method.is_public,
+        updated_at=timezone.now(),
+    )
+    submission.refresh_from_db()
+    return submission
+
+
+# -- scoring --------------------------------------------------------------------
+
+
+class Outcome:
+    FINISHED = "finished"
+    FAILED = "failed"
+    #: Already finished, failed or cancelled: nothing to do.
+    SKIPPED = "skipped"
+    #: Another attempt holds a live lease; ask again when it expires.
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class ScoringOutcome:
+    outcome: str
+    retry_in_seconds: float | None = None
+
+
+def failure_reasons() -> dict[str, str]:
+    minutes = max(1, settings.SCORING_SOFT_TIME_LIMIT // 60)
+    not_charged = "This run does not count against your team's limits."
+    return {
+        "time_limit": f"Scoring took longer than the {minutes}-minute limit and was stopped. {not_charged} "
+        "Please submit again; if it happens twice, contact the organizers.",
+        "internal": f"The scorer hit an internal error; the organizers can see it in the logs. {not_charged} "
+        "Please submit again later.",
+        "crashed": f"Scoring was interrupted {settings.SCORING_MAX_ATTEMPTS} times (the worker stopped). "
+        f"{not_charged} Please contact the organizers.",
+        "no_references": f"This phase no longer has references for this language. {not_charged} "
+        "Please contact the organizers.",
+        "file_missing": f"The uploaded file could not be read back from storage. {not_charged} "
+        "Please submit it again.",
+    }
+
+
+def score_submission(submission_id: int) -> ScoringOutcome:
+    """Score one submission, from ``submitted`` to ``finished`` or ``failed``."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.SCORING_HARD_TIME_LIMIT + 60)
+    claimed = transition(
+        submission_id,
+        (Status.SUBMITTED, Status.RUNNING),
+        Status.RUNNING,
+        # A running submission is taken over only once its lease ran out,
+        # which happens only when the attempt holding it died.
+        condition=Q(status=Status.SUBMITTED) | Q(lease_expires_at__lt=now),
+        started_at=now,
+        lease_expires_at=now + lease,
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        current = Submission.objects.filter(pk=submission_id).values("status", "lease_expires_at").first()
+        if current and current["status"] == Status.RUNNING and current["lease_expires_at"]:
+            wait = (current["lease_expires_at"] - timezone.now()).total_seconds()
+            return ScoringOutcome(Outcome.BUSY, retry_in_seconds=max(1.0, wait + 1))
+        return ScoringOutcome(Outcome.SKIPPED)
+
+    submission = Submission.objects.select_related("phase").get(pk=submission_id)
+    attempt = submission.attempts
+    if attempt > settings.SCORING_MAX_ATTEMPTS:
+        return _fail(submission_id, attempt, failure_reasons()["crashed"])
+
+    reasons = failure_reasons()
+    try:
+        reference_set = ReferenceSet.objects.get(phase=submission.phase, language=submission.language)
+    except ReferenceSet.DoesNotExist:
+        logger.error("submission %s: phase %s has no %s references", submission_id, submission.phase, submission.language)
+        return _fail(submission_id, attempt, reasons["no_references"])
+    try:
+        with submission.predictions_file.open("rb") as handle:
+            data = handle.read()
+    except OSError:
+        logger.exception("submission %s: cannot read %s", submission_id, submission.predictions_file.name)
+        return _fail(submission_id, attempt, reasons["file_missing"])
+
+    report = evaluation.validate(
+        data,
+        reference_set.narrations,
+        filename=submission.original_filename,
+        allow_partial=submission.phase.allow_partial,
+        max_file_bytes=None,
+        max_narration_chars=settings.NARRATION_MAX_CHARS,
+        split_name=f"the {submission.phase.title} references ({submission.language})",
+    )
+    if not report.ok:
+        # Only possible when the references changed after the upload.
+        listing = " ".join(problem.message for problem in report.problems)
+        return _fail(
+            submission_id,
+            attempt,
+            "The phase's references changed after your upload, and the file no longer matches them: "
+            f"{listing} This run does not count against your team's limits.",
+        )
+    try:
+        result = evaluation.score(
+            reference_set.narrations,
+            report.predictions,
+            submission.language,
+            allow_partial=submission.phase.allow_partial,
+        )
+    except EvaluationError as exc:
+        logger.exception("submission %s: scoring failed", submission_id)
+        return _fail(
+            submission_id,
+            attempt,
+            f"Scoring failed: {exc}. This run does not count against your team's limits. "
+            "Please submit again later; if it happens twice, contact the organizers.",
+        )
+
+    with transaction.atomic():
+        finished = transition(
+            submission_id,
+            Status.RUNNING,
+            Status.FINISHED,
+            condition=Q(attempts=attempt),
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            error="",
+        )
+        if not finished:
+            logger.warning("submission %s changed while it was scored (cancelled?); result dropped", submission_id)
+            return ScoringOutcome(Outcome.SKIPPED)
+        stored = Result.objects.create(
+            submission_id=submission_id,
+            metrics=result.metrics,
+            per_clip=result.per_clip,
+            clips=result.clips,
+            missing_clips=result.missing_clips,
+            evaluation_version=result.versions["evaluation"],
+            protocol=result.versions["protocol"],
+            versions=result.versions,
+            reference_hash=result.reference_hash,
+            duration_seconds=result.duration_seconds,
+        )
+        Submission.objects.filter(pk=submission_id).update(current_result=stored)
+    logger.info("submission %s finished in %.1f s", submission_id, result.duration_seconds)
+    return ScoringOutcome(Outcome.FINISHED)
+
+
+def record_failure(submission_id: int, reason_key: str) -> bool:
+    """Mark a running submission failed for a reason the task saw (time limit, crash)."""
+    reason = failure_reasons()[reason_key]
+    return transition(
+        submission_id, Status.RUNNING, Status.FAILED, finished_at=timezone.now(), lease_expires_at=None, error=reason
+    )
+
+
+def _fail(submission_id: int, attempt: int, reason: str) -> ScoringOutcome:
+    transition(
+        submission_id,
+        Status.RUNNING,
+        Status.FAILED,
+        condition=Q(attempts=attempt),
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        error=reason,
+    )
+    return ScoringOutcome(Outcome.FAILED)
+
+
+def cancel(submission_id: int) -> bool:
+    """Cancel a submission that is waiting or being scored; a running task drops its result."""
+    return transition(
+        submission_id, (Status.SUBMITTED, Status.RUNNING), Status.CANCELLED, finished_at=timezone.now(),
+        lease_expires_at=None,
+    )

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.challenge_list, name="challenge-list"),
+    path("signup/", views.signup, name="signup"),
+    path("team/", views.team, name="team"),
+    path("token/", views.api_token, name="api-token"),
+    path("submissions/", views.my_submissions, name="my-submissions"),
+    path("submissions/<int:submission_id>/", views.submission_detail, name="submission-detail"),
+    path("c/<slug:challenge>/", views.challenge_detail, name="challenge-detail"),
+    path("c/<slug:challenge>/<slug:phase>/submit/", views.submit, name="submit"),
+    path("c/<slug:challenge>/<slug:phase>/<str:language>/<slug:stage>/", views.board, name="board"),
+]

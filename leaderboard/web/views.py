@@ -1,0 +1,235 @@
+"""The server-rendered site. Views parse, call services and selectors, and render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+from rest_framework.authtoken.models import Token
+
+from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
+from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.submissions import rules, selectors, services
+from leaderboard.submissions.models import Submission
+from leaderboard.teams import services as team_services
+from leaderboard.uploads import oversized_upload
+
+from .forms import CreateTeamForm, JoinTeamForm, SignupForm, SubmissionForm, SubmissionMethodForm
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 when this web process can query its database."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any database error means unhealthy
+        return JsonResponse({"status": "error", "database": type(exc).__name__}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})
+
+
+def challenge_list(request: HttpRequest) -> HttpResponse:
+    challenges = Challenge.objects.prefetch_related("phases")
+    return render(request, "web/challenge_list.html", {"challenges": challenges})
+
+
+def challenge_detail(request: HttpRequest, challenge: str) -> HttpResponse:
+    challenge_obj = get_object_or_404(Challenge, slug=challenge)
+    phases = []
+    for phase in challenge_obj.phases.prefetch_related("boards", "reference_sets"):
+        phases.append(
+            {
+                "phase": phase,
+                "languages": selectors.phase_languages(phase),
+                "boards": list(phase.boards.all()),
+                "board_visible": rules.can_view_board(request.user, phase),
+            }
+        )
+    return render(request, "web/challenge_detail.html", {"challenge": challenge_obj, "phases": phases})
+
+
+def board(request: HttpRequest, challenge: str, phase: str, language: str, stage: str) -> HttpResponse:
+    phase_obj = get_object_or_404(Phase.objects.select_related("challenge"), challenge__slug=challenge, slug=phase)
+    board_obj = get_object_or_404(Board, phase=phase_obj, key=stage)
+    languages = selectors.phase_languages(phase_obj)
+    if language not in languages or not rules.can_view_board(request.user, phase_obj):
+        raise Http404
+    rows = selectors.board_rows(phase_obj, language, board_obj)
+    context = {
+        "challenge": phase_obj.challenge,
+        "phase": phase_obj,
+        "board": board_obj,
+        "language": language,
+        "languages": languages,
+        "boards": list(phase_obj.boards.all()),
+        "rows": rows,
+        "columns": board_obj.columns,
+        "metrics": [METRICS[name] for name in board_obj.columns if name in METRICS],
+        "stage_metrics_missing": bool(rows) and not any(board_obj.primary_metric in row.scores for row in rows),
+    }
+    return render(request, "web/board.html", context)
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("web:team")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome! Create or join a team to submit.")
+        return redirect("web:team")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+def team(request: HttpRequest) -> HttpResponse:
+    current = team_services.team_of(request.user)
+    create_form = CreateTeamForm(request.POST if "create" in request.POST else None, prefix="create")
+    join_form = JoinTeamForm(request.POST if "join" in request.POST else None, prefix="join")
+    if request.method == "POST" and current is None:
+        try:
+            if "create" in request.POST and create_form.is_valid():
+                current = team_services.create_team(request.user, create_form.cleaned_data["name"])
+                messages.success(request, f"Team “{current.name}” created.")
+                return redirect("web:team")
+            if "join" in request.POST and join_form.is_valid():
+                current = team_services.join_team(request.user, join_form.cleaned_data["join_code"])
+                messages.success(request, f"You joined “{current.name}”.")
+                return redirect("web:team")
+        except team_services.TeamError as exc:
+            messages.error(request, str(exc))
+    members = current.memberships.select_related("user") if current else []
+    return render(
+        request,
+        "web/team.html",
+        {"team": current, "members": members, "create_form": create_form, "join_form": join_form},
+    )
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@require_http_methods(["GET", "POST"])
+def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
+    phase_obj = get_object_or_404(Phase.objects.select_related("challenge"), challenge__slug=challenge, slug=phase)
+    if not request.user.is_authenticated:
+        if _wants_json(request):
+            return JsonResponse({"detail": "Sign in to submit."}, status=401)
+        return redirect(f"{reverse('login')}?next={request.path}")
+    languages = selectors.phase_languages(phase_obj)
+    refusal = rules.submission_refusal(request.user, phase_obj)
+    form = SubmissionForm(request.POST or None, request.FILES or None, languages=languages)
+    problems = []
+    if request.method == "POST" and refusal is None and form.is_valid():
+        upload = form.cleaned_data.get("predictions")
+        try:
+            data = services.read_upload(upload, oversized_bytes=oversized_upload(request, "predictions"))
+            submission = services.submit(
+                user=request.user,
+                phase=phase_obj,
+                language=form.cleaned_data["language"],
+                data=data,
+                filename=upload.name if upload else "",
+                method=services.MethodInfo(
+                    method_name=form.cleaned_data["method_name"],
+                    method_description=form.cleaned_data["method_description"],
+                    paper_url=form.cleaned_data["paper_url"],
+                    code_url=form.cleaned_data["code_url"],
+                    is_public=form.cleaned_data["is_public"],
+                ),
+            )
+        except services.SubmissionRefused as exc:
+            refusal = exc.refusal
+        except services.SubmissionRejected as exc:
+            problems = exc.problems
+        else:
+            url = reverse("web:submission-detail", args=[submission.pk])
+            if _wants_json(request):
+                return JsonResponse({"id": submission.pk, "status": submission.status, "redirect": url}, status=201)
+            messages.success(request, "Your file passed validation and is queued for scoring.")
+            return redirect(url)
+
+    if request.method == "POST" and _wants_json(request):
+        if refusal is not None:
+            return JsonResponse({"detail": refusal.message, "code": refusal.code}, status=refusal.http_status)
+        errors = [problem.to_dict() for problem in problems] + [
+            {"code": "invalid_field", "field": field, "message": message}
+            for field, field_errors in form.errors.items()
+            for message in field_errors
+        ]
+        return JsonResponse({"detail": "The upload was rejected. Nothing was stored.", "errors": errors}, status=400)
+
+    team = team_services.team_of(request.user)
+    context = {
+        "challenge": phase_obj.challenge,
+        "phase": phase_obj,
+        "form": form,
+        "refusal": refusal,
+        "problems": problems,
+        "quota": rules.quota(team, phase_obj) if team else None,
+        "max_megabytes": settings.SUBMISSION_MAX_BYTES / (1024 * 1024),
+    }
+    status = 400 if problems or (request.method == "POST" and form.errors) else 200
+    return render(request, "web/submit.html", context, status=status)
+
+
+@login_required
+def my_submissions(request: HttpRequest) -> HttpResponse:
+    submissions = selectors.team_submissions(request.user)
+    return render(
+        request,
+        "web/my_submissions.html",
+        {"submissions": submissions, "team": team_services.team_of(request.user), "columns": CLASSIC_METRICS},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = get_object_or_404(
+        Submission.objects.select_related("phase__challenge", "team", "user", "current_result"), pk=submission_id
+    )
+    if not rules.can_view_submission(request.user, submission):
+        raise Http404
+    can_change = rules.can_change_submission(request.user, submission)
+    if request.method == "POST":
+        if not can_change:
+            raise Http404
+        form = SubmissionMethodForm(request.POST, instance=submission)
+        if form.is_valid():
+            services.update_method(submission, services.MethodInfo(**form.cleaned_data))
+            messages.success(request, "Saved.")
+            return redirect("web:submission-detail", submission_id=submission.pk)
+    else:
+        form = SubmissionMethodForm(instance=submission)
+    result = submission.current_result
+    context = {
+        "submission": submission,
+        "result": result,
+        "form": form,
+        "can_change": can_change,
+        "classic": [METRICS[name] for name in CLASSIC_METRICS],
+        "stage": [METRICS[name] for name in STAGE_METRICS],
+        "clip_scores_visible": rules.can_view_clip_scores(request.user, submission),
+    }
+    return render(request, "web/submission_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        Token.objects.filter(user=request.user).delete()
+        Token.objects.create(user=request.user)
+        messages.success(request, "A new token was made; the old one no longer works.")
+        return redirect("web:api-token")
+    token, _ = Token.objects.get_or_create(user=request.user)
+    return render(request, "web/token.html", {"token": token})

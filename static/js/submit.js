@@ -1,0 +1,66 @@
+// Upload with a progress bar. Without JavaScript the form posts normally and
+// the page comes back with the same list of problems.
+(function () {
+  "use strict";
+  var form = document.getElementById("submit-form");
+  if (!form || !window.XMLHttpRequest || !window.FormData) return;
+  var progress = document.getElementById("progress");
+  var bar = document.getElementById("upload-progress");
+  var label = document.getElementById("progress-label");
+  var button = document.getElementById("submit-button");
+  var problems = document.getElementById("problems");
+  var list = document.getElementById("problem-list");
+
+  function showProblems(items) {
+    list.textContent = "";
+    items.forEach(function (item) {
+      var li = document.createElement("li");
+      li.textContent = item; // text, never HTML: messages quote user input
+      list.appendChild(li);
+    });
+    problems.hidden = false;
+    problems.scrollIntoView({block: "start"});
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action || window.location.href);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) {
+        bar.value = Math.round((e.loaded / e.total) * 100);
+        label.textContent = "Uploading… " + bar.value + "%";
+      }
+    });
+    xhr.upload.addEventListener("load", function () {
+      bar.value = 100;
+      label.textContent = "Uploaded; checking the file…";
+    });
+    xhr.addEventListener("load", function () {
+      button.disabled = false;
+      var body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      if (xhr.status === 201 && body.redirect) {
+        window.location.assign(body.redirect);
+        return;
+      }
+      progress.hidden = true;
+      var messages = (body.errors || []).map(function (e) {
+        return e.field ? e.field + ": " + e.message : e.message;
+      });
+      if (!messages.length) messages = [body.detail || ("The upload failed (HTTP " + xhr.status + ").")];
+      showProblems(messages);
+    });
+    xhr.addEventListener("error", function () {
+      button.disabled = false;
+      progress.hidden = true;
+      showProblems(["The connection failed during the upload. Nothing was stored; please try again."]);
+    });
+    problems.hidden = true;
+    progress.hidden = false;
+    bar.value = 0;
+    button.disabled = true;
+    xhr.send(new FormData(form));
+  });
+})();

@@ -1,0 +1,5 @@
+"""Celery glue: the app and its tasks. The work itself lives in leaderboard services."""
+
+from .celery import app
+
+__all__ = ["app"]
