@@ -39,6 +39,10 @@ class MeteorError(EvaluationError):
     pass
 
 
+class _ProcessExited(Exception):
+    pass
+
+
 def score_line(hypothesis: str, references: Sequence[str]) -> str:
     """The SCORE request pycocoevalcap's ``Meteor._stat`` sends, byte for byte."""
     hypothesis = hypothesis.replace("|||", "").replace("  ", " ")
@@ -147,23 +151,36 @@ class Meteor:
 
         with self._lock:
             deadline = time.monotonic() + self.timeout
+            reused = self.pid is not None
             try:
-                process = self._ensure_process()
-                writer = threading.Thread(
-                    target=_write_lines, args=(process.stdin, requests), daemon=True
-                )
-                writer.start()
-                stats = [self._read_line(deadline) for _ in requests]
-                writer.join(timeout=max(0.0, deadline - time.monotonic()))
-                _write_lines(process.stdin, ["EVAL ||| " + " ||| ".join(stats)])
-                segment_scores = [float(self._read_line(deadline)) for _ in ids]
-                total = float(self._read_line(deadline))
-            except BaseException as exc:
-                # The process state is unknown: never reuse it.
-                self._kill()
-                if isinstance(exc, (MeteorError, OSError, ValueError)):
-                    raise MeteorError(self._describe(exc)) from exc
+                return self._conversation(ids, requests, deadline)
+            except _ProcessExited:
+                if not reused:
+                    raise MeteorError(self._describe("the METEOR process exited")) from None
+            # A warm process that died since the last call: start afresh, once.
+            try:
+                return self._conversation(ids, requests, deadline)
+            except _ProcessExited:
+                raise MeteorError(self._describe("the METEOR process exited")) from None
+
+    def _conversation(self, ids, requests, deadline) -> tuple[float, list[float]]:
+        try:
+            process = self._ensure_process()
+            writer = threading.Thread(target=_write_lines, args=(process.stdin, requests), daemon=True)
+            writer.start()
+            stats = [self._read_line(deadline) for _ in requests]
+            writer.join(timeout=max(0.0, deadline - time.monotonic()))
+            _write_lines(process.stdin, ["EVAL ||| " + " ||| ".join(stats)])
+            segment_scores = [float(self._read_line(deadline)) for _ in ids]
+            total = float(self._read_line(deadline))
+        except BaseException as exc:
+            # The process state is unknown: never reuse it.
+            self._kill()
+            if isinstance(exc, _ProcessExited):
                 raise
+            if isinstance(exc, (MeteorError, OSError, ValueError)):
+                raise MeteorError(self._describe(str(exc) or type(exc).__name__)) from exc
+            raise
         return total, segment_scores
 
     def _read_line(self, deadline: float) -> str:
@@ -175,11 +192,10 @@ class Meteor:
         except queue.Empty:
             raise MeteorError(f"METEOR did not answer within {self.timeout:g} s") from None
         if line is _EOF:
-            raise MeteorError("the METEOR process exited")
+            raise _ProcessExited()
         return line
 
-    def _describe(self, exc: BaseException) -> str:
-        message = str(exc) or type(exc).__name__
+    def _describe(self, message: str) -> str:
         # Give the Java runtime a moment to flush its dying words.
         time.sleep(0.05)
         errors = [line for line in self._stderr_tail if "Exception" in line or "Error" in line]

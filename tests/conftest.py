@@ -1,0 +1,248 @@
+"""Shared fixtures: the real Movie101v2 data, challenge set-ups, and real worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from leaderboard.challenges.services import MOVIE101V2_BOARDS, upsert_challenge
+from leaderboard.teams.models import Membership, Team
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATA = ROOT / "demo" / "data"
+DEMO_PREDICTIONS = ROOT / "demo" / "predictions"
+
+
+# -- the real data --------------------------------------------------------------
+
+
+def movie101v2_root() -> Path | None:
+    """``$MOVIE101V2_DATA``, else ``../shared/movie101v2`` beside the project."""
+    configured = os.environ.get("MOVIE101V2_DATA")
+    path = Path(configured) if configured else ROOT.parent / "shared" / "movie101v2"
+    if (path / "splits.json").exists():
+        return path
+    if configured:
+        raise RuntimeError(f"MOVIE101V2_DATA={configured} has no splits.json")
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    path = movie101v2_root()
+    if path is None:
+        pytest.skip("the real Movie101v2 annotations are not at ../shared/movie101v2 (set MOVIE101V2_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_test_split(real_data) -> dict[str, dict[str, str]]:
+    from evaluation.movie101v2 import read_split
+
+    return {language: read_split(real_data, "test", language) for language in ("zh", "en")}
+
+
+def shifted_predictions(references: dict[str, str]) -> dict[str, str]:
+    """Plausible but wrong narrations: each clip gets its predecessor's reference."""
+    ids = sorted(references)
+    return {clip_id: references[ids[index - 1]] for index, clip_id in enumerate(ids)}
+
+
+# -- challenges and people ------------------------------------------------------------
+
+
+def small_spec(references: dict[str, dict[str, str]], *, slug="small", public=True, **phase_options) -> dict:
+    phase = {
+        "slug": "val" if public else "test",
+        "title": "Validation" if public else "Test",
+        "references_public": public,
+        "starts_at": timezone.now() - timedelta(days=1),
+        "references": {language: {"narrations": narrations} for language, narrations in references.items()},
+        "boards": MOVIE101V2_BOARDS,
+        **phase_options,
+    }
+    return {"slug": slug, "title": slug.title(), "phases": [phase]}
+
+
+@pytest.fixture
+def demo_challenge(db):
+    from django.core.management import call_command
+
+    call_command("load_demo", "--no-user", stdout=open(os.devnull, "w"))
+    from leaderboard.challenges.models import Challenge
+
+    return Challenge.objects.get(slug="demo")
+
+
+@pytest.fixture
+def demo_val(demo_challenge):
+    return demo_challenge.phases.get(slug="val")
+
+
+@pytest.fixture
+def demo_test(demo_challenge):
+    return demo_challenge.phases.get(slug="test")
+
+
+def make_participant(username: str, team_name: str | None = None):
+    user = get_user_model().objects.create_user(username=username, password="pw-" + username)
+    if team_name:
+        team, _ = Team.objects.get_or_create(name=team_name)
+        Membership.objects.create(user=user, team=team)
+    return user
+
+
+@pytest.fixture
+def alice(db):
+    return make_participant("alice", "Team A")
+
+
+@pytest.fixture
+def bob(db):
+    return make_participant("bob", "Team B")
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def demo_file(name: str) -> bytes:
+    return (DEMO_PREDICTIONS / name).read_bytes()
+
+
+def upload(client, phase, language: str, data: bytes, name="predictions.json", **fields):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(
+        f"/api/v1/challenges/{phase.challenge.slug}/phases/{phase.slug}/submissions/",
+        {"language": language, "predictions": SimpleUploadedFile(name, data), **fields},
+        format="multipart",
+    )
+
+
+# -- real processes -----------------------------------------------------------------
+
+
+def database_url() -> str:
+    """The URL of the database the tests use, for a process they start."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if params["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{params['NAME']}"
+    user = params.get("USER") or "postgres"
+    host = params.get("HOST") or "127.0.0.1"
+    port = params.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{params['NAME']}"
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DATABASE_URL=database_url(),
+        VAR_DIR=os.environ["VAR_DIR"],
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def purge_queues() -> None:
+    from workers.celery import app
+
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge("classic")
+
+
+class WorkerProcess:
+    def __init__(self, log_path: Path, concurrency: int = 1):
+        self.log_path = log_path
+        self.concurrency = concurrency
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        purge_queues()
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--queues", "classic",
+             "--concurrency", str(self.concurrency), "--loglevel", "INFO", "--without-gossip",
+             "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
+            cwd=ROOT, env=process_env(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.log_path.read_text():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"the Celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path) -> Iterator[WorkerProcess]:
+    """A real ``celery worker`` process on the test database and broker."""
+    worker = WorkerProcess(tmp_path / "worker.log")
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+def wait_for_status(submission_id: int, statuses=("finished", "failed"), timeout: float = 300):
+    from leaderboard.submissions.models import Submission
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        submission = Submission.objects.get(pk=submission_id)
+        if submission.status in statuses:
+            return submission
+        time.sleep(0.25)
+    raise AssertionError(f"submission {submission_id} still {submission.status} after {timeout} s")
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def pytest_report_header(config):
+    root = movie101v2_root()
+    return [
+        f"database: {settings.DATABASES['default']['ENGINE']}",
+        f"broker: {settings.CELERY_BROKER_URL.split('@')[-1]}",
+        f"real data: {root or 'absent (tests that need it are skipped)'}",
+    ]
