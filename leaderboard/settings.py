@@ -142,6 +142,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder
 
 # Uploads: every file goes through the size-capped handler, which stops
 # storing bytes at the cap instead of buffering an arbitrarily large body.

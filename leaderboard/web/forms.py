@@ -23,6 +23,11 @@ class JoinTeamForm(forms.Form):
     join_code = forms.CharField(max_length=32, label=_("Join code"), help_text=_("Ask a member of the team for it."))
 
 
+def url_field(label: str) -> forms.URLField:
+    # "example.org" means https://example.org (Django 6's default, stated now).
+    return forms.URLField(label=label, required=False, max_length=500, assume_scheme="https")
+
+
 class SubmissionForm(forms.ModelForm):
     """The upload form. The file's contents are checked by the evaluation validator, not here."""
 
@@ -32,6 +37,8 @@ class SubmissionForm(forms.ModelForm):
         help_text=_('JSON {"<clip_id>": "<narration>", ...} or JSON Lines {"clip_id": ..., "narration": ...}, UTF-8.'),
         widget=forms.ClearableFileInput(attrs={"accept": ".json,.jsonl,.ndjson,application/json"}),
     )
+    paper_url = url_field(_("Paper URL"))
+    code_url = url_field(_("Code URL"))
 
     class Meta:
         model = Submission
@@ -48,6 +55,9 @@ class SubmissionForm(forms.ModelForm):
 
 class SubmissionMethodForm(forms.ModelForm):
     """What a team may change after submitting."""
+
+    paper_url = url_field(_("Paper URL"))
+    code_url = url_field(_("Code URL"))
 
     class Meta:
         model = Submission
