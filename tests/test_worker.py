@@ -1,0 +1,83 @@
+"""A real Celery worker process scores what the API accepted."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+import evaluation
+from leaderboard.challenges.models import ReferenceSet
+from leaderboard.submissions.models import Result, Submission
+
+from .conftest import api_client_for, demo_file, shifted_predictions, upload, wait_for_status
+
+
+def test_an_api_upload_is_scored_by_the_worker_and_reaches_the_board(celery_worker, alice, demo_val):
+    client = api_client_for(alice)
+    response = upload(client, demo_val, "en", demo_file("val-en.json"), method_name="worker run", public="true")
+    assert response.status_code == 201
+    submission = wait_for_status(response.json()["id"], timeout=120)
+    assert submission.status == "finished", (submission.error, celery_worker.output()[-2000:])
+    references = ReferenceSet.objects.get(phase=demo_val, language="en").narrations
+    expected = evaluation.score(references, json.loads(demo_file("val-en.json")), "en")
+    assert submission.current_result.metrics == expected.metrics
+    rows = APIClient().get("/api/v1/challenges/demo/phases/val/leaderboards/en/l2/").json()["rows"]
+    assert [(row["rank"], row["method_name"], row["submission_id"]) for row in rows] == [(1, "worker run", submission.pk)]
+
+
+def test_a_message_delivered_twice_is_scored_once(celery_worker, alice, demo_val):
+    from workers.tasks import score_submission
+
+    response = upload(api_client_for(alice), demo_val, "zh", demo_file("val-zh.json"))
+    submission_id = response.json()["id"]
+    score_submission.delay(submission_id)  # a second message for the same submission
+    wait_for_status(submission_id, timeout=120)
+    time.sleep(3)  # let the duplicate be delivered and skipped
+    assert Result.objects.filter(submission_id=submission_id).count() == 1
+    assert "skipped" in celery_worker.output()
+
+
+def test_a_failed_run_is_visible_to_the_team_with_its_reason(celery_worker, alice, demo_val):
+    response = upload(api_client_for(alice), demo_val, "zh", demo_file("val-zh.json"))
+    ReferenceSet.objects.filter(phase=demo_val, language="zh").delete()  # before the worker gets to it
+    submission = wait_for_status(response.json()["id"], timeout=120)
+    body = api_client_for(alice).get(f"/api/v1/submissions/{submission.pk}/").json()
+    assert body["status"] == "failed" and "no longer has references" in body["error"]
+    assert "Traceback" not in body["error"]
+
+
+@pytest.mark.slow
+def test_the_full_real_test_split_goes_from_upload_to_board(celery_worker, alice, real_test_split):
+    from leaderboard.challenges.services import MOVIE101V2_BOARDS, upsert_challenge
+    from django.utils import timezone
+
+    upsert_challenge({"slug": "movie101v2", "title": "Movie101v2", "phases": [{
+        "slug": "test", "title": "Test", "references_public": False, "starts_at": timezone.now(),
+        "references": {"en": {"narrations": real_test_split["en"]}}, "boards": MOVIE101V2_BOARDS}]})
+    predictions = shifted_predictions(real_test_split["en"])
+    client = api_client_for(alice)
+    started = time.monotonic()
+    response = client.post(
+        "/api/v1/challenges/movie101v2/phases/test/submissions/",
+        {"language": "en", "public": "true", "method_name": "previous clip",
+         "predictions": _file(json.dumps(predictions).encode())},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    submission = wait_for_status(response.json()["id"], timeout=600)
+    elapsed = time.monotonic() - started
+    assert submission.status == "finished", submission.error
+    expected = evaluation.score(real_test_split["en"], predictions, "en")
+    assert submission.current_result.metrics == expected.metrics and submission.current_result.clips == 2227
+    row = APIClient().get("/api/v1/challenges/movie101v2/phases/test/leaderboards/en/l1/").json()["rows"][0]
+    assert row["submission_id"] == submission.pk and row["scores"]["cider"] == expected.metrics["cider"]
+    print(f"\nreal test split (2,227 clips, en): upload to finished in {elapsed:.1f} s")
+
+
+def _file(data: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("test-en.json", data)
