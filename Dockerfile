@@ -28,4 +28,4 @@ RUN SECRET_KEY=build-only python manage.py collectstatic --noinput -v0 \
 USER leaderboard
 
 EXPOSE 8000
-CMD ["sh", "-c", "gunicorn leaderboard.wsgi --bind ${BIND_HOST}:${PORT} --workers ${WEB_CONCURRENCY:-2} --timeout 120 --access-logfile -"]
+CMD ["sh", "-c", "gunicorn leaderboard.wsgi --bind ${BIND_HOST}:${PORT} --workers ${WEB_CONCURRENCY:-2} --timeout 120 --no-control-socket --access-logfile -"]

@@ -1,14 +1,22 @@
-"""Test settings: the service's own settings, with every file under var/test.
+"""Test settings: the service's own settings, with test data kept apart.
 
-Only the location changes, so tests exercise the configuration that runs in
-production. A worker process a test starts gets the same environment.
+Only locations change, so tests exercise the configuration that runs in
+production. Worker and web processes that tests start inherit this environment.
 """
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+# A development worker on the same Redis must not take the tests' tasks:
+# tests use database 15 of whatever Redis server REDIS_URL names.
+if os.environ.get("REDIS_URL"):
+    parts = urlsplit(os.environ["REDIS_URL"])
+    os.environ["REDIS_URL"] = urlunsplit(parts._replace(path="/15"))
+    os.environ.pop("CELERY_BROKER_URL", None)
 
 from leaderboard.settings import *  # noqa: E402,F403
 

@@ -81,3 +81,38 @@ def _file(data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("test-en.json", data)
+
+
+def test_a_run_over_the_soft_time_limit_fails_with_the_reason(transactional_db, tmp_path, alice, demo_val,
+                                                               monkeypatch):
+    from leaderboard.submissions import services
+    from workers.tasks import score_submission
+
+    from .conftest import WorkerProcess
+
+    # The worker's METEOR needs seconds to start, so a 1-second limit always trips. Celery sends the
+    # limits with each message, from the process that queues it; this test queues its own message.
+    monkeypatch.setenv("SCORING_SOFT_TIME_LIMIT", "1")
+    monkeypatch.setattr(services, "enqueue_scoring", lambda submission_id: True)
+    worker = WorkerProcess(tmp_path / "worker.log")
+    worker.start()
+    try:
+        submission = services.submit(user=alice, phase=demo_val, language="en", data=demo_file("val-en.json"))
+        score_submission.apply_async((submission.pk,), soft_time_limit=1, time_limit=60)
+        submission = wait_for_status(submission.pk, timeout=120)
+    finally:
+        worker.stop()
+    assert submission.status == "failed", worker.output()[-2000:]
+    assert submission.error.startswith("Scoring took longer than the limit of 1 seconds and was stopped.")
+    assert "does not count against your team's limits" in submission.error
+    assert "Soft time limit (1s) exceeded" in worker.output()
+
+
+def test_worker_logs_never_contain_reference_texts(celery_worker, alice, demo_test):
+    for name, language in (("test-zh.json", "zh"), ("test-en.jsonl", "en")):
+        response = upload(api_client_for(alice), demo_test, language, demo_file(name), name=name)
+        assert wait_for_status(response.json()["id"], timeout=120).status == "finished"
+    log = celery_worker.output()
+    hidden = [text for rs in ReferenceSet.objects.filter(phase=demo_test) for text in rs.narrations.values()]
+    assert "succeeded" in log or "finished" in log
+    assert not [text for text in hidden if text in log]

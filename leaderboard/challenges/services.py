@@ -158,7 +158,7 @@ def movie101v2_spec(
     starts_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The Movie101v2 challenge: a public val phase and a hidden test phase."""
-    from evaluation.movie101v2 import read_split
+    from evaluation.movie101v2 import read_split, split_movies
 
     def references(split: str) -> dict[str, Any]:
         return {
@@ -179,7 +179,8 @@ def movie101v2_spec(
             {
                 "slug": "val",
                 "title": "Validation",
-                "description": "The 10 validation movies. References are public; per-clip scores are shown.",
+                "description": f"The {len(split_movies(root, 'val'))} validation movies. "
+                "References are public; per-clip scores are shown to the team.",
                 "references_public": True,
                 "starts_at": starts_at,
                 "max_submissions_per_day": 20,
@@ -190,7 +191,8 @@ def movie101v2_spec(
             {
                 "slug": "test",
                 "title": "Test",
-                "description": "The 10 test movies. References are hidden; only split-level scores are shown.",
+                "description": f"The {len(split_movies(root, 'test'))} test movies. "
+                "References are hidden; only split-level scores are shown.",
                 "references_public": False,
                 "starts_at": starts_at,
                 "max_submissions_per_day": 5,

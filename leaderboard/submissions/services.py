@@ -222,11 +222,15 @@ class ScoringOutcome:
     retry_in_seconds: float | None = None
 
 
+def _duration(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{seconds // 60} minutes"
+
+
 def failure_reasons() -> dict[str, str]:
-    minutes = max(1, settings.SCORING_SOFT_TIME_LIMIT // 60)
     not_charged = "This run does not count against your team's limits."
     return {
-        "time_limit": f"Scoring took longer than the {minutes}-minute limit and was stopped. {not_charged} "
+        "time_limit": f"Scoring took longer than the limit of {_duration(settings.SCORING_SOFT_TIME_LIMIT)} "
+        f"and was stopped. {not_charged} "
         "Please submit again; if it happens twice, contact the organizers.",
         "internal": f"The scorer hit an internal error; the organizers can see it in the logs. {not_charged} "
         "Please submit again later.",
