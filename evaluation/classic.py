@@ -75,8 +75,8 @@ def score(
     ids = sorted(references)
     reference_tokens = tokenize([references[key] for key in ids], language)
     prediction_tokens = tokenize([predictions.get(key, "") for key in ids], language)
-    gts = {key: [tokens] for key, tokens in zip(ids, reference_tokens)}
-    res = {key: [tokens] for key, tokens in zip(ids, prediction_tokens)}
+    gts = {key: [tokens] for key, tokens in zip(ids, reference_tokens, strict=True)}
+    res = {key: [tokens] for key, tokens in zip(ids, prediction_tokens, strict=True)}
 
     bleu_totals, bleu_per_clip = bleu(gts, res)
     meteor_total, meteor_per_clip = (meteor or shared_meteor()).compute_score(gts, res)

@@ -6,9 +6,8 @@ import functools
 import os
 import shutil
 import subprocess
-from pathlib import Path
-
 from importlib.util import find_spec
+from pathlib import Path
 
 from .errors import EvaluationError
 

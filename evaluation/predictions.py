@@ -211,14 +211,13 @@ def _from_object(pairs: _Pairs, text: str) -> ParsedFile:
     problems = []
     duplicates = [clip_id for clip_id, times in seen.items() if times > 1]
     if duplicates:
-        details = [_with_lines(clip_id, text) for clip_id in duplicates[:LISTED]]
         problems.append(
-            Problem(
+            _about_clips(
                 "duplicate_clip_id",
-                f"Duplicate clip ids ({len(duplicates):,}), so it is not clear which narration counts: "
-                f"{_listing(details, len(duplicates))}. Give each clip one narration.",
-                count=len(duplicates),
-                clip_ids=tuple(duplicates[:LISTED]),
+                "Duplicate clip ids",
+                duplicates,
+                [_with_lines(clip_id, text) for clip_id in duplicates],
+                "It is not clear which narration counts: give each clip one.",
             )
         )
         for clip_id in duplicates:
@@ -305,12 +304,12 @@ def _parse_json_lines(text: str) -> ParsedFile:
         for clip_id in unique:
             narrations.pop(clip_id, None)
         problems.append(
-            Problem(
+            _about_clips(
                 "duplicate_clip_id",
-                f"Duplicate clip ids ({len(unique):,}), so it is not clear which narration counts: "
-                f"{_listing(duplicate_details, len(duplicate_details))}. Give each clip one line.",
-                count=len(unique),
-                clip_ids=tuple(unique[:LISTED]),
+                "Duplicate clip ids",
+                unique,
+                duplicate_details,
+                "It is not clear which narration counts: give each clip one line.",
             )
         )
     if wrong_types:
@@ -328,13 +327,12 @@ def _summarize_lines(problems: list[Problem]) -> list[Problem]:
 
 
 def _wrong_types(wrong: list[tuple[str, str]]) -> Problem:
-    details = [f"{clip_id} ({kind})" for clip_id, kind in wrong[:LISTED]]
-    return Problem(
+    return _about_clips(
         "not_a_string",
-        f"Narrations that are not strings ({len(wrong):,}): {_listing(details, len(wrong))}. "
+        "Narrations that are not strings",
+        [clip_id for clip_id, _ in wrong],
+        [f"{clip_id} ({kind})" for clip_id, kind in wrong],
         "Each narration must be a JSON string.",
-        count=len(wrong),
-        clip_ids=tuple(clip_id for clip_id, _ in wrong[:LISTED]),
     )
 
 
@@ -342,13 +340,12 @@ def _too_long(narrations: Mapping[str, str], limit: int, what: str) -> list[Prob
     long = [(clip_id, len(text)) for clip_id, text in narrations.items() if len(text) > limit]
     if not long:
         return []
-    details = [f"{clip_id} ({length:,} characters)" for clip_id, length in long[:LISTED]]
     return [
-        Problem(
+        _about_clips(
             "narration_too_long",
-            f"{what.capitalize()}s over the {limit:,}-character cap ({len(long):,}): {_listing(details, len(long))}.",
-            count=len(long),
-            clip_ids=tuple(clip_id for clip_id, _ in long[:LISTED]),
+            f"{what.capitalize()}s over the {limit:,}-character cap",
+            [clip_id for clip_id, _ in long],
+            [f"{clip_id} ({length:,} characters)" for clip_id, length in long],
         )
     ]
 
@@ -371,35 +368,31 @@ def check_clip_ids(
     unknown = [clip_id for clip_id in extra if is_clip_id(clip_id)]
     if malformed:
         problems.append(
-            Problem(
+            _about_clips(
                 "malformed_clip_id",
-                f"Keys that are not clip ids of the form {CLIP_ID_FORM} ({len(malformed):,}): "
-                f"{_listing([json.dumps(key, ensure_ascii=False) for key in malformed[:LISTED]], len(malformed))}.",
-                count=len(malformed),
-                clip_ids=tuple(malformed[:LISTED]),
+                f"Keys that are not clip ids of the form {CLIP_ID_FORM}",
+                malformed,
+                [json.dumps(key, ensure_ascii=False) for key in malformed],
             )
         )
     if unknown:
         problems.append(
-            Problem(
+            _about_clips(
                 "unknown_clip_id",
-                f"Clip ids that are not in {split_name} ({len(unknown):,}): "
-                f"{_listing(unknown[:LISTED], len(unknown))}. Check that the file is for this phase and split.",
-                count=len(unknown),
-                clip_ids=tuple(unknown[:LISTED]),
+                f"Clip ids that are not in {split_name}",
+                unknown,
+                advice="Check that the file is for this phase and split.",
             )
         )
     if not allow_partial:
         missing = sorted(clip_id for clip_id in reference_ids if clip_id not in narrations)
         if missing:
             problems.append(
-                Problem(
+                _about_clips(
                     "missing_clip_id",
-                    f"Clips of {split_name} without a narration ({len(missing):,}): "
-                    f"{_listing(missing[:LISTED], len(missing))}. Every clip needs one "
-                    '(an empty string "" is allowed).',
-                    count=len(missing),
-                    clip_ids=tuple(missing[:LISTED]),
+                    f"Clips of {split_name} without a narration",
+                    missing,
+                    advice='Every clip needs one (an empty string "" is allowed).',
                 )
             )
     return problems
@@ -434,6 +427,19 @@ def validate(
 # -- wording ---------------------------------------------------------------
 
 
+def _about_clips(code: str, heading: str, clip_ids: list[str], details: list[str] | None = None,
+                 advice: str = "") -> Problem:
+    """``Heading (count): the first ten details and N more. Advice.``"""
+    details = clip_ids if details is None else details
+    message = f"{heading} ({len(clip_ids):,}): {_listing(details, len(details))}."
+    return Problem(
+        code,
+        f"{message} {advice}" if advice else message,
+        count=len(clip_ids),
+        clip_ids=tuple(clip_ids[:LISTED]),
+    )
+
+
 def _json_type(value: Any) -> str:
     if isinstance(value, _Pairs):
         return "object"
@@ -449,6 +455,7 @@ def _json_type(value: Any) -> str:
 
 
 def _listing(items: list[str], total: int) -> str:
+    """The first ten items, and how many more there are."""
     shown = ", ".join(items[:LISTED])
     if total > LISTED:
         return f"{shown} and {total - LISTED:,} more"

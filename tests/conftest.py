@@ -19,7 +19,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from leaderboard.challenges.services import MOVIE101V2_BOARDS, upsert_challenge
+from leaderboard.challenges.services import MOVIE101V2_BOARDS
 from leaderboard.teams.models import Membership, Team
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -87,7 +87,7 @@ PITFALLS = {
 
 def with_pitfalls(references: dict[str, str], predictions: dict[str, str]) -> dict[str, str]:
     predictions = dict(predictions)
-    for clip_id, (_, text) in zip(sorted(references), PITFALLS.items()):
+    for clip_id, (_, text) in zip(sorted(references), PITFALLS.items(), strict=False):
         predictions[clip_id] = text.format(name="Cheng Yong")
     return predictions
 

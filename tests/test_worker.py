@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 import evaluation
 from leaderboard.challenges.models import ReferenceSet
-from leaderboard.submissions.models import Result, Submission
+from leaderboard.submissions.models import Result
 
 from .conftest import api_client_for, demo_file, shifted_predictions, upload, wait_for_status
 
@@ -51,8 +51,9 @@ def test_a_failed_run_is_visible_to_the_team_with_its_reason(celery_worker, alic
 
 @pytest.mark.slow
 def test_the_full_real_test_split_goes_from_upload_to_board(celery_worker, alice, real_test_split):
-    from leaderboard.challenges.services import MOVIE101V2_BOARDS, upsert_challenge
     from django.utils import timezone
+
+    from leaderboard.challenges.services import MOVIE101V2_BOARDS, upsert_challenge
 
     upsert_challenge({"slug": "movie101v2", "title": "Movie101v2", "phases": [{
         "slug": "test", "title": "Test", "references_public": False, "starts_at": timezone.now(),

@@ -108,20 +108,14 @@ class PhaseSubmissions(APIView):
         fields = SubmissionCreateSerializer(data=request.data)
         if not fields.is_valid():
             return field_errors_response(fields.errors)
-        upload = request.FILES.get("predictions")
         try:
-            data = services.read_upload(upload, oversized_bytes=oversized_upload(request, "predictions"))
-            submission = services.submit(
+            submission = services.submit_upload(
                 user=request.user,
                 phase=phase_obj,
                 language=fields.validated_data["language"],
-                data=data,
-                filename=upload.name if upload else "",
-                method=services.MethodInfo(
-                    **{name: fields.validated_data.get(name, "") for name in
-                       ("method_name", "method_description", "paper_url", "code_url")},
-                    is_public=fields.validated_data.get("is_public", False),
-                ),
+                upload=request.FILES.get("predictions"),
+                oversized_bytes=oversized_upload(request, "predictions"),
+                method=services.MethodInfo.from_fields(fields.validated_data),
             )
         except services.SubmissionRefused as exc:
             return refusal_response(exc.refusal)
@@ -202,8 +196,7 @@ class SubmissionDetail(APIView):
             return field_errors_response(fields.errors)
         current = {name: getattr(submission, name) for name in
                    ("method_name", "method_description", "paper_url", "code_url", "is_public")}
-        current.update(fields.validated_data)
-        submission = services.update_method(submission, services.MethodInfo(**current))
+        submission = services.update_method(submission, services.MethodInfo.from_fields(current | fields.validated_data))
         return Response(SubmissionSerializer(submission, context={"request": request}).data)
 
 

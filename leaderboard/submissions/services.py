@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -91,6 +92,14 @@ class MethodInfo:
     paper_url: str = ""
     code_url: str = ""
     is_public: bool = False
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> MethodInfo:
+        """From a form's cleaned data or a serializer's validated data."""
+        return cls(
+            **{name: fields.get(name) or "" for name in ("method_name", "method_description", "paper_url", "code_url")},
+            is_public=bool(fields.get("is_public", False)),
+        )
 
 
 def read_upload(upload: UploadedFile | None, *, oversized_bytes: int | None = None) -> bytes:
@@ -176,6 +185,16 @@ def submit(
         transaction.on_commit(partial(enqueue_scoring, submission.pk))
     logger.info("submission %s accepted: %s %s %s bytes", submission.pk, phase, language, len(data))
     return submission
+
+
+def submit_upload(
+    *, user, phase: Phase, language: str, upload: UploadedFile | None, oversized_bytes: int | None,
+    method: MethodInfo,
+) -> Submission:
+    """:func:`submit` for an uploaded file: what the site and the API both call."""
+    data = read_upload(upload, oversized_bytes=oversized_bytes)
+    return submit(user=user, phase=phase, language=language, data=data, filename=upload.name if upload else "",
+                  method=method)
 
 
 def enqueue_scoring(submission_id: int) -> bool:
@@ -349,23 +368,19 @@ def score_submission(submission_id: int) -> ScoringOutcome:
 
 def record_failure(submission_id: int, reason_key: str) -> bool:
     """Mark a running submission failed for a reason the task saw (time limit, crash)."""
-    reason = failure_reasons()[reason_key]
-    return transition(
-        submission_id, Status.RUNNING, Status.FAILED, finished_at=timezone.now(), lease_expires_at=None, error=reason
-    )
+    return _mark_failed(submission_id, failure_reasons()[reason_key])
 
 
 def _fail(submission_id: int, attempt: int, reason: str) -> ScoringOutcome:
-    transition(
-        submission_id,
-        Status.RUNNING,
-        Status.FAILED,
-        condition=Q(attempts=attempt),
-        finished_at=timezone.now(),
-        lease_expires_at=None,
-        error=reason,
-    )
+    _mark_failed(submission_id, reason, condition=Q(attempts=attempt))
     return ScoringOutcome(Outcome.FAILED)
+
+
+def _mark_failed(submission_id: int, reason: str, condition: Q | None = None) -> bool:
+    return transition(
+        submission_id, Status.RUNNING, Status.FAILED, condition=condition, finished_at=timezone.now(),
+        lease_expires_at=None, error=reason,
+    )
 
 
 def cancel(submission_id: int) -> bool:

@@ -129,22 +129,14 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
     form = SubmissionForm(request.POST or None, request.FILES or None, languages=languages)
     problems = []
     if request.method == "POST" and refusal is None and form.is_valid():
-        upload = form.cleaned_data.get("predictions")
         try:
-            data = services.read_upload(upload, oversized_bytes=oversized_upload(request, "predictions"))
-            submission = services.submit(
+            submission = services.submit_upload(
                 user=request.user,
                 phase=phase_obj,
                 language=form.cleaned_data["language"],
-                data=data,
-                filename=upload.name if upload else "",
-                method=services.MethodInfo(
-                    method_name=form.cleaned_data["method_name"],
-                    method_description=form.cleaned_data["method_description"],
-                    paper_url=form.cleaned_data["paper_url"],
-                    code_url=form.cleaned_data["code_url"],
-                    is_public=form.cleaned_data["is_public"],
-                ),
+                upload=form.cleaned_data.get("predictions"),
+                oversized_bytes=oversized_upload(request, "predictions"),
+                method=services.MethodInfo.from_fields(form.cleaned_data),
             )
         except services.SubmissionRefused as exc:
             refusal = exc.refusal
@@ -205,7 +197,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             raise Http404
         form = SubmissionMethodForm(request.POST, instance=submission)
         if form.is_valid():
-            services.update_method(submission, services.MethodInfo(**form.cleaned_data))
+            services.update_method(submission, services.MethodInfo.from_fields(form.cleaned_data))
             messages.success(request, "Saved.")
             return redirect("web:submission-detail", submission_id=submission.pk)
     else:
