@@ -1,43 +1,26 @@
 """The classic metrics equal a direct pycocoevalcap computation under the protocol, to 1e-9.
 
-The reference computation below is the protocol written out plainly on top of
-pycocoevalcap's own classes (its PTBTokenizer, Bleu, Meteor, Rouge, Cider),
-sharing no code with ``evaluation``.
+The reference computation (tests/pycocoevalcap_reference.py) is the protocol
+written out plainly on top of pycocoevalcap's own classes (its PTBTokenizer,
+Bleu, Meteor, Rouge, Cider), sharing no code with ``evaluation``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import re
 import subprocess
 import sys
-import unicodedata
 
 import pytest
-from pycocoevalcap.bleu.bleu import Bleu
-from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.meteor.meteor import Meteor as UpstreamMeteor
-from pycocoevalcap.rouge.rouge import Rouge
-from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
 import evaluation
 from evaluation.metrics import CLASSIC_METRICS
 
 from .conftest import ROOT, shifted_predictions, write_json
+from .pycocoevalcap_reference import direct_pycocoevalcap
 
 TOLERANCE = 1e-9
-
-
-def protocol_normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).replace("[", "").replace("]", "")
-    text = "".join(" " if c == "|" or unicodedata.category(c)[0] in "ZC" else c for c in text)
-    return re.sub(" +", " ", text).strip()
-
-
-def protocol_zh_tokens(text: str) -> str:
-    return " ".join(c for c in protocol_normalize(text).lower() if unicodedata.category(c)[0] not in "PZC")
 
 
 @pytest.fixture(scope="module")
@@ -46,24 +29,6 @@ def upstream_meteor():
     yield meteor
     meteor.meteor_p.kill()
     meteor.meteor_p.wait()
-
-
-def direct_pycocoevalcap(references, predictions, language, meteor) -> dict[str, float]:
-    ids = sorted(references)
-    if language == "en":
-        tokenizer = PTBTokenizer()
-        gts = tokenizer.tokenize({i: [{"caption": protocol_normalize(references[i])}] for i in ids})
-        res = tokenizer.tokenize({i: [{"caption": protocol_normalize(predictions.get(i, ""))}] for i in ids})
-    else:
-        gts = {i: [protocol_zh_tokens(references[i])] for i in ids}
-        res = {i: [protocol_zh_tokens(predictions.get(i, ""))] for i in ids}
-    with contextlib.redirect_stdout(io.StringIO()):
-        bleu, _ = Bleu(4).compute_score(gts, res)
-    scores = {f"bleu_{n + 1}": bleu[n] for n in range(4)}
-    scores["meteor"], _ = meteor.compute_score(gts, res)
-    scores["rouge_l"], _ = Rouge().compute_score(gts, res)
-    scores["cider"], _ = Cider().compute_score(gts, res)
-    return {name: float(value) for name, value in scores.items()}
 
 
 def assert_same(ours: dict[str, float], theirs: dict[str, float]) -> None:
