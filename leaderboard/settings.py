@@ -84,7 +84,6 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -175,8 +174,10 @@ X_FRAME_OPTIONS = "DENY"
 
 # -- language and time ----------------------------------------------------------
 
+# Templates mark their text for translation; the Chinese pages (and LocaleMiddleware)
+# come with their translations, so no page claims a language it is not written in.
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LANGUAGES = [("en", "English")]
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True

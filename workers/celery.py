@@ -6,6 +6,7 @@ environment is read in one place.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def start_meteor(**_kwargs) -> None:
     processes returns corrupt numbers. Popen returns at once; Java keeps
     loading in the background, well within Celery's process start-up timeout.
     """
+    from evaluation.errors import EvaluationError
     from evaluation.meteor import shared_meteor
 
-    shared_meteor().start()
+    try:
+        shared_meteor().start()
+    except EvaluationError:
+        # No Java: say so now; each run will fail with the same reason.
+        logging.getLogger(__name__).exception("cannot start METEOR in this worker process")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from leaderboard.challenges.models import Board, Challenge, Phase
@@ -117,7 +118,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
             return None
         if not rules.can_view_clip_scores(request.user, submission):
             return None
-        return request.build_absolute_uri(f"/api/v1/submissions/{submission.pk}/clip-scores/")
+        return request.build_absolute_uri(reverse("api:submission-clip-scores", args=[submission.pk]))
 
 
 class LeaderboardRowSerializer(serializers.Serializer):

@@ -175,7 +175,7 @@ class SubmissionDetail(APIView):
 
     def get_submission(self, request, submission_id: int) -> Submission:
         submission = get_object_or_404(
-            Submission.objects.select_related("phase__challenge", "team", "user", "current_result"), pk=submission_id
+            Submission.objects.with_details(), pk=submission_id
         )
         if not rules.can_view_submission(request.user, submission):
             raise Http404  # not 403: do not confirm that the id exists

@@ -46,6 +46,12 @@ class SubmissionQuerySet(models.QuerySet):
     def charged(self):
         return self.filter(status__in=CHARGED_STATUSES)
 
+    def with_details(self):
+        """With phase, team, user and current result, leaving the large per-clip scores unloaded."""
+        return self.select_related("phase__challenge", "team", "user", "current_result").defer(
+            "current_result__per_clip"
+        )
+
 
 class Submission(models.Model):
     phase = models.ForeignKey(Phase, on_delete=models.PROTECT, related_name="submissions")

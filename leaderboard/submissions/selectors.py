@@ -70,7 +70,7 @@ def team_submissions(user) -> QuerySet[Submission]:
     team = team_of(user)
     if team is None:
         return Submission.objects.none()
-    return Submission.objects.filter(team=team).select_related("phase__challenge", "current_result", "user")
+    return Submission.objects.filter(team=team).with_details()
 
 
 def phase_languages(phase: Phase) -> list[str]:

@@ -187,7 +187,7 @@ def my_submissions(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = get_object_or_404(
-        Submission.objects.select_related("phase__challenge", "team", "user", "current_result"), pk=submission_id
+        Submission.objects.with_details(), pk=submission_id
     )
     if not rules.can_view_submission(request.user, submission):
         raise Http404
