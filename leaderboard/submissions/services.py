@@ -120,16 +120,28 @@ def read_upload(upload: UploadedFile | None, *, oversized_bytes: int | None = No
     return data
 
 
-def validate_predictions(phase: Phase, language: str, data: bytes, filename: str = "") -> evaluation.ValidationReport:
-    """The server's validation: the evaluation package's, with the phase's settings."""
-    reference_set = ReferenceSet.objects.get(phase=phase, language=language)
+def validate_predictions(
+    phase: Phase,
+    language: str,
+    data: bytes,
+    filename: str = "",
+    *,
+    references: Mapping[str, str] | None = None,
+    enforce_caps: bool = True,
+) -> evaluation.ValidationReport:
+    """The server's validation: the evaluation package's, with the phase's settings.
+
+    ``enforce_caps=False`` skips the size caps, for a file that passed them on upload.
+    """
+    if references is None:
+        references = ReferenceSet.objects.get(phase=phase, language=language).narrations
     return evaluation.validate(
         data,
-        reference_set.narrations,
+        references,
         filename=filename,
         allow_partial=phase.allow_partial,
-        max_file_bytes=settings.SUBMISSION_MAX_BYTES,
-        max_narration_chars=settings.NARRATION_MAX_CHARS,
+        max_file_bytes=settings.SUBMISSION_MAX_BYTES if enforce_caps else None,
+        max_narration_chars=settings.NARRATION_MAX_CHARS if enforce_caps else None,
         split_name=f"the {phase.title} references ({language})",
     )
 
@@ -302,14 +314,10 @@ def score_submission(submission_id: int) -> ScoringOutcome:
         logger.exception("submission %s: cannot read %s", submission_id, submission.predictions_file.name)
         return _fail(submission_id, attempt, reasons["file_missing"])
 
-    report = evaluation.validate(
-        data,
-        reference_set.narrations,
-        filename=submission.original_filename,
-        allow_partial=submission.phase.allow_partial,
-        max_file_bytes=None,
-        max_narration_chars=settings.NARRATION_MAX_CHARS,
-        split_name=f"the {submission.phase.title} references ({submission.language})",
+    # The file passed the caps on upload: caps lowered since then must not fail it now.
+    report = validate_predictions(
+        submission.phase, submission.language, data, submission.original_filename,
+        references=reference_set.narrations, enforce_caps=False,
     )
     if not report.ok:
         # Only possible when the references changed after the upload.
