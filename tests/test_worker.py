@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 import evaluation
 from leaderboard.challenges.models import ReferenceSet
-from leaderboard.submissions.models import Result
+from leaderboard.submissions.models import Result, Submission
 
 from .conftest import api_client_for, demo_file, shifted_predictions, upload, wait_for_status
 
@@ -117,3 +117,34 @@ def test_worker_logs_never_contain_reference_texts(celery_worker, alice, demo_te
     hidden = [text for rs in ReferenceSet.objects.filter(phase=demo_test) for text in rs.narrations.values()]
     assert "succeeded" in log or "finished" in log
     assert not [text for text in hidden if text in log]
+
+
+def test_a_submission_left_waiting_by_a_broker_outage_is_requeued(transactional_db, tmp_path, alice, demo_val,
+                                                                  monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from workers import tasks
+
+    from .conftest import WorkerProcess
+
+    def broker_down(submission_id):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.score_submission, "delay", broker_down)
+    response = upload(api_client_for(alice), demo_val, "zh", demo_file("val-zh.json"))
+    assert response.status_code == 201  # accepted and stored although it could not be queued
+    submission_id = response.json()["id"]
+    monkeypatch.undo()
+    assert Submission.objects.get(pk=submission_id).status == "submitted"
+
+    worker = WorkerProcess(tmp_path / "worker.log")
+    worker.start()
+    try:
+        out = StringIO()
+        call_command("requeue_waiting", "--older-than", "0", stdout=out)
+        assert f"queued 1 waiting submission(s): {submission_id}" in out.getvalue()
+        assert wait_for_status(submission_id, timeout=120).status == "finished"
+    finally:
+        worker.stop()
