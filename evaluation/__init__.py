@@ -10,9 +10,7 @@ __version__ = "1.0.0"
 #: normalization, tokenization, metric set or metric configuration.
 PROTOCOL = "movie101v2-classic/1"
 
-LANGUAGES = ("zh", "en")
-
-from .classic import score  # noqa: E402
+from .classic import LANGUAGES, score  # noqa: E402
 from .predictions import Problem, ValidationReport, validate  # noqa: E402
 from .result import ScoreResult  # noqa: E402
 

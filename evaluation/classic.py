@@ -29,14 +29,18 @@ from .versions import classic_versions
 LANGUAGES = ("zh", "en")
 
 
+def _check_language(language: str) -> None:
+    if language not in LANGUAGES:
+        raise EvaluationError(f"unknown language {language!r}; expected one of {', '.join(LANGUAGES)}")
+
+
 def tokenize(texts: list[str], language: str) -> list[str]:
     """Normalize and tokenize captions the way the protocol does for ``language``."""
     normalized = [normalize(text) for text in texts]
     if language == "en":
         return ptb_tokenize(normalized)
-    if language == "zh":
-        return [tokenize_zh(text) for text in normalized]
-    raise EvaluationError(f"unknown language {language!r}; expected one of {', '.join(LANGUAGES)}")
+    _check_language(language)
+    return [tokenize_zh(text) for text in normalized]
 
 
 def bleu(gts: Mapping[str, list[str]], res: Mapping[str, list[str]]) -> tuple[list[float], list[list[float]]]:
@@ -61,8 +65,7 @@ def score(
     missing clip is scored as an empty narration and counted in the result.
     """
     started = time.perf_counter()
-    if language not in LANGUAGES:
-        raise EvaluationError(f"unknown language {language!r}; expected one of {', '.join(LANGUAGES)}")
+    _check_language(language)
     if not references:
         raise EvaluationError("the reference set is empty")
     unknown = predictions.keys() - references.keys()

@@ -102,11 +102,7 @@ class Submission(models.Model):
         return self.status in (Status.FINISHED, Status.FAILED, Status.CANCELLED)
 
 
-class ResultQuerySet(models.QuerySet):
-    pass
-
-
-class ResultManager(models.Manager.from_queryset(ResultQuerySet)):
+class ResultManager(models.Manager):
     def get_queryset(self):
         # Per-clip scores are large and private: load them only when asked.
         return super().get_queryset().defer("per_clip")
