@@ -4,7 +4,7 @@ This package has no Django in it. Participants run the same code offline
 (``python -m evaluation``) and get exactly the server's numbers.
 """
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 #: Names the scoring protocol. Bump it whenever a change could move a number:
 #: normalization, tokenization, metric set or metric configuration.

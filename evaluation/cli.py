@@ -10,11 +10,12 @@ from pathlib import Path
 from . import __version__
 from .classic import LANGUAGES, score
 from .errors import EvaluationError
-from .metrics import CLASSIC_METRICS, metric_info
+from .judge import JudgeConfig, JudgeResult, SqliteJudgeCache, run_judge, templates_for, templates_from_data
+from .metrics import CLASSIC_METRICS, STAGE_METRICS, metric_info
 from .predictions import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NARRATION_CHARS, ValidationReport, validate
 from .references import load_references
 
-EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_ERROR, EXIT_JUDGE_INCOMPLETE = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
     score_command.add_argument("--language", required=True, choices=LANGUAGES)
     score_command.add_argument("--per-clip", type=Path, metavar="FILE",
                                help="also write every clip's scores to FILE as JSON")
+    judge = score_command.add_argument_group(
+        "LLM judge (L1, L2)",
+        "Any OpenAI-compatible chat-completions endpoint. Defaults come from JUDGE_BASE_URL, JUDGE_MODEL, "
+        "JUDGE_API_KEY (and the other JUDGE_* variables); without a base URL and a model, only the classic "
+        "metrics are computed.",
+    )
+    judge.add_argument("--judge-base-url", metavar="URL", help="e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1")
+    judge.add_argument("--judge-model", metavar="NAME")
+    judge.add_argument("--judge-api-key", metavar="KEY", help="empty for a local server without keys")
+    judge.add_argument("--judge-cache", type=Path, metavar="FILE",
+                       help="SQLite file of answers: a second run asks only what is not in it")
+    judge.add_argument("--judge-concurrency", type=int, metavar="N", help="requests in flight (default 8)")
+    judge.add_argument("--judge-temperature", type=float, metavar="T", help="default 0")
+    judge.add_argument("--judge-templates", type=Path, metavar="FILE",
+                       help="JSON {stage: {language: {user, system, parser}}} replacing our prompts")
+    judge.add_argument("--no-judge", action="store_true", help="ignore JUDGE_* and compute the classic metrics only")
 
     validate_command = commands.add_parser("validate", help="check a predictions file the way the upload does")
     add_file_arguments(validate_command)
@@ -82,21 +99,93 @@ def _validate_or_score(args: argparse.Namespace) -> int:
         _print_report(report, as_json=args.json)
         return EXIT_OK if report.ok else EXIT_INVALID
 
+    judge_config = None if args.no_judge else JudgeConfig.from_env(
+        base_url=args.judge_base_url,
+        model=args.judge_model,
+        api_key=args.judge_api_key,
+        concurrency=args.judge_concurrency,
+        temperature=args.judge_temperature,
+    )
+    templates = _read_templates(args.judge_templates) if args.judge_templates else {}
+
     result = score(references, report.predictions, args.language, allow_partial=args.allow_partial)
+    judged = None
+    if judge_config is not None:
+        cache = SqliteJudgeCache(args.judge_cache) if args.judge_cache else None
+        try:
+            judged = run_judge(
+                references, report.predictions, args.language, judge_config,
+                templates=templates_for(args.language, templates), cache=cache,
+                progress=None if args.json else _progress_printer(),
+            )
+        finally:
+            if cache is not None:
+                cache.close()
+
+    metrics = dict(result.metrics) | (judged.metrics if judged else {})
     if args.per_clip:
-        args.per_clip.write_text(json.dumps(result.per_clip, indent=1, sort_keys=True), encoding="utf-8")
+        per_clip = {
+            clip_id: scores | (judged.per_clip.get(clip_id, {}) if judged else {})
+            for clip_id, scores in result.per_clip.items()
+        }
+        args.per_clip.write_text(json.dumps(per_clip, indent=1, sort_keys=True), encoding="utf-8")
+    exit_code = EXIT_OK if judged is None or judged.complete else EXIT_JUDGE_INCOMPLETE
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
-        return EXIT_OK
-    print(f"Movie101v2 classic metrics ({result.language}, {result.clips:,} clips"
+        output = result.to_dict() | {"metrics": metrics}
+        if judged is not None:
+            output["judge"] = judged.to_dict()
+        print(json.dumps(output, ensure_ascii=False))
+        return exit_code
+    print(f"Movie101v2 metrics ({result.language}, {result.clips:,} clips"
           + (f", {result.missing_clips:,} missing and scored as empty" if result.missing_clips else "") + ")")
-    for name in CLASSIC_METRICS:
+    shown = (STAGE_METRICS if judged and judged.complete else ()) + CLASSIC_METRICS
+    for name in shown:
         info = metric_info(name)
-        print(f"  {info.label:<9} {result.metrics[name]:.{info.precision}f}")
+        print(f"  {info.label:<15} {metrics[name]:.{info.precision}f}")
     print(f"references  {result.reference_hash}")
     print("versions    " + ", ".join(f"{key} {value}" for key, value in result.versions.items()))
-    print(f"took        {result.duration_seconds:.1f} s")
-    return EXIT_OK
+    print(f"took        {result.duration_seconds:.1f} s (classic)")
+    if judged is not None:
+        _print_judge(judged, cached=args.judge_cache is not None)
+    elif not args.no_judge:
+        print("judge       none configured: L1 and L2 need --judge-base-url and --judge-model (or JUDGE_*)")
+    return exit_code
+
+
+def _read_templates(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EvaluationError(f"cannot read the templates {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise EvaluationError(f"the templates {path} are not JSON: {exc}") from exc
+    return templates_from_data(data)
+
+
+def _progress_printer():
+    def show(judged: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rjudged {judged:,}/{total:,} clips", end="" if judged < total else "\n", file=sys.stderr)
+
+    return show
+
+
+def _print_judge(judged: JudgeResult, *, cached: bool) -> None:
+    identity, counts = judged.judge, judged.accounting
+    stages = ", ".join(f"{stage} {info['template'][7:19]} ({info['parser']})" for stage, info in identity["stages"].items())
+    print(f"judge       {identity['model']} at temperature {identity['temperature']:g}; templates {stages}")
+    print(f"            {counts['calls']:,} calls, {counts['cache_hits']:,} cached, {counts['retries']:,} retries, "
+          f"{counts['reasks']:,} re-asked, {counts['prompt_tokens']:,} + {counts['completion_tokens']:,} tokens, "
+          f"{judged.duration_seconds:.1f} s")
+    if not judged.complete:
+        print(f"INCOMPLETE  {len(judged.failures):,} judgments failed on {judged.clips - judged.judged_clips:,} clips; "
+              "L1 and L2 need every clip. "
+              + ("Run again to ask only those: the cache keeps the rest." if cached
+                 else "Use --judge-cache FILE so that a second run asks only those."), file=sys.stderr)
+        if judged.stopped_because:
+            print(f"            {judged.stopped_because}", file=sys.stderr)
+        for failure in judged.failures[:10]:
+            print(f"  - clip {failure.clip_id} {failure.stage}: {failure.reason}", file=sys.stderr)
 
 
 def _print_report(report: ValidationReport, *, as_json: bool) -> None:

@@ -1,0 +1,41 @@
+"""The staged metrics L1 and L2: an LLM judge behind any OpenAI-compatible endpoint.
+
+:func:`run_judge` asks the judge about every clip of a split, once per stage,
+through a cache, and aggregates the answers into ``l1_environment``,
+``l1_character``, ``l1`` and ``l2``.
+"""
+
+from .cache import CacheEntry, JudgeCache, MemoryJudgeCache, SqliteJudgeCache, cache_key
+from .client import ChatClient
+from .config import JudgeConfig, JudgeConfigError, values_from_env
+from .parsing import PARSERS, STAGE_KEYS, AnswerError, parse_answer
+from .prompts import BUILTIN, STAGES, Template, TemplateError, templates_for, templates_from_data
+from .runner import JUDGE_PROTOCOL, JudgeResult, JudgmentFailure, aggregate, judge_identity, run_judge
+
+__all__ = [
+    "BUILTIN",
+    "JUDGE_PROTOCOL",
+    "PARSERS",
+    "STAGES",
+    "STAGE_KEYS",
+    "AnswerError",
+    "CacheEntry",
+    "ChatClient",
+    "JudgeCache",
+    "JudgeConfig",
+    "JudgeConfigError",
+    "JudgeResult",
+    "JudgmentFailure",
+    "MemoryJudgeCache",
+    "SqliteJudgeCache",
+    "Template",
+    "TemplateError",
+    "aggregate",
+    "values_from_env",
+    "cache_key",
+    "judge_identity",
+    "parse_answer",
+    "run_judge",
+    "templates_for",
+    "templates_from_data",
+]

@@ -1,0 +1,103 @@
+"""Reading a judge's answer: tolerant of its form, strict about its content.
+
+Tolerated: a JSON object inside a code fence or among other text, full-width
+digits and punctuation, curly quotes, key case, extra keys. Refused: a
+missing score, a number outside 0-5, a fraction, anything ambiguous. A
+refused answer is re-asked; it never becomes a number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+#: The integer scores each stage's answer carries, in the order the comma form lists them.
+STAGE_KEYS: dict[str, tuple[str, ...]] = {"l1": ("environment", "character"), "l2": ("plot",)}
+PARSERS = ("json", "comma")
+SCORE_RANGE = (0, 5)
+
+_FENCE = re.compile(r"```[a-zA-Z]*\s*(.*?)```", re.S)
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "「": '"', "」": '"'})
+
+
+class AnswerError(ValueError):
+    """The answer cannot be read as the stage's scores; the message says why."""
+
+
+def parse_answer(text: str, stage: str, parser: str = "json") -> dict[str, int]:
+    if stage not in STAGE_KEYS:
+        raise ValueError(f"unknown stage {stage!r}")
+    if text is None or not text.strip():
+        raise AnswerError("the answer is empty")
+    normalized = unicodedata.normalize("NFKC", text).translate(_QUOTES).strip()
+    if parser == "json":
+        return _parse_json(normalized, stage)
+    if parser == "comma":
+        return _parse_comma(normalized, stage)
+    raise ValueError(f"unknown parser {parser!r}")
+
+
+def _score(value: object, key: str) -> int:
+    if isinstance(value, bool):
+        raise AnswerError(f'"{key}" is {json.dumps(value)}, not an integer')
+    if isinstance(value, str):
+        stripped = value.strip()
+        if not re.fullmatch(r"[-+]?\d+(?:\.0+)?", stripped):
+            raise AnswerError(f'"{key}" is {json.dumps(value, ensure_ascii=False)[:40]}, not an integer')
+        value = float(stripped)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise AnswerError(f'"{key}" is {value}, not an integer')
+        value = int(value)
+    if not isinstance(value, int):
+        raise AnswerError(f'"{key}" is {type(value).__name__}, not an integer')
+    low, high = SCORE_RANGE
+    if not low <= value <= high:
+        raise AnswerError(f'"{key}" is {value}, outside {low}-{high}')
+    return value
+
+
+def _json_objects(text: str):
+    """Candidate JSON texts: fenced blocks first, then the outermost braces, then the whole text."""
+    for block in _FENCE.findall(text):
+        yield block.strip()
+    start, end = text.find("{"), text.rfind("}")
+    if start != -1 and end > start:
+        yield text[start : end + 1]
+    yield text
+
+
+def _parse_json(text: str, stage: str) -> dict[str, int]:
+    found = None
+    for candidate in _json_objects(text):
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found = value
+            break
+    if found is None:
+        raise AnswerError("no JSON object in the answer")
+    by_key = {str(key).strip().lower(): value for key, value in found.items()}
+    scores = {}
+    for key in STAGE_KEYS[stage]:
+        if key not in by_key:
+            raise AnswerError(f'the answer has no "{key}"')
+        scores[key] = _score(by_key[key], key)
+    return scores
+
+
+def _parse_comma(text: str, stage: str) -> dict[str, int]:
+    """The released protocol's form: ``"3,5"`` for L1 and ``"4"`` for L2."""
+    for block in _FENCE.findall(text):
+        text = block
+    numbers = _NUMBER.findall(text)
+    keys = STAGE_KEYS[stage]
+    if len(numbers) != len(keys):
+        raise AnswerError(f"expected {len(keys)} number(s) separated by a comma, found {len(numbers)}")
+    if len(keys) > 1 and not re.fullmatch(r"\s*[-+]?[\d.]+\s*[,、;]\s*[-+]?[\d.]+\s*\.?\s*", text):
+        raise AnswerError("expected two numbers separated by a comma")
+    return {key: _score(number, key) for key, number in zip(keys, numbers, strict=True)}
