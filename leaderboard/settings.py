@@ -14,6 +14,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from evaluation.judge.config import JudgeConfigError
+from evaluation.judge.config import values_from_env as judge_values_from_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -77,6 +80,7 @@ INSTALLED_APPS = [
     "leaderboard.challenges",
     "leaderboard.teams",
     "leaderboard.submissions",
+    "leaderboard.judging",
     "leaderboard.web",
 ]
 
@@ -218,6 +222,22 @@ BROKER_DIR = VAR_DIR / "broker"
 SCORING_SOFT_TIME_LIMIT = env_int("SCORING_SOFT_TIME_LIMIT", 20 * 60)
 SCORING_HARD_TIME_LIMIT = env_int("SCORING_HARD_TIME_LIMIT", SCORING_SOFT_TIME_LIMIT + 120)
 SCORING_MAX_ATTEMPTS = env_int("SCORING_MAX_ATTEMPTS", 3)
+
+# The LLM judge of L1 and L2 (docs/judge.md). JUDGE_BASE_URL, JUDGE_MODEL,
+# JUDGE_API_KEY and the other JUDGE_* variables are read by the evaluation
+# package's own parser, so the command line and the service agree; a phase can
+# override the endpoint, model, key, temperature and templates.
+try:
+    JUDGE_DEFAULTS = judge_values_from_env()
+except JudgeConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+# A judge run stops at the soft limit and resumes later from its cache.
+JUDGE_SOFT_TIME_LIMIT = env_int("JUDGE_SOFT_TIME_LIMIT", 2 * 60 * 60)
+JUDGE_HARD_TIME_LIMIT = env_int("JUDGE_HARD_TIME_LIMIT", JUDGE_SOFT_TIME_LIMIT + 300)
+JUDGE_MAX_ATTEMPTS = env_int("JUDGE_MAX_ATTEMPTS", 3)
+# An incomplete run asks its failed clips again this often, this long apart.
+JUDGE_AUTO_RESUMES = env_int("JUDGE_AUTO_RESUMES", 3)
+JUDGE_RESUME_DELAY = env_int("JUDGE_RESUME_DELAY", 10 * 60)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -227,13 +247,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SCORING_HARD_TIME_LIMIT + 600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(SCORING_HARD_TIME_LIMIT, JUDGE_HARD_TIME_LIMIT) + 600}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "classic"
-CELERY_TASK_ROUTES = {"workers.tasks.score_submission": {"queue": "classic"}}
+# Classic scores take seconds; the judge takes minutes to hours on its own workers.
+CELERY_TASK_ROUTES = {
+    "workers.tasks.score_submission": {"queue": "classic"},
+    "workers.tasks.rescore_submission": {"queue": "classic"},
+    "workers.tasks.judge_result": {"queue": "judge"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -247,5 +272,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per judge request at INFO: thousands per submission.
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+    },
 }

@@ -162,30 +162,42 @@ def process_env(**extra: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
+    if any(name.startswith("JUDGE_") for name in extra):
+        env["TEST_JUDGE_ENV"] = "1"
     return env
 
 
-def purge_queues() -> None:
+QUEUES = ("classic", "judge")
+
+
+def purge_queues(queues=QUEUES) -> None:
     from workers.celery import app
 
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge("classic")
+        for queue in queues:
+            connection.default_channel.queue_purge(queue)
 
 
 class WorkerProcess:
-    def __init__(self, log_path: Path, concurrency: int = 1):
+    def __init__(self, log_path: Path, concurrency: int = 1, queues: str = "classic", purge: bool = True,
+                 **env: str):
         self.log_path = log_path
         self.concurrency = concurrency
+        self.queues = queues
+        self.purge = purge
+        self.env = env
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> None:
-        purge_queues()
+        if self.purge:
+            purge_queues()
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--queues", "classic",
+            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--queues", self.queues,
              "--concurrency", str(self.concurrency), "--loglevel", "INFO", "--without-gossip",
-             "--without-mingle", "--hostname", f"test-{os.getpid()}@%h"],
-            cwd=ROOT, env=process_env(), stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+             "--without-mingle", "--hostname", f"test-{self.queues.replace(',', '-')}-{os.getpid()}@%h"],
+            cwd=ROOT, env=process_env(**self.env), stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -18,6 +18,12 @@ if os.environ.get("REDIS_URL"):
     os.environ["REDIS_URL"] = urlunsplit(parts._replace(path="/15"))
     os.environ.pop("CELERY_BROKER_URL", None)
 
+# A developer's own judge must not answer the tests: the tests' judge is a
+# loopback server, passed to the processes they start with TEST_JUDGE_ENV=1.
+if not os.environ.get("TEST_JUDGE_ENV"):
+    for name in [name for name in os.environ if name.startswith("JUDGE_")]:
+        del os.environ[name]
+
 from leaderboard.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 import evaluation
 from leaderboard.challenges.models import ReferenceSet
+from leaderboard.statemachine import IllegalTransition
 from leaderboard.submissions import rules, services
 from leaderboard.submissions.models import Result, Status, Submission
 
@@ -85,7 +86,7 @@ def test_concurrent_claims_let_exactly_one_win(alice, demo_val):
 def test_the_state_machine_refuses_illegal_edges(alice, demo_val):
     submission = submit_demo(alice, demo_val)
     services.score_submission(submission.pk)
-    with pytest.raises(services.IllegalTransition):
+    with pytest.raises(IllegalTransition):
         services.transition(submission.pk, Status.FINISHED, Status.RUNNING)
 
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import celeryd_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
 
@@ -31,6 +31,18 @@ if str(app.conf.broker_url).startswith("filesystem://"):
     _make_broker_folders()
 
 
+_consumes_classic = True
+
+
+@celeryd_init.connect
+def note_queues(options=None, **_kwargs) -> None:
+    """A worker only for the judge queue needs no METEOR (nor Java)."""
+    global _consumes_classic
+    queues = (options or {}).get("queues")
+    if queues:
+        names = queues.split(",") if isinstance(queues, str) else list(queues)
+        _consumes_classic = any(name.strip() in ("classic", "") for name in names)
+
 
 @worker_process_init.connect
 def start_meteor(**_kwargs) -> None:
@@ -40,6 +52,8 @@ def start_meteor(**_kwargs) -> None:
     processes returns corrupt numbers. Popen returns at once; Java keeps
     loading in the background, well within Celery's process start-up timeout.
     """
+    if not _consumes_classic:
+        return
     from evaluation.errors import EvaluationError
     from evaluation.meteor import shared_meteor
 

@@ -1,7 +1,8 @@
 """Celery tasks: glue between the broker and leaderboard services.
 
-Tasks take ids, never objects, and are idempotent: the service claims the
-submission with a conditional UPDATE, so a message delivered twice scores once.
+Tasks take ids, never objects, and are idempotent: the services claim their
+row with a conditional UPDATE, so a message delivered twice works once.
+Classic scoring runs on the ``classic`` queue, the LLM judge on ``judge``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from leaderboard.judging import services as judging
 from leaderboard.submissions import services
 
 from .celery import app
@@ -43,4 +45,48 @@ def score_submission(self, submission_id: int) -> str:
         # lease runs out and this retry takes over; otherwise it finds the
         # submission done and does nothing.
         raise self.retry(countdown=outcome.retry_in_seconds)
+    return outcome.outcome
+
+
+@app.task(
+    name="workers.tasks.rescore_submission",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.SCORING_SOFT_TIME_LIMIT,
+    time_limit=settings.SCORING_HARD_TIME_LIMIT,
+)
+def rescore_submission(submission_id: int) -> str:
+    try:
+        result = services.rescore(submission_id)
+    except services.ScoringFailed as failure:
+        logger.error("submission %s: re-score failed: %s", submission_id, failure.reason)
+        return "failed"
+    return "rescored" if result else "skipped"
+
+
+@app.task(
+    bind=True,
+    name="workers.tasks.judge_result",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.JUDGE_SOFT_TIME_LIMIT,
+    time_limit=settings.JUDGE_HARD_TIME_LIMIT,
+    max_retries=None,
+)
+def judge_result(self, run_id: int) -> str:
+    try:
+        outcome = judging.judge_result(run_id)
+    except SoftTimeLimitExceeded:
+        logger.error("judge run %s: soft time limit exceeded", run_id)
+        outcome = judging.record_interruption(
+            run_id, f"it took longer than the limit of {settings.JUDGE_SOFT_TIME_LIMIT} seconds"
+        )
+    except Exception:
+        logger.exception("judge run %s: unexpected error", run_id)
+        outcome = judging.record_interruption(run_id, "an internal error (the organizers can see it in the logs)")
+    if outcome.outcome == judging.Outcome.BUSY:
+        raise self.retry(countdown=outcome.retry_in_seconds)
+    if outcome.resume_in_seconds is not None:
+        # The failed clips are asked again later; the answers so far are cached.
+        self.apply_async((run_id,), countdown=outcome.resume_in_seconds)
     return outcome.outcome

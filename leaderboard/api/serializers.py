@@ -6,6 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.judging.selectors import judge_summary, latest_run
 from leaderboard.submissions import rules
 from leaderboard.submissions.models import Submission
 from leaderboard.submissions.selectors import phase_languages
@@ -76,13 +77,17 @@ class SubmissionSerializer(serializers.ModelSerializer):
     result = serializers.SerializerMethodField()
     file = serializers.SerializerMethodField()
     clip_scores_url = serializers.SerializerMethodField()
+    judge = serializers.SerializerMethodField(
+        help_text="the LLM judge stage (L1, L2): status, progress (clips judged / total), failures; "
+        "calls and tokens for organizers"
+    )
 
     class Meta:
         model = Submission
         fields = [
             "id", "challenge", "phase", "language", "team", "user", "status", "status_display", "error",
             "scores", "result", "method_name", "method_description", "paper_url", "code_url", "public",
-            "file", "created_at", "started_at", "finished_at", "clip_scores_url",
+            "file", "created_at", "started_at", "finished_at", "clip_scores_url", "judge",
         ]
 
     def get_scores(self, submission: Submission) -> dict[str, float]:
@@ -103,6 +108,14 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "duration_seconds": result.duration_seconds,
             "created_at": result.created_at,
         }
+
+    def get_judge(self, submission: Submission) -> dict | None:
+        request = self.context.get("request")
+        return judge_summary(
+            latest_run(submission),
+            current_result_id=submission.current_result_id,
+            with_accounting=bool(request and rules.can_view_judge_accounting(request.user)),
+        )
 
     def get_file(self, submission: Submission) -> dict:
         return {
@@ -131,3 +144,16 @@ class LeaderboardRowSerializer(serializers.Serializer):
     paper_url = serializers.CharField()
     code_url = serializers.CharField()
     missing_clips = serializers.IntegerField()
+    judge_model = serializers.CharField(help_text="the model that judged this entry's L1 and L2, if any")
+    other_judge_scores = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="L1/L2 from a judge configuration other than the board's: shown, never ranked",
+    )
+
+
+class BoardJudgeSerializer(serializers.Serializer):
+    model = serializers.CharField(help_text="empty when the phase has no judge")
+    temperature = serializers.FloatField()
+    signature = serializers.CharField(help_text="hash of model, temperature, templates and parsers")
+    stages = serializers.DictField(help_text="stage -> {template: hash, parser}")
+    reason = serializers.CharField(help_text="why there is no judge, if there is none")

@@ -18,6 +18,7 @@ from leaderboard.teams.services import team_of
 from leaderboard.uploads import oversized_upload
 
 from .serializers import (
+    BoardJudgeSerializer,
     ChallengeSerializer,
     LeaderboardRowSerializer,
     SubmissionCreateSerializer,
@@ -239,6 +240,7 @@ class Leaderboard(APIView):
                 "title": serializers.CharField(),
                 "primary_metric": serializers.CharField(),
                 "columns": serializers.ListField(child=serializers.CharField()),
+                "judge": BoardJudgeSerializer(),
                 "rows": LeaderboardRowSerializer(many=True),
             },
         )
@@ -258,6 +260,7 @@ class Leaderboard(APIView):
                 "title": board.title,
                 "primary_metric": board.primary_metric,
                 "columns": board.columns,
+                "judge": BoardJudgeSerializer(selectors.board_judge(phase_obj, language)).data,
                 "rows": LeaderboardRowSerializer(rows, many=True).data,
             }
         )

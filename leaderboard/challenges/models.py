@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from evaluation.judge.prompts import TemplateError, templates_from_data
 from evaluation.metrics import METRICS
 from evaluation.references import reference_hash
 
@@ -55,6 +58,29 @@ class Phase(models.Model):
         default=False, help_text=_("Accept files that miss clips; missing clips are scored as empty narrations.")
     )
 
+    # The LLM judge of L1 and L2. Empty fields take the JUDGE_* settings.
+    judge_enabled = models.BooleanField(
+        default=True, help_text=_("Compute L1 and L2 with the LLM judge, when one is configured.")
+    )
+    judge_base_url = models.CharField(
+        max_length=300, blank=True, help_text=_("OpenAI-compatible endpoint, e.g. http://vllm:8000/v1. Empty: JUDGE_BASE_URL.")
+    )
+    judge_model = models.CharField(max_length=200, blank=True, help_text=_("Empty: JUDGE_MODEL."))
+    judge_api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=_("The environment variable that holds this phase's API key on the judge workers. "
+                    "Empty: JUDGE_API_KEY. Keys are never stored in the database."),
+    )
+    judge_temperature = models.FloatField(null=True, blank=True, help_text=_("Empty: JUDGE_TEMPERATURE (0)."))
+    judge_max_tokens = models.PositiveIntegerField(null=True, blank=True, help_text=_("Empty: JUDGE_MAX_TOKENS."))
+    judge_templates = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_('Prompt templates replacing ours: {"l1": {"zh": {"system": "...", "user": "...{reference}...'
+                    '{prediction}...", "parser": "json" or "comma"}}}. Stages and languages left out keep ours.'),
+    )
+
     class Meta:
         ordering = ["challenge", "order", "starts_at"]
         constraints = [models.UniqueConstraint(fields=["challenge", "slug"], name="unique_phase_slug")]
@@ -63,8 +89,21 @@ class Phase(models.Model):
         return f"{self.challenge.slug}/{self.slug}"
 
     def clean(self) -> None:
-        if self.ends_at and self.ends_at <= self.starts_at:
-            raise ValidationError({"ends_at": _("The phase must end after it starts.")})
+        errors = {}
+        if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("The phase must end after it starts.")
+        if self.judge_base_url and not self.judge_base_url.startswith(("http://", "https://")):
+            errors["judge_base_url"] = _("Start with http:// or https://.")
+        if self.judge_api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.judge_api_key_env):
+            errors["judge_api_key_env"] = _("The name of an environment variable, e.g. JUDGE_API_KEY_TEST.")
+        if self.judge_temperature is not None and not 0 <= self.judge_temperature <= 2:
+            errors["judge_temperature"] = _("Between 0 and 2.")
+        try:
+            templates_from_data(self.judge_templates)
+        except TemplateError as exc:
+            errors["judge_templates"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
 
     def is_open(self, at=None) -> bool:
         at = at or timezone.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -48,8 +49,13 @@ class SubmissionQuerySet(models.QuerySet):
 
     def with_details(self):
         """With phase, team, user and current result, leaving the large per-clip scores unloaded."""
-        return self.select_related("phase__challenge", "team", "user", "current_result").defer(
-            "current_result__per_clip"
+        return (
+            self.select_related("phase__challenge", "team", "user", "current_result")
+            .defer("current_result__per_clip")
+            .prefetch_related(
+                # The failure details can be long; lists need only the counts.
+                models.Prefetch("judge_runs", queryset=apps.get_model("judging", "JudgeRun").objects.defer("failures"))
+            )
         )
 
 
@@ -121,6 +127,8 @@ class Result(models.Model):
     versions = models.JSONField(default=dict)
     reference_hash = models.CharField(max_length=80)
     duration_seconds = models.FloatField()
+    #: The judge behind the stage metrics: model, temperature, templates, parsers and their signature.
+    judge = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ResultManager()

@@ -129,3 +129,12 @@ def can_view_clip_scores(user: AbstractBaseUser | AnonymousUser, submission: Sub
 
 def can_view_board(user: AbstractBaseUser | AnonymousUser, phase: Phase) -> bool:
     return phase.boards_visible or (user.is_authenticated and user.is_staff)
+
+
+def is_organizer(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user.is_authenticated and user.is_staff)
+
+
+def can_view_judge_accounting(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Calls, tokens and failure details of judge runs: organizers only."""
+    return is_organizer(user)

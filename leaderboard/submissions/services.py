@@ -26,6 +26,7 @@ import evaluation
 from evaluation.errors import EvaluationError
 from evaluation.predictions import Problem, file_too_large, no_file
 from leaderboard.challenges.models import Phase, ReferenceSet
+from leaderboard.statemachine import conditional_transition
 from leaderboard.teams.models import Team
 from leaderboard.teams.services import team_of
 
@@ -51,10 +52,6 @@ class SubmissionRejected(Exception):
         self.problems = problems
 
 
-class IllegalTransition(Exception):
-    pass
-
-
 # -- the state machine ------------------------------------------------------
 
 
@@ -66,20 +63,10 @@ def transition(
     condition: Q | None = None,
     **changes: Any,
 ) -> bool:
-    """Move a submission to ``to_status`` if it is in one of ``from_statuses``.
-
-    Returns whether this call made the change. The check and the write are
-    one UPDATE statement, so concurrent callers cannot both succeed.
-    """
-    if isinstance(from_statuses, str):
-        from_statuses = (from_statuses,)
-    for status in from_statuses:
-        if to_status not in TRANSITIONS[status]:
-            raise IllegalTransition(f"{status} -> {to_status} is not an edge of the state machine")
-    query = Submission.objects.filter(pk=submission_id, status__in=from_statuses)
-    if condition is not None:
-        query = query.filter(condition)
-    return query.update(status=to_status, updated_at=timezone.now(), **changes) == 1
+    """Move a submission to ``to_status`` if it is in one of ``from_statuses``; see ``conditional_transition``."""
+    return conditional_transition(
+        Submission, TRANSITIONS, submission_id, from_statuses, to_status, condition=condition, **changes
+    )
 
 
 # -- submitting ---------------------------------------------------------------
@@ -300,49 +287,10 @@ def score_submission(submission_id: int) -> ScoringOutcome:
     attempt = submission.attempts
     if attempt > settings.SCORING_MAX_ATTEMPTS:
         return _fail(submission_id, attempt, failure_reasons()["crashed"])
-
-    reasons = failure_reasons()
     try:
-        reference_set = ReferenceSet.objects.get(phase=submission.phase, language=submission.language)
-    except ReferenceSet.DoesNotExist:
-        logger.error("submission %s: phase %s has no %s references", submission_id, submission.phase, submission.language)
-        return _fail(submission_id, attempt, reasons["no_references"])
-    try:
-        with submission.predictions_file.open("rb") as handle:
-            data = handle.read()
-    except OSError:
-        logger.exception("submission %s: cannot read %s", submission_id, submission.predictions_file.name)
-        return _fail(submission_id, attempt, reasons["file_missing"])
-
-    # The file passed the caps on upload: caps lowered since then must not fail it now.
-    report = validate_predictions(
-        submission.phase, submission.language, data, submission.original_filename,
-        references=reference_set.narrations, enforce_caps=False,
-    )
-    if not report.ok:
-        # Only possible when the references changed after the upload.
-        listing = " ".join(problem.message for problem in report.problems)
-        return _fail(
-            submission_id,
-            attempt,
-            "The phase's references changed after your upload, and the file no longer matches them: "
-            f"{listing} This run does not count against your team's limits.",
-        )
-    try:
-        result = evaluation.score(
-            reference_set.narrations,
-            report.predictions,
-            submission.language,
-            allow_partial=submission.phase.allow_partial,
-        )
-    except EvaluationError as exc:
-        logger.exception("submission %s: scoring failed", submission_id)
-        return _fail(
-            submission_id,
-            attempt,
-            f"Scoring failed: {exc}. This run does not count against your team's limits. "
-            "Please submit again later; if it happens twice, contact the organizers.",
-        )
+        result = compute_classic(submission)
+    except ScoringFailed as failure:
+        return _fail(submission_id, attempt, failure.reason)
 
     with transaction.atomic():
         finished = transition(
@@ -357,21 +305,116 @@ def score_submission(submission_id: int) -> ScoringOutcome:
         if not finished:
             logger.warning("submission %s changed while it was scored (cancelled?); result dropped", submission_id)
             return ScoringOutcome(Outcome.SKIPPED)
-        stored = Result.objects.create(
-            submission_id=submission_id,
-            metrics=result.metrics,
-            per_clip=result.per_clip,
-            clips=result.clips,
-            missing_clips=result.missing_clips,
-            evaluation_version=result.versions["evaluation"],
-            protocol=result.versions["protocol"],
-            versions=result.versions,
-            reference_hash=result.reference_hash,
-            duration_seconds=result.duration_seconds,
-        )
-        Submission.objects.filter(pk=submission_id).update(current_result=stored)
+        store_result(submission, result, make_current=True)
     logger.info("submission %s finished in %.1f s", submission_id, result.duration_seconds)
     return ScoringOutcome(Outcome.FINISHED)
+
+
+class ScoringFailed(Exception):
+    """A scoring run cannot produce numbers; ``reason`` is for the team."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_predictions(submission: Submission, references: Mapping[str, str]) -> dict[str, str]:
+    """The stored file's narrations, checked against ``references`` as on upload (the caps excepted)."""
+    reasons = failure_reasons()
+    try:
+        with submission.predictions_file.open("rb") as handle:
+            data = handle.read()
+    except OSError:
+        logger.exception("submission %s: cannot read %s", submission.pk, submission.predictions_file.name)
+        raise ScoringFailed(reasons["file_missing"]) from None
+    # The file passed the caps on upload: caps lowered since then must not fail it now.
+    report = validate_predictions(
+        submission.phase, submission.language, data, submission.original_filename,
+        references=references, enforce_caps=False,
+    )
+    if not report.ok:
+        # Only possible when the references changed after the upload.
+        listing = " ".join(problem.message for problem in report.problems)
+        raise ScoringFailed(
+            "The phase's references changed after your upload, and the file no longer matches them: "
+            f"{listing} This run does not count against your team's limits."
+        )
+    return report.predictions
+
+
+def compute_classic(submission: Submission) -> evaluation.ScoreResult:
+    """The classic metrics of a submission against its phase's current references."""
+    try:
+        reference_set = ReferenceSet.objects.get(phase=submission.phase, language=submission.language)
+    except ReferenceSet.DoesNotExist:
+        logger.error("submission %s: phase %s has no %s references", submission.pk, submission.phase,
+                     submission.language)
+        raise ScoringFailed(failure_reasons()["no_references"]) from None
+    predictions = read_predictions(submission, reference_set.narrations)
+    try:
+        return evaluation.score(
+            reference_set.narrations, predictions, submission.language, allow_partial=submission.phase.allow_partial
+        )
+    except EvaluationError as exc:
+        logger.exception("submission %s: scoring failed", submission.pk)
+        raise ScoringFailed(
+            f"Scoring failed: {exc}. This run does not count against your team's limits. "
+            "Please submit again later; if it happens twice, contact the organizers."
+        ) from exc
+
+
+def store_result(submission: Submission, result: evaluation.ScoreResult, *, make_current: bool) -> Result:
+    """Keep a scoring run's numbers and start its judge stage. Call inside a transaction.
+
+    On upload the classic numbers show at once (``make_current``); a re-score
+    replaces the current result only once its judge stage is done.
+    """
+    from leaderboard.judging.services import start_judging
+
+    stored = Result.objects.create(
+        submission=submission,
+        metrics=result.metrics,
+        per_clip=result.per_clip,
+        clips=result.clips,
+        missing_clips=result.missing_clips,
+        evaluation_version=result.versions["evaluation"],
+        protocol=result.versions["protocol"],
+        versions=result.versions,
+        reference_hash=result.reference_hash,
+        duration_seconds=result.duration_seconds,
+    )
+    if make_current:
+        Submission.objects.filter(pk=submission.pk).update(current_result=stored)
+    start_judging(stored, promote_when_complete=not make_current)
+    return stored
+
+
+def rescore(submission_id: int) -> Result | None:
+    """Score a finished submission again and keep the new result beside the old ones.
+
+    The boards keep showing the current result until the new one has its
+    stage scores (or the phase has no judge); judge answers already in the
+    cache cost no calls. Returns None when the submission is not finished.
+    """
+    submission = Submission.objects.select_related("phase").get(pk=submission_id)
+    if submission.status != Status.FINISHED:
+        return None
+    result = compute_classic(submission)
+    with transaction.atomic():
+        stored = store_result(submission, result, make_current=False)
+    logger.info("submission %s re-scored: result %s", submission_id, stored.pk)
+    return stored
+
+
+def enqueue_rescore(submission_id: int) -> bool:
+    from workers.tasks import rescore_submission
+
+    try:
+        rescore_submission.delay(submission_id)
+    except Exception:
+        logger.exception("could not queue the re-score of submission %s", submission_id)
+        return False
+    return True
 
 
 def record_failure(submission_id: int, reason_key: str) -> bool:

@@ -15,6 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
 from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.judging.selectors import judge_summary, latest_run
 from leaderboard.submissions import rules, selectors, services
 from leaderboard.submissions.models import Submission
 from leaderboard.teams import services as team_services
@@ -72,6 +73,8 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         "columns": board_obj.columns,
         "metrics": [METRICS[name] for name in board_obj.columns if name in METRICS],
         "stage_metrics_missing": bool(rows) and not any(board_obj.primary_metric in row.scores for row in rows),
+        "judge": selectors.board_judge(phase_obj, language),
+        "shows_stage_metrics": any(name in STAGE_METRICS for name in board_obj.columns),
     }
     return render(request, "web/board.html", context)
 
@@ -211,6 +214,11 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         "classic": [METRICS[name] for name in CLASSIC_METRICS],
         "stage": [METRICS[name] for name in STAGE_METRICS],
         "clip_scores_visible": rules.can_view_clip_scores(request.user, submission),
+        "judge": judge_summary(
+            latest_run(submission),
+            current_result_id=submission.current_result_id,
+            with_accounting=rules.can_view_judge_accounting(request.user),
+        ),
     }
     return render(request, "web/submission_detail.html", context)
 

@@ -1,0 +1,329 @@
+"""The judge stage in the service: setup, the database cache, resume, boards and what each viewer sees.
+
+The judge is a real HTTP server on loopback (tests/judge_server.py); the
+classic metrics are the real ones. Tasks are called in-process here;
+tests/test_judge_worker.py runs them on real Celery workers.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from evaluation.judge import templates_for
+from leaderboard.challenges.models import ReferenceSet
+from leaderboard.judging import services as judging
+from leaderboard.judging.models import JudgeAnswer, JudgeRun, JudgeStatus
+from leaderboard.judging.services import judge_setup
+from leaderboard.submissions import selectors, services
+from leaderboard.submissions.models import Result, Submission
+
+from .conftest import api_client_for, demo_file, make_participant
+from .judge_server import FakeJudge, Fault, expected_stage_metrics, scores_for
+
+
+@pytest.fixture
+def fake_judge():
+    with FakeJudge() as judge:
+        yield judge
+
+
+@pytest.fixture
+def judged_val(demo_val, fake_judge, settings):
+    settings.JUDGE_DEFAULTS = {"backoff_base": 0.01, "concurrency": 4}
+    demo_val.judge_base_url = fake_judge.base_url
+    demo_val.judge_model = "fake-judge-1"
+    demo_val.save()
+    return demo_val
+
+
+def scored_submission(user, phase, language="en", name=None) -> Submission:
+    """Upload and compute the classic metrics in-process; the judge run is left queued."""
+    submission = services.submit(user=user, phase=phase, language=language,
+                                 data=demo_file(name or f"val-{language}.json"), filename="p.json",
+                                 method=services.MethodInfo(method_name="m", is_public=True))
+    assert services.score_submission(submission.pk).outcome == services.Outcome.FINISHED
+    submission.refresh_from_db()
+    return submission
+
+
+def run_of(submission: Submission) -> JudgeRun:
+    return JudgeRun.objects.filter(submission=submission).latest("created_at")
+
+
+def references_and_predictions(phase, language="en"):
+    references = ReferenceSet.objects.get(phase=phase, language=language).narrations
+    return references, json.loads(demo_file(f"val-{language}.json"))
+
+
+# -- which judge ----------------------------------------------------------------------
+
+
+def test_without_a_judge_the_stage_metrics_are_absent_and_the_status_says_why(alice, demo_val, settings):
+    settings.JUDGE_DEFAULTS = {}
+    submission = scored_submission(alice, demo_val)
+    run = run_of(submission)
+    assert run.status == JudgeStatus.NOT_CONFIGURED and "No LLM judge is configured" in run.reason
+    assert not {"l1", "l2"} & set(submission.current_result.metrics)
+    body = api_client_for(alice).get(f"/api/v1/submissions/{submission.pk}/").json()
+    assert body["judge"]["status"] == "not_configured" and "No LLM judge" in body["judge"]["reason"]
+    page = api_client_for(alice)
+    page.force_login(alice)
+    assert "No LLM judge is configured" in page.get(f"/submissions/{submission.pk}/").content.decode()
+
+
+def test_the_judge_comes_from_the_settings_and_a_phase_overrides_it(demo_val, settings, monkeypatch):
+    settings.JUDGE_DEFAULTS = {"base_url": "http://judge.example/v1", "model": "default-model", "api_key": "k1"}
+    setup = judge_setup(demo_val, "zh")
+    assert (setup.config.base_url, setup.config.model, setup.config.api_key) == (
+        "http://judge.example/v1", "default-model", "k1")
+    assert setup.templates["l1"].language == "zh" and setup.config.temperature == 0
+
+    monkeypatch.setenv("PHASE_JUDGE_KEY", "k2")
+    demo_val.judge_model, demo_val.judge_api_key_env, demo_val.judge_temperature = "phase-model", "PHASE_JUDGE_KEY", 0.3
+    setup = judge_setup(demo_val, "zh")
+    assert (setup.config.model, setup.config.api_key, setup.config.temperature) == ("phase-model", "k2", 0.3)
+    assert setup.identity["model"] == "phase-model" and "k2" not in json.dumps(setup.identity)
+
+    demo_val.judge_enabled = False
+    assert judge_setup(demo_val, "zh").config is None and "turned the LLM judge off" in judge_setup(demo_val, "zh").reason
+
+
+def test_a_half_configured_judge_is_reported_not_guessed(demo_val, settings):
+    settings.JUDGE_DEFAULTS = {"model": "only-a-model"}
+    setup = judge_setup(demo_val, "en")
+    assert setup.config is None and "misconfigured" in setup.reason
+
+
+def test_phase_templates_are_validated_with_the_path_of_the_error(demo_val):
+    from django.core.exceptions import ValidationError
+
+    demo_val.judge_templates = {"l1": {"zh": {"user": "no placeholders", "parser": "comma"}}}
+    with pytest.raises(ValidationError) as error:
+        demo_val.clean()
+    assert "templates.l1.zh.user" in str(error.value) and "{reference}" in str(error.value)
+
+
+# -- judging ----------------------------------------------------------------------------
+
+
+def test_a_judged_submission_gets_exact_stage_means_on_both_stage_boards(alice, judged_val, fake_judge):
+    submission = scored_submission(alice, judged_val)
+    run = run_of(submission)
+    assert run.status == JudgeStatus.QUEUED and run.total_clips == 10
+    assert judging.judge_result(run.pk).outcome == judging.Outcome.COMPLETE
+
+    references, predictions = references_and_predictions(judged_val)
+    expected = expected_stage_metrics(references, predictions, "en")
+    result = Result.objects.get(pk=submission.current_result_id)
+    assert {name: result.metrics[name] for name in expected} == expected
+    assert "cider" in result.metrics  # the classic metrics stay beside them
+    assert fake_judge.calls == 20
+    run.refresh_from_db()
+    assert (run.status, run.judged_clips, run.calls, run.cache_hits, run.failed_judgments) == ("complete", 10, 20, 0, 0)
+    assert run.prompt_tokens > 0 and run.completion_tokens > 0
+    assert result.judge["model"] == "fake-judge-1" and result.judge["signature"] == run.signature
+    per_clip = Result.objects.get(pk=result.pk).per_clip
+    assert all({"l1", "l2", "cider"} <= set(scores) for scores in per_clip.values())
+
+    for stage in ("l1", "l2"):
+        rows = APIClient().get(f"/api/v1/challenges/demo/phases/val/leaderboards/en/{stage}/").json()
+        assert rows["judge"]["model"] == "fake-judge-1"
+        assert rows["rows"][0]["scores"][stage] == expected[stage]
+
+
+def test_a_second_submission_with_the_same_narrations_makes_no_calls(alice, bob, judged_val, fake_judge):
+    first = scored_submission(alice, judged_val)
+    judging.judge_result(run_of(first).pk)
+    assert fake_judge.calls == 20
+    second = scored_submission(bob, judged_val)
+    assert judging.judge_result(run_of(second).pk).outcome == judging.Outcome.COMPLETE
+    assert fake_judge.calls == 20
+    run = run_of(second)
+    assert (run.calls, run.cache_hits) == (0, 20)
+    assert second.current_result.metrics == Result.objects.get(pk=first.current_result_id).metrics
+    assert JudgeAnswer.objects.count() == 20
+
+
+def test_a_rescore_keeps_the_old_result_makes_no_calls_and_gives_the_same_numbers(alice, judged_val, fake_judge):
+    submission = scored_submission(alice, judged_val)
+    judging.judge_result(run_of(submission).pk)
+    old = Result.objects.get(pk=submission.current_result_id)
+    calls = fake_judge.calls
+
+    new = services.rescore(submission.pk)
+    submission.refresh_from_db()
+    assert submission.current_result_id == old.pk  # until the new result is judged
+    assert judging.judge_result(new.judge_run.pk).outcome == judging.Outcome.COMPLETE
+    submission.refresh_from_db()
+    assert submission.current_result_id == new.pk
+    assert fake_judge.calls == calls
+    assert Result.objects.get(pk=new.pk).metrics == old.metrics
+    assert Result.objects.filter(submission=submission).count() == 2
+
+
+def test_every_fault_kind_on_first_attempts_leaves_the_numbers_unchanged(alice, judged_val, fake_judge):
+    references, predictions = references_and_predictions(judged_val)
+    templates = templates_for("en")
+    clips = sorted(references)[:3]
+    l1 = [templates["l1"].messages(references[clip], predictions[clip])[-1]["content"] for clip in clips]
+    l2 = [templates["l2"].messages(references[clip], predictions[clip])[-1]["content"] for clip in clips]
+    full_width_plot = str(scores_for(l2[1])["plot"]).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    fake_judge.fail_prompt(l1[0], Fault(status=429, headers={"Retry-After": "0"}))
+    fake_judge.fail_prompt(l2[0], Fault(status=500), Fault(status=503))
+    fake_judge.fail_prompt(l1[1], Fault(text="I think it is quite good."))
+    fake_judge.fail_prompt(l1[2], Fault(text='{"environment": 9, "character": 1}'))
+    fake_judge.fail_prompt(l2[1], Fault(text=f'```json\n{{"plot": {full_width_plot}, "why": "close"}}\n```'))
+    submission = scored_submission(alice, judged_val)
+    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    run = run_of(submission)
+    # 3 transport retries, 2 answers asked again; the full-width one is read as it is.
+    assert (run.retries, run.reasks, run.calls) == (3, 2, 25)
+    metrics = Result.objects.get(pk=submission.current_result_id).metrics
+    expected = expected_stage_metrics(references, predictions, "en")
+    assert {name: metrics[name] for name in expected} == expected
+
+
+def test_a_clip_that_keeps_failing_leaves_the_stage_incomplete_and_resume_asks_only_it(
+    alice, judged_val, fake_judge, settings
+):
+    settings.JUDGE_AUTO_RESUMES = 0
+    references, predictions = references_and_predictions(judged_val)
+    clip = sorted(references)[4]
+    broken = templates_for("en")["l2"].messages(references[clip], predictions[clip])[-1]["content"]
+    fake_judge.fault_rule = lambda prompt, index: Fault(text="no idea") if prompt == broken else None
+
+    submission = scored_submission(alice, judged_val)
+    run_id = run_of(submission).pk
+    assert judging.judge_result(run_id).outcome == judging.Outcome.INCOMPLETE
+    run = JudgeRun.objects.get(pk=run_id)
+    assert (run.status, run.judged_clips, run.failed_judgments) == ("incomplete", 9, 1)
+    assert run.failures[0]["clip_id"] == clip and run.failures[0]["stage"] == "l2"
+    assert "1 of 20 judgments failed (1 the answer could not be read)" in run.reason
+    assert not {"l1", "l2"} & set(Result.objects.get(pk=submission.current_result_id).metrics)
+    body = api_client_for(alice).get(f"/api/v1/submissions/{submission.pk}/").json()
+    assert body["judge"]["failed_judgments"] == 1 and body["judge"]["status"] == "incomplete"
+    assert "accounting" not in body["judge"] and "no idea" not in json.dumps(body)
+
+    fake_judge.fault_rule = None
+    fake_judge.reset()
+    assert judging.resume(run_id)
+    assert judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    assert [request.prompt for request in fake_judge.requests] == [broken]
+    expected = expected_stage_metrics(references, predictions, "en")
+    metrics = Result.objects.get(pk=submission.current_result_id).metrics
+    assert {name: metrics[name] for name in expected} == expected
+    run.refresh_from_db()
+    assert run.calls == 20 + 2 + 1 and run.cache_hits == 19  # 3 asks of the broken one at first
+
+
+def test_an_incomplete_run_resumes_itself_once_its_time_comes(alice, judged_val, fake_judge, settings):
+    settings.JUDGE_AUTO_RESUMES, settings.JUDGE_RESUME_DELAY = 2, 600
+    fake_judge.fail_next(*[Fault(status=500)] * 7)  # one judgment runs out of retries (6 + 1)
+    settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "concurrency": 1}
+    submission = scored_submission(alice, judged_val)
+    run_id = run_of(submission).pk
+    outcome = judging.judge_result(run_id)
+    assert outcome.outcome == judging.Outcome.INCOMPLETE and outcome.resume_in_seconds == 600
+    run = JudgeRun.objects.get(pk=run_id)
+    assert run.resume_at > timezone.now() and "resumes automatically" in run.reason
+    assert judging.judge_result(run_id).outcome == judging.Outcome.SKIPPED  # not due yet
+    JudgeRun.objects.filter(pk=run_id).update(resume_at=timezone.now() - timedelta(seconds=1))
+    assert judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    assert JudgeRun.objects.get(pk=run_id).automatic_resumes == 1
+
+
+def test_a_refusing_endpoint_stops_the_run_early(alice, judged_val, fake_judge, settings):
+    settings.JUDGE_AUTO_RESUMES = 0
+    fake_judge.fault_rule = lambda prompt, index: Fault(status=401)
+    submission = scored_submission(alice, judged_val)
+    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.INCOMPLETE
+    run = run_of(submission)
+    assert fake_judge.calls <= 4 and run.failed_judgments == 20 and "the judge refused the request" in run.reason
+
+
+def test_the_judge_words_never_reach_the_team_when_they_quote_a_hidden_reference(alice, demo_test, fake_judge,
+                                                                                settings):
+    settings.JUDGE_DEFAULTS, settings.JUDGE_AUTO_RESUMES = {"backoff_base": 0.01}, 0
+    demo_test.judge_base_url, demo_test.judge_model = fake_judge.base_url, "echo"
+    demo_test.starts_at = timezone.now() - timedelta(days=1)
+    demo_test.save()
+    fake_judge.answer = lambda prompt: "I cannot score this: " + prompt  # echoes the hidden reference
+    submission = services.submit(user=alice, phase=demo_test, language="zh", data=demo_file("test-zh.json"))
+    services.score_submission(submission.pk)
+    judging.judge_result(run_of(submission).pk)
+    reference = next(iter(ReferenceSet.objects.get(phase=demo_test, language="zh").narrations.values()))
+    assert reference in json.dumps(run_of(submission).failures, ensure_ascii=False)  # organizers can look
+    client = api_client_for(alice)
+    body = json.dumps(client.get(f"/api/v1/submissions/{submission.pk}/").json(), ensure_ascii=False)
+    client.force_login(alice)
+    page = client.get(f"/submissions/{submission.pk}/").content.decode()
+    assert reference[:20] not in body and reference[:20] not in page
+    assert "20 of 20 judgments failed" in body
+
+
+def test_organizers_see_the_accounting_and_teams_do_not(alice, judged_val, fake_judge):
+    submission = scored_submission(alice, judged_val)
+    judging.judge_result(run_of(submission).pk)
+    organizer = make_participant("olga")
+    organizer.is_staff = True
+    organizer.save()
+    staff_view = api_client_for(organizer).get(f"/api/v1/submissions/{submission.pk}/").json()["judge"]
+    assert staff_view["accounting"] == {"calls": 20, "cache_hits": 0, "retries": 0, "reasks": 0,
+                                        "prompt_tokens": staff_view["accounting"]["prompt_tokens"],
+                                        "completion_tokens": staff_view["accounting"]["completion_tokens"],
+                                        "failures": 0}
+    assert staff_view["base_url"] == fake_judge.base_url
+    team_view = api_client_for(alice).get(f"/api/v1/submissions/{submission.pk}/").json()["judge"]
+    assert "accounting" not in team_view and "base_url" not in team_view
+    assert team_view["model"] == "fake-judge-1" and team_view["progress"] == 1.0
+
+
+def test_a_board_flags_results_from_another_judge_and_does_not_rank_them_on_l1(alice, bob, judged_val, fake_judge):
+    first = scored_submission(alice, judged_val)
+    judging.judge_result(run_of(first).pk)
+    judged_val.judge_model = "fake-judge-2"
+    judged_val.save()
+    second = scored_submission(bob, judged_val)
+    judging.judge_result(run_of(second).pk)
+
+    board = judged_val.boards.get(key="l1")
+    rows = {row.submission_id: row for row in selectors.board_rows(judged_val, "en", board)}
+    assert "l1" in rows[second.pk].scores and not rows[second.pk].other_judge_scores
+    assert "l1" not in rows[first.pk].scores and rows[first.pk].other_judge_scores["l1"] > -1
+    assert rows[first.pk].judge_model == "fake-judge-1"
+    assert rows[second.pk].rank == 1 and rows[first.pk].rank == 2
+
+    body = APIClient().get("/api/v1/challenges/demo/phases/val/leaderboards/en/l1/").json()
+    assert body["judge"]["model"] == "fake-judge-2"
+    page = APIClient().get(reverse("web:board", args=["demo", "val", "en", "l1"])).content.decode()
+    assert "judged by another configuration (fake-judge-1)" in page and "fake-judge-2" in page
+
+
+def test_the_comma_parser_reads_the_released_protocols_answers(alice, judged_val, fake_judge):
+    from .judge_server import comma_answer
+
+    user = ("Reference: {reference}\nCandidate: {prediction}\n"
+            "Rate environment and character accuracy, answer as two numbers like 3,5")
+    judged_val.judge_templates = {
+        "l1": {"en": {"user": user, "parser": "comma"}},
+        "l2": {"en": {"user": "Reference: {reference}\nCandidate: {prediction}\nPlot score 0-5, one number.",
+                      "parser": "comma"}},
+    }
+    judged_val.full_clean()
+    judged_val.save()
+    fake_judge.answer = comma_answer
+    submission = scored_submission(alice, judged_val)
+    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    references, predictions = references_and_predictions(judged_val)
+    setup = judge_setup(judged_val, "en")
+    expected = expected_stage_metrics(references, predictions, "en", setup.templates)
+    metrics = Result.objects.get(pk=submission.current_result_id).metrics
+    assert {name: metrics[name] for name in expected} == expected
+    assert all("response_format" not in request.body for request in fake_judge.requests)
+    assert Result.objects.get(pk=submission.current_result_id).judge["stages"]["l1"]["parser"] == "comma"
