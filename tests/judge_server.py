@@ -107,6 +107,12 @@ class FakeJudge:
         with self._lock:
             self._faults_by_prompt.setdefault(prompt, []).extend(faults)
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults_next.clear()
+            self._faults_by_prompt.clear()
+        self.fault_rule = None
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -211,9 +217,14 @@ class FakeJudge:
                               "total_tokens": prompt_tokens + len(text) // 4 + 1},
                 })
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-judge", daemon=True).start()
+        class Server(ThreadingHTTPServer):
+            # A run with 32 requests in flight must not see refused connections.
+            request_queue_size = 128
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         name="fake-judge", daemon=True).start()
         return self
 
     def __exit__(self, *exc_info) -> None:

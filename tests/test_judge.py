@@ -65,10 +65,8 @@ def judge_server():
 def judge(judge_server):
     """The loopback judge, as if new: default answers, no faults, no recorded requests."""
     server = judge_server
-    server.answer, server.latency, server.reject_response_format, server.fault_rule = json_answer, 0.0, False, None
-    with server._lock:
-        server._faults_next.clear()
-        server._faults_by_prompt.clear()
+    server.answer, server.latency, server.reject_response_format = json_answer, 0.0, False
+    server.clear_faults()
     server.reset()
     return server
 
@@ -171,6 +169,9 @@ def test_integral_floats_and_numeric_strings_are_accepted(value, expected):
     ("I am unable to rate this narration.", "l2", "no JSON object"),
     ("{environment: 3, character: 4}", "l1", "no JSON object"),
     ("[3, 4]", "l1", "no JSON object"),
+    ('{"plot": 1, "plot": 5}', "l2", 'gives "plot" more than once'),
+    ('{"plot": 1, "Plot": 5}', "l2", 'gives "plot" more than once'),
+    ('{"plot": 2} {"plot": 4}', "l2", "several JSON objects"),
 ])
 def test_json_answers_that_are_not_valid_scores_are_refused(text, stage, reason):
     with pytest.raises(AnswerError, match=reason):
@@ -501,6 +502,15 @@ def test_an_endpoint_that_refuses_the_key_stops_the_run_early(judge):
     assert sum("not asked" in failure.reason for failure in result.failures) >= 60 - judge.calls
 
 
+def test_retries_before_a_refusal_are_counted(judge):
+    references, predictions = synthetic_split(1)
+    judge.fail_next(Fault(status=503), Fault(status=503), Fault(status=403))
+    result = run_judge(references, predictions, "en", config_for(judge, concurrency=1, backoff_base=0.01))
+    assert "HTTP 403" in result.stopped_because
+    assert judge.calls == 3
+    assert result.accounting["calls"] == 3 and result.accounting["retries"] == 2
+
+
 def test_a_server_without_json_mode_is_asked_in_plain_text_and_still_judges_everything(demo, judge):
     references, predictions = demo
     judge.reject_response_format = True
@@ -716,6 +726,9 @@ def http_date(offset_seconds: float) -> str:
 ])
 def test_retry_after_is_read_in_seconds_milliseconds_or_an_http_date(headers, expected):
     assert retry_after_seconds(httpx.Headers(headers)) == expected
+    # A plain mapping, whatever the case of its names, reads the same.
+    assert retry_after_seconds(dict(headers)) == expected
+    assert retry_after_seconds({name.upper(): value for name, value in headers.items()}) == expected
 
 
 def test_retry_after_as_a_future_http_date_is_the_seconds_until_then():

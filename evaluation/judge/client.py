@@ -51,6 +51,10 @@ class TransportFailure(EvaluationError):
 class EndpointRefused(EvaluationError):
     """The endpoint refuses every request (wrong key, unknown model, bad URL): stop the run."""
 
+    def __init__(self, reason: str, *, retries: int = 0, calls: int = 1):
+        super().__init__(reason)
+        self.reason, self.retries, self.calls = reason, retries, calls
+
 
 class RateLimiter:
     """Token buckets for requests and tokens per minute, shared by a run's threads.
@@ -104,6 +108,8 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     """A server's ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date), if any."""
     if not headers:
         return None
+    # httpx headers ignore case already; a plain mapping from elsewhere may not.
+    headers = {str(name).lower(): value for name, value in headers.items()}
     value = headers.get("retry-after-ms")
     if value:
         try:
@@ -175,7 +181,7 @@ class ChatClient:
                     continue
                 if status in RUN_WIDE_REFUSALS:
                     raise EndpointRefused(f"the judge endpoint refused the request: HTTP {status}: "
-                                          f"{_error_text(exc)[:300]}") from exc
+                                          f"{_error_text(exc)[:300]}", retries=retries, calls=calls) from exc
                 if status not in RETRYABLE_STATUSES:
                     # This request only (too long, filtered): asking again gives the same.
                     raise TransportFailure(f"HTTP {status}: {_error_text(exc)[:300]}", retries=retries,

@@ -69,19 +69,34 @@ def _json_objects(text: str):
     yield text
 
 
+def _refuse_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    """``{"plot": 1, "Plot": 5}`` has no single reading; JSON would silently keep the last."""
+    by_key: dict[str, object] = {}
+    for key, value in pairs:
+        folded = str(key).strip().lower()
+        if folded in by_key:
+            raise AnswerError(f'the answer gives "{folded}" more than once')
+        by_key[folded] = value
+    return by_key
+
+
 def _parse_json(text: str, stage: str) -> dict[str, int]:
     found = None
     for candidate in _json_objects(text):
         try:
-            value = json.loads(candidate)
+            value = json.loads(candidate, object_pairs_hook=_refuse_repeated_keys)
+        except AnswerError:
+            raise
         except ValueError:
             continue
         if isinstance(value, dict):
             found = value
             break
     if found is None:
+        if text.count("{") > 1 and text.count("}") > 1:
+            raise AnswerError("the answer holds several JSON objects or broken JSON; expected exactly one object")
         raise AnswerError("no JSON object in the answer")
-    by_key = {str(key).strip().lower(): value for key, value in found.items()}
+    by_key = found
     scores = {}
     for key in STAGE_KEYS[stage]:
         if key not in by_key:

@@ -165,7 +165,8 @@ def _judge_clip(client: ChatClient, clip_id: str, jobs: list[tuple[str, str, lis
                 last_error = f"the judge did not answer: {exc.reason}"
                 break
             except EndpointRefused as exc:
-                counts.calls += 1
+                counts.calls += exc.calls
+                counts.retries += exc.retries
                 outcome.refusal = last_error = str(exc)
                 stop.set()
                 break
