@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "leaderboard.teams",
     "leaderboard.submissions",
     "leaderboard.judging",
+    "leaderboard.audit",
+    "leaderboard.notifications",
     "leaderboard.web",
 ]
 

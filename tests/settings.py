@@ -12,10 +12,11 @@ os.environ.setdefault("VAR_DIR", str(Path(__file__).resolve().parent.parent / "v
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 # A development worker on the same Redis must not take the tests' tasks:
-# tests use database 15 of whatever Redis server REDIS_URL names.
+# tests use database 15 (or TEST_REDIS_DB, for a second run beside them) of
+# whatever Redis server REDIS_URL names.
 if os.environ.get("REDIS_URL"):
     parts = urlsplit(os.environ["REDIS_URL"])
-    os.environ["REDIS_URL"] = urlunsplit(parts._replace(path="/15"))
+    os.environ["REDIS_URL"] = urlunsplit(parts._replace(path="/" + os.environ.get("TEST_REDIS_DB", "15")))
     os.environ.pop("CELERY_BROKER_URL", None)
 
 # A developer's own judge must not answer the tests: the tests' judge is a

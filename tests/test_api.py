@@ -182,7 +182,7 @@ def test_leaderboard_is_public_and_ranks_public_finished_entries(alice, bob, dem
 
 
 def test_hidden_boards_are_for_organizers_only(alice, demo_val, admin_user):
-    demo_val.boards_visible = False
+    demo_val.board_visibility = "organizers"
     demo_val.save()
     url = "/api/v1/challenges/demo/phases/val/leaderboards/zh/l2/"
     assert APIClient().get(url).status_code == 404

@@ -29,7 +29,7 @@ class PhaseSerializer(serializers.ModelSerializer):
         model = Phase
         fields = [
             "slug", "title", "description", "state", "starts_at", "ends_at", "references_public",
-            "max_submissions_per_day", "max_submissions_total", "boards_visible", "show_all_entries",
+            "max_submissions_per_day", "max_submissions_total", "board_visibility", "boards_public_from", "frozen_at", "requires_approval", "show_all_entries",
             "allow_partial", "languages", "boards",
         ]
 

@@ -6,7 +6,7 @@ from .models import Board, Challenge, Phase, ReferenceSet
 class PhaseInline(admin.TabularInline):
     model = Phase
     extra = 0
-    fields = ["slug", "title", "starts_at", "ends_at", "references_public", "boards_visible"]
+    fields = ["slug", "title", "starts_at", "ends_at", "references_public", "board_visibility"]
     show_change_link = True
 
 
@@ -36,6 +36,6 @@ class ReferenceSetInline(admin.TabularInline):
 
 @admin.register(Phase)
 class PhaseAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "title", "starts_at", "ends_at", "references_public", "boards_visible"]
+    list_display = ["__str__", "title", "starts_at", "ends_at", "references_public", "board_visibility"]
     list_filter = ["challenge", "references_public"]
     inlines = [ReferenceSetInline, BoardInline]

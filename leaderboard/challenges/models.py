@@ -19,10 +19,20 @@ class Language(models.TextChoices):
     EN = "en", _("English")
 
 
+class BoardVisibility(models.TextChoices):
+    PUBLIC = "public", _("Public")
+    HIDDEN_UNTIL = "hidden_until", _("Hidden until a date, then public")
+    ORGANIZERS = "organizers", _("Organizers only")
+
+
 class Challenge(models.Model):
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, help_text=_("Markdown."))
+    terms = models.TextField(blank=True, help_text=_("Markdown. Participants accept them when they submit."))
+    languages = models.JSONField(
+        default=list, blank=True, help_text=_('The languages scored, e.g. ["zh", "en"]. Empty: those with references.')
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -30,6 +40,23 @@ class Challenge(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ChallengePage(models.Model):
+    """A description page of a challenge (overview, data, evaluation, ...), in Markdown."""
+
+    challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="pages")
+    slug = models.SlugField()
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, help_text=_("Markdown; rendered with raw HTML removed."))
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["challenge", "order", "slug"]
+        constraints = [models.UniqueConstraint(fields=["challenge", "slug"], name="unique_page_slug")]
+
+    def __str__(self) -> str:
+        return f"{self.challenge.slug}/{self.slug}"
 
 
 class Phase(models.Model):
@@ -50,7 +77,20 @@ class Phase(models.Model):
     max_submissions_total = models.PositiveIntegerField(
         null=True, blank=True, default=100, help_text=_("Per team. Empty: no limit.")
     )
-    boards_visible = models.BooleanField(default=True)
+    board_visibility = models.CharField(
+        max_length=16, choices=BoardVisibility.choices, default=BoardVisibility.PUBLIC,
+        help_text=_("Who sees this phase's boards. Organizers always do."),
+    )
+    boards_public_from = models.DateTimeField(
+        null=True, blank=True, help_text=_("With “hidden until a date”: when the boards become public.")
+    )
+    frozen_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text=_("After this moment the public boards show the state at this moment; organizers see the live one."),
+    )
+    requires_approval = models.BooleanField(
+        default=False, help_text=_("Teams submit only after an organizer approves them for this phase.")
+    )
     show_all_entries = models.BooleanField(
         default=False, help_text=_("Show every public entry, not only each team's best.")
     )
@@ -92,6 +132,8 @@ class Phase(models.Model):
         errors = {}
         if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = _("The phase must end after it starts.")
+        if self.board_visibility == BoardVisibility.HIDDEN_UNTIL and self.boards_public_from is None:
+            errors["boards_public_from"] = _("Give the date the boards become public.")
         if self.judge_base_url and not self.judge_base_url.startswith(("http://", "https://")):
             errors["judge_base_url"] = _("Start with http:// or https://.")
         if self.judge_api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.judge_api_key_env):
@@ -104,6 +146,17 @@ class Phase(models.Model):
             errors["judge_templates"] = str(exc)
         if errors:
             raise ValidationError(errors)
+
+    def boards_public(self, at=None) -> bool:
+        """Whether visitors and participants see the boards (organizers always do)."""
+        if self.board_visibility == BoardVisibility.PUBLIC:
+            return True
+        if self.board_visibility == BoardVisibility.HIDDEN_UNTIL:
+            return self.boards_public_from is not None and (at or timezone.now()) >= self.boards_public_from
+        return False
+
+    def is_frozen(self, at=None) -> bool:
+        return self.frozen_at is not None and (at or timezone.now()) >= self.frozen_at
 
     def is_open(self, at=None) -> bool:
         at = at or timezone.now()
@@ -153,6 +206,7 @@ class Board(models.Model):
     description = models.TextField(blank=True)
     primary_metric = models.CharField(max_length=40)
     secondary_metrics = models.JSONField(default=list, blank=True)
+    precision = models.PositiveSmallIntegerField(default=4, help_text=_("Decimals shown."))
     order = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -174,3 +228,32 @@ class Board(models.Model):
         unknown = [name for name in self.columns if name not in METRICS]
         if unknown:
             raise ValidationError(_("Unknown metrics: %(names)s") % {"names": ", ".join(unknown)})
+
+
+class Baseline(models.Model):
+    """An external result shown on a phase's boards, marked as a baseline and never ranked as a team."""
+
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="baselines")
+    language = models.CharField(max_length=2, choices=Language.choices)
+    key = models.SlugField(help_text=_("Names the row in the bundle."))
+    method_name = models.CharField(max_length=200)
+    citation = models.CharField(max_length=500, help_text=_("Where the numbers come from, e.g. the paper."))
+    url = models.URLField(blank=True, max_length=500)
+    scores = models.JSONField(help_text=_("metric name -> value, on the metrics' own scale"))
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["phase", "language", "order", "key"]
+        constraints = [models.UniqueConstraint(fields=["phase", "language", "key"], name="unique_baseline_key")]
+
+    def __str__(self) -> str:
+        return f"{self.phase} {self.language} baseline {self.method_name}"
+
+    def clean(self) -> None:
+        if not isinstance(self.scores, dict) or not all(
+            isinstance(value, (int, float)) and not isinstance(value, bool) for value in self.scores.values()
+        ):
+            raise ValidationError({"scores": _("An object of metric name -> number.")})
+        unknown = sorted(name for name in self.scores if name not in METRICS)
+        if unknown:
+            raise ValidationError({"scores": _("Unknown metrics: %(names)s") % {"names": ", ".join(unknown)}})

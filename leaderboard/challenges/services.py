@@ -46,7 +46,10 @@ _SCHEDULE_FIELDS = (
     "ends_at",
     "max_submissions_per_day",
     "max_submissions_total",
-    "boards_visible",
+    "board_visibility",
+    "boards_public_from",
+    "frozen_at",
+    "requires_approval",
     "show_all_entries",
     "allow_partial",
 )

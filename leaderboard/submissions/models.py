@@ -32,6 +32,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.CANCELLED: frozenset(),
 }
 
+class Moderation(models.TextChoices):
+    NONE = "", _("Shown")
+    HIDDEN = "hidden", _("Hidden by the organizers")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+
+
 #: Statuses that use up a team's submission limits. A run that failed after
 #: upload validation did so through no fault of the participant.
 CHARGED_STATUSES = (Status.SUBMITTED, Status.RUNNING, Status.FINISHED)
@@ -76,6 +82,14 @@ class Submission(models.Model):
     paper_url = models.URLField(blank=True, max_length=500)
     code_url = models.URLField(blank=True, max_length=500)
     is_public = models.BooleanField(default=False)
+
+    # Set by organizers only (admin actions, with an audit record).
+    moderation = models.CharField(max_length=16, choices=Moderation.choices, default=Moderation.NONE, blank=True)
+    moderation_reason = models.TextField(blank=True, help_text=_("Shown to the team and to organizers."))
+    is_baseline = models.BooleanField(
+        default=False, help_text=_("Shown marked as a baseline and never ranked as a team's entry.")
+    )
+    baseline_citation = models.CharField(max_length=500, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
     #: Shown to the team when the run failed: what happened, and what to do.

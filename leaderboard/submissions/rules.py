@@ -128,7 +128,7 @@ def can_view_clip_scores(user: AbstractBaseUser | AnonymousUser, submission: Sub
 
 
 def can_view_board(user: AbstractBaseUser | AnonymousUser, phase: Phase) -> bool:
-    return phase.boards_visible or (user.is_authenticated and user.is_staff)
+    return phase.boards_public() or is_organizer(user)
 
 
 def is_organizer(user: AbstractBaseUser | AnonymousUser) -> bool:
