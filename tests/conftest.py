@@ -219,6 +219,15 @@ class WorkerProcess:
         if getattr(self, "log", None):
             self.log.close()
 
+    def wait_for_output(self, text: str, timeout: float = 60) -> bool:
+        """Whether the worker's log shows ``text`` within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return True
+            time.sleep(0.2)
+        return text in self.output()
+
     def output(self) -> str:
         return self.log_path.read_text()
 

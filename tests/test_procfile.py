@@ -18,6 +18,7 @@ from rest_framework.authtoken.models import Token
 from leaderboard.challenges.services import MOVIE101V2_BOARDS, upsert_challenge
 
 from .conftest import ROOT, database_url, purge_queues, shifted_predictions
+from .judge_server import FakeJudge, expected_stage_metrics
 
 
 def procfile() -> dict[str, str]:
@@ -36,7 +37,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def procfile_processes(transactional_db, tmp_path):
+def loopback_judge():
+    with FakeJudge() as judge:
+        yield judge
+
+
+@pytest.fixture
+def procfile_processes(transactional_db, tmp_path, loopback_judge):
     port = free_port()
     env = {
         **os.environ,
@@ -49,12 +56,15 @@ def procfile_processes(transactional_db, tmp_path):
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "WORKER_CONCURRENCY": "1",
+        "JUDGE_WORKER_CONCURRENCY": "1",
+        "JUDGE_BASE_URL": loopback_judge.base_url,
+        "JUDGE_MODEL": "fake-judge-procfile",
         "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}" if (ROOT / ".venv").exists() else os.environ["PATH"],
     }
     subprocess.run([*shlex.split("python manage.py collectstatic --noinput -v0")], cwd=ROOT, env=env, check=True)
     purge_queues()
     processes, logs = {}, {}
-    for name in ("release", "web", "worker"):
+    for name in ("release", "web", "worker", "judge"):
         logs[name] = tmp_path / f"{name}.log"
         process = subprocess.Popen(["sh", "-c", procfile()[name]], cwd=ROOT, env=env, start_new_session=True,
                                    stdout=open(logs[name], "w"), stderr=subprocess.STDOUT)
@@ -66,9 +76,10 @@ def procfile_processes(transactional_db, tmp_path):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200 and " ready." in logs["worker"].read_text():
+            if requests.get(f"{base}/healthz", timeout=5).status_code == 200 and all(
+                    " ready." in logs[worker].read_text() for worker in ("worker", "judge")):
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # gunicorn still importing the app
             pass
         time.sleep(0.3)
     else:
@@ -84,7 +95,8 @@ def procfile_processes(transactional_db, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_test_split_submission_goes_through_the_procfile_processes(procfile_processes, alice, real_test_split):
+def test_a_test_split_submission_goes_through_the_procfile_processes(procfile_processes, loopback_judge, alice,
+                                                                     real_test_split):
     base, logs = procfile_processes
     upsert_challenge({"slug": "movie101v2", "title": "Movie101v2", "phases": [{
         "slug": "test", "title": "Test", "references_public": False, "starts_at": timezone.now(),
@@ -120,3 +132,22 @@ def test_a_test_split_submission_goes_through_the_procfile_processes(procfile_pr
     assert page.status_code == 200 and "previous clip" in page.text
     assert requests.get(f"{base}/static/css/site.css", timeout=10).status_code == 200
     print(f"\nProcfile web+worker, real test split (2,227 clips, zh): upload to finished in {elapsed:.1f} s")
+
+    # The judge process takes the stage scores from the loopback judge to both stage boards.
+    while time.monotonic() - started < 900:
+        body = requests.get(f"{base}/api/v1/submissions/{submission_id}/", headers=headers, timeout=10).json()
+        if body["judge"]["status"] not in ("queued", "running"):
+            break
+        time.sleep(1)
+    judged_in = time.monotonic() - started - elapsed
+    assert body["judge"]["status"] == "complete", (body["judge"], logs["judge"].read_text()[-3000:])
+    assert loopback_judge.calls == 2 * 2227
+    expected = expected_stage_metrics(real_test_split["zh"], predictions, "zh")
+    for stage in ("l1", "l2"):
+        board = requests.get(f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/zh/{stage}/",
+                             timeout=10).json()
+        assert board["judge"]["model"] == "fake-judge-procfile"
+        assert board["rows"][0]["submission_id"] == submission_id
+        assert board["rows"][0]["scores"][stage] == expected[stage]
+    assert {name: body["scores"][name] for name in expected} == expected
+    print(f"Procfile judge process: 4,454 judgments against the loopback judge in {judged_in:.1f} s")
