@@ -1,8 +1,10 @@
 """Creating and updating challenges from a plain description.
 
-``upsert_challenge`` serves every way a challenge gets in: the Movie101v2
-import, the demo, and (later) YAML bundles. It is idempotent and returns a
-line per thing it created or changed.
+``load_bundle`` loads a validated YAML bundle (``bundles.read_bundle``): the
+``load_challenge`` command, the Movie101v2 preset and the demo all go through
+it. ``upsert_challenge`` is the older, smaller form (a dict of phases,
+references and boards) that tests use to set up a challenge quickly. Both are
+idempotent and return a line per thing created, updated or unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from django.utils import timezone
 
 from evaluation.references import reference_hash
 
-from .models import Board, Challenge, Phase, ReferenceSet
+from .bundles import BundleError, BundleSpec, PhaseSpec, ReferenceSpec, format_moment
+from .models import Baseline, Board, Challenge, ChallengePage, Phase, ReferenceSet
 
 #: The stage boards of Movie101v2. Until a judge is configured the stage
 #: metrics are absent, and the ranking falls through to the classic columns.
@@ -154,22 +157,258 @@ def _upsert_board(phase: Phase, order: int, spec: dict[str, Any], report: Upsert
     report.add(f"{label}: updated")
 
 
-def movie101v2_spec(
+# -- bundles -------------------------------------------------------------------------
+
+# A phase's settings a bundle states, compared field by field on a reload.
+_PHASE_SETTINGS = (
+    "order",
+    "title",
+    "description",
+    "starts_at",
+    "ends_at",
+    "references_public",
+    "max_submissions_per_day",
+    "max_submissions_total",
+    "board_visibility",
+    "boards_public_from",
+    "frozen_at",
+    "requires_approval",
+    "show_all_entries",
+    "allow_partial",
+    "judge_enabled",
+    "judge_base_url",
+    "judge_model",
+    "judge_api_key_env",
+    "judge_temperature",
+    "judge_max_tokens",
+    "judge_templates",
+)
+
+
+@transaction.atomic
+def load_bundle(spec: BundleSpec, *, dry_run: bool = False, keep_organizer_edits: bool = False) -> UpsertReport:
+    """Make the database say what the bundle says, in one transaction.
+
+    The bundle is the source of truth for everything it states: a reload
+    updates in place, and pages, boards and baselines it no longer lists are
+    removed. Phases and reference sets it does not list are left alone (they
+    carry submissions), and reported. Raises ``BundleError`` (nothing saved)
+    when stored state contradicts the bundle, e.g. a kept reference set whose
+    hash differs.
+
+    ``keep_organizer_edits`` is the preset's mode (``import_movie101v2``): a
+    phase's dates, limits, visibility and judge settings are set when it is
+    created and left as organizers changed them afterwards, terms and
+    languages are not touched, and nothing is removed.
+
+    ``dry_run`` does all of it and rolls back, so the report says exactly
+    what a load would change.
+    """
+    report = UpsertReport()
+    errors: list[str] = []
+    challenge = _sync_challenge(spec, report, keep_organizer_edits)
+    _sync_pages(challenge, spec.pages, report, remove_absent=not keep_organizer_edits)
+    stated = set()
+    for phase_spec in spec.phases:
+        stated.add(phase_spec.slug)
+        phase = _sync_phase(challenge, phase_spec, report, keep_organizer_edits)
+        for language, reference_spec in phase_spec.references.items():
+            _sync_references(phase, language, reference_spec, report, errors)
+        if not keep_organizer_edits:
+            for reference_set in phase.reference_sets.exclude(language__in=list(phase_spec.references)):
+                report.add(f"references {phase}/{reference_set.language}: not in the bundle, kept "
+                           f"({reference_set.clip_count:,} clips, {reference_set.content_hash})")
+        _sync_boards(phase, phase_spec.boards, report, remove_absent=not keep_organizer_edits)
+        _sync_baselines(phase, phase_spec.baselines, report, remove_absent=not keep_organizer_edits)
+    if not keep_organizer_edits:
+        for phase in challenge.phases.exclude(slug__in=stated):
+            report.add(f"phase {phase}: not in the bundle, kept (delete a phase in the admin; "
+                       "it takes its submissions with it)")
+    if errors:
+        raise BundleError(errors)
+    if dry_run:
+        transaction.set_rollback(True)
+    return report
+
+
+def _changed_fields(instance, values: dict[str, Any]) -> list[str]:
+    return [name for name, value in values.items() if getattr(instance, name) != value]
+
+
+def _sync_challenge(spec: BundleSpec, report: UpsertReport, keep_organizer_edits: bool) -> Challenge:
+    values: dict[str, Any] = {"title": spec.title, "description": spec.description}
+    if not keep_organizer_edits:
+        values.update(terms=spec.terms, languages=list(spec.languages))
+    challenge = Challenge.objects.filter(slug=spec.slug).first()
+    if challenge is None:
+        challenge = Challenge.objects.create(slug=spec.slug, **values)
+        report.add(f"challenge {challenge.slug}: created")
+        return challenge
+    changed = _changed_fields(challenge, values)
+    if changed:
+        for name in changed:
+            setattr(challenge, name, values[name])
+        challenge.save(update_fields=changed)
+        report.add(f"challenge {challenge.slug}: updated ({', '.join(changed)})")
+    else:
+        report.add(f"challenge {challenge.slug}: unchanged")
+    return challenge
+
+
+def _sync_pages(challenge: Challenge, pages: list[dict[str, Any]], report: UpsertReport, *,
+                remove_absent: bool) -> None:
+    existing = {page.slug: page for page in challenge.pages.all()}
+    for values in pages:
+        label = f"page {challenge.slug}/{values['slug']}"
+        page = existing.pop(values["slug"], None)
+        if page is None:
+            ChallengePage.objects.create(challenge=challenge, **values)
+            report.add(f"{label}: created")
+            continue
+        _save_changes(page, values, label, report)
+    if remove_absent:
+        for page in existing.values():
+            page.delete()
+            report.add(f"page {challenge.slug}/{page.slug}: removed (not in the bundle)")
+
+
+def _save_changes(instance, values: dict[str, Any], label: str, report: UpsertReport) -> None:
+    changed = _changed_fields(instance, values)
+    if not changed:
+        report.add(f"{label}: unchanged")
+        return
+    for name in changed:
+        setattr(instance, name, values[name])
+    instance.full_clean()
+    instance.save()
+    report.add(f"{label}: updated ({', '.join(changed)})")
+
+
+def _sync_phase(challenge: Challenge, spec: PhaseSpec, report: UpsertReport, keep_organizer_edits: bool) -> Phase:
+    values = {name: spec.fields[name] for name in _PHASE_SETTINGS}
+    phase = Phase.objects.filter(challenge=challenge, slug=spec.slug).first()
+    label = f"phase {challenge.slug}/{spec.slug}"
+    if phase is None:
+        phase = Phase(challenge=challenge, slug=spec.slug, **values)
+        phase.full_clean()
+        phase.save()
+        report.add(f"{label}: created ({'public' if phase.references_public else 'hidden'} references, "
+                   f"opens {format_moment(phase.starts_at)})")
+        return phase
+    if keep_organizer_edits:
+        if phase.references_public != values["references_public"]:
+            phase.references_public = values["references_public"]
+            phase.save(update_fields=["references_public"])
+            report.add(f"{label}: references are now {'public' if phase.references_public else 'hidden'}")
+        else:
+            report.add(f"{label}: kept (dates and limits are left as organizers set them)")
+        return phase
+    _save_changes(phase, values, label, report)
+    return phase
+
+
+def _sync_references(phase: Phase, language: str, spec: ReferenceSpec, report: UpsertReport,
+                     errors: list[str]) -> None:
+    label = f"references {phase}/{language}"
+    existing = ReferenceSet.objects.filter(phase=phase, language=language).first()
+    if spec.narrations is None:
+        # The bundle was exported without references: keep the stored ones, if they are the ones it names.
+        if existing is None:
+            errors.append(f"{spec.path}: there are no stored references to keep; give file, movie101v2 or narrations")
+        elif existing.content_hash != spec.expected_hash:
+            errors.append(f"{spec.path}.hash: the stored references have hash {existing.content_hash}, "
+                          f"the bundle names {spec.expected_hash}")
+        else:
+            _keep_references(existing, spec, label, report)
+        return
+    if existing is None:
+        created = ReferenceSet.objects.create(phase=phase, language=language, narrations=spec.narrations,
+                                              source=spec.source)
+        report.add(f"{label}: created, {created.clip_count:,} clips, {created.content_hash}")
+        return
+    if existing.content_hash == spec.content_hash:
+        _keep_references(existing, spec, label, report)
+        return
+    old_hash = existing.content_hash
+    existing.narrations, existing.source = spec.narrations, spec.source or existing.source
+    existing.save()
+    report.add(f"{label}: updated, {existing.clip_count:,} clips, {old_hash} -> {existing.content_hash}")
+
+
+def _keep_references(existing: ReferenceSet, spec: ReferenceSpec, label: str, report: UpsertReport) -> None:
+    if spec.source and spec.source != existing.source:
+        existing.source = spec.source
+        existing.save(update_fields=["source", "updated_at"])
+        report.add(f"{label}: source updated, {existing.clip_count:,} clips, {existing.content_hash}")
+    else:
+        report.add(f"{label}: unchanged, {existing.clip_count:,} clips")
+
+
+def _sync_boards(phase: Phase, boards: list[dict[str, Any]], report: UpsertReport, *, remove_absent: bool) -> None:
+    existing = {board.key: board for board in phase.boards.all()}
+    for values in boards:
+        label = f"board {phase}/{values['key']}"
+        board = existing.pop(values["key"], None)
+        if board is None:
+            board = Board(phase=phase, **values)
+            board.full_clean()
+            board.save()
+            report.add(f"{label}: created, ranked by {board.primary_metric}")
+            continue
+        _save_changes(board, values, label, report)
+    if remove_absent:
+        for board in existing.values():
+            board.delete()
+            report.add(f"board {phase}/{board.key}: removed (not in the bundle)")
+
+
+def _sync_baselines(phase: Phase, baselines: list[dict[str, Any]], report: UpsertReport, *,
+                    remove_absent: bool) -> None:
+    existing = {(baseline.language, baseline.key): baseline for baseline in phase.baselines.all()}
+    for values in baselines:
+        label = f"baseline {phase}/{values['language']}/{values['key']}"
+        baseline = existing.pop((values["language"], values["key"]), None)
+        if baseline is None:
+            baseline = Baseline(phase=phase, **values)
+            baseline.full_clean()
+            baseline.save()
+            report.add(f"{label}: created")
+            continue
+        _save_changes(baseline, values, label, report)
+    if remove_absent:
+        for (language, key), baseline in existing.items():
+            baseline.delete()
+            report.add(f"baseline {phase}/{language}/{key}: removed (not in the bundle)")
+
+
+# -- the Movie101v2 preset ----------------------------------------------------------------
+
+
+def movie101v2_bundle(
     root: str,
     *,
     slug: str = "movie101v2",
     starts_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The Movie101v2 challenge: a public val phase and a hidden test phase."""
-    from evaluation.movie101v2 import read_split, split_movies
+    """The Movie101v2 challenge as a bundle: a public val phase and a hidden test phase.
+
+    The references point at the data folder (``root``, absolute), so the
+    bundle can be written out and loaded again without copying the data.
+    Raises ``DatasetError`` when ``root`` is not a Movie101v2 folder.
+    """
+    from evaluation.movie101v2 import split_movies
+
+    root = str(root)
+    boards = [
+        {"key": board["key"], "title": board["title"], "description": board["description"],
+         "primary": board["primary"], "columns": list(board["secondary"])}
+        for board in MOVIE101V2_BOARDS
+    ]
 
     def references(split: str) -> dict[str, Any]:
-        return {
-            language: {"narrations": read_split(root, split, language), "source": f"{root} ({split}, {language})"}
-            for language in ("zh", "en")
-        }
+        return {language: {"movie101v2": {"data": root, "split": split}} for language in ("zh", "en")}
 
-    starts_at = starts_at or timezone.now()
+    opens = format_moment(starts_at or timezone.now())
     return {
         "slug": slug,
         "title": "Movie101v2 movie narration",
@@ -184,24 +423,24 @@ def movie101v2_spec(
                 "title": "Validation",
                 "description": f"The {len(split_movies(root, 'val'))} validation movies. "
                 "References are public; per-clip scores are shown to the team.",
+                "starts_at": opens,
                 "references_public": True,
-                "starts_at": starts_at,
                 "max_submissions_per_day": 20,
                 "max_submissions_total": 500,
                 "references": references("val"),
-                "boards": MOVIE101V2_BOARDS,
+                "boards": boards,
             },
             {
                 "slug": "test",
                 "title": "Test",
                 "description": f"The {len(split_movies(root, 'test'))} test movies. "
                 "References are hidden; only split-level scores are shown.",
+                "starts_at": opens,
                 "references_public": False,
-                "starts_at": starts_at,
                 "max_submissions_per_day": 5,
                 "max_submissions_total": 100,
                 "references": references("test"),
-                "boards": MOVIE101V2_BOARDS,
+                "boards": boards,
             },
         ],
     }

@@ -3,24 +3,41 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluation.errors import EvaluationError
-from leaderboard.challenges.services import movie101v2_spec, upsert_challenge
+from leaderboard.challenges.bundles import BUNDLE_FILE, BundleError, dump_bundle, validate_bundle
+from leaderboard.challenges.services import load_bundle, movie101v2_bundle
 
 
 class Command(BaseCommand):
     help = (
         "Create or update the Movie101v2 challenge from an annotation folder (splits.json, narration/): "
         "phase val with public references, phase test with hidden ones, zh and en, boards l1 and l2. "
-        "Running it again changes only what differs."
+        "A preset: it builds a challenge bundle and loads it as load_challenge does, except that dates, limits "
+        "and judge settings are set when a phase is created and left as organizers changed them afterwards. "
+        "Running it again changes only what differs. --write-bundle writes the bundle out to edit and load."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="a Movie101v2 folder, e.g. ../shared/movie101v2")
         parser.add_argument("--challenge", default="movie101v2", help="challenge slug (default: %(default)s)")
+        parser.add_argument("--write-bundle", type=Path, metavar="DIR",
+                            help="also write the bundle to DIR/challenge.yaml (the references stay in the data folder)")
+        parser.add_argument("--no-load", action="store_true", help="with --write-bundle: only write it")
 
-    def handle(self, path: Path, challenge: str, **options):
+    def handle(self, path: Path, challenge: str, write_bundle: Path | None = None, no_load: bool = False,
+               **options):
+        root = path.resolve()
         try:
-            spec = movie101v2_spec(str(path.resolve()), slug=challenge)
+            bundle = movie101v2_bundle(str(root), slug=challenge)
+            spec = validate_bundle(bundle, base_dir=root)
         except EvaluationError as exc:
             raise CommandError(str(exc)) from exc
-        for line in upsert_challenge(spec).lines:
+        except BundleError as exc:
+            raise CommandError("\n".join(exc.errors)) from exc
+        if write_bundle is not None:
+            write_bundle.mkdir(parents=True, exist_ok=True)
+            (write_bundle / BUNDLE_FILE).write_text(dump_bundle(bundle), encoding="utf-8")
+            self.stdout.write(f"bundle written to {write_bundle / BUNDLE_FILE}")
+        if no_load:
+            return
+        for line in load_bundle(spec, keep_organizer_edits=True).lines:
             self.stdout.write(line)

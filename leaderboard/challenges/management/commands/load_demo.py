@@ -4,18 +4,19 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from leaderboard.challenges.services import movie101v2_spec, upsert_challenge
+from leaderboard.challenges.bundles import read_bundle
+from leaderboard.challenges.services import load_bundle
 from leaderboard.teams.models import Membership, Team
 
-DEMO_DATA = settings.BASE_DIR / "demo" / "data"
+DEMO_BUNDLE = settings.BASE_DIR / "demo" / "bundle" / "demo.yaml"
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a public demo login on a laptop
 
 
 class Command(BaseCommand):
     help = (
-        "Load the demo challenge from the project's own invented demo data (demo/data), "
-        "and a demo participant with a team and an API token."
+        "Load the demo challenge (the bundle demo/bundle/demo.yaml, over the project's own invented demo data "
+        "in demo/data), and a demo participant with a team and an API token."
     )
 
     def add_arguments(self, parser):
@@ -23,13 +24,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, no_user: bool = False, **options):
-        spec = movie101v2_spec(str(DEMO_DATA), slug="demo")
-        spec["title"] = "Demo: narration of four invented films"
-        spec["description"] = (
-            "A tiny challenge to try the service with: four invented short films (demo/data), scored exactly as "
-            "Movie101v2 is. Submit the files in demo/predictions."
-        )
-        for line in upsert_challenge(spec).lines:
+        for line in load_bundle(read_bundle(DEMO_BUNDLE)).lines:
             self.stdout.write(line)
         if no_user:
             return
