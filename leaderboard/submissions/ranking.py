@@ -22,7 +22,8 @@ from typing import Any
 class Entry:
     submission_id: int
     team_id: int
-    created_at: datetime
+    #: None only for an entry that is placed, never ranked (an external baseline).
+    created_at: datetime | None
     scores: Mapping[str, float]
     payload: Any = None  # whatever the caller wants back with the row
 
@@ -72,3 +73,32 @@ def rank_entries(entries: Iterable[Entry], columns: Sequence[str], *, best_per_t
         ranked.append(RankedEntry(rank, entry))
         previous_key = key
     return ranked
+
+
+@dataclass(frozen=True)
+class PlacedEntry:
+    #: None for an entry shown without a rank.
+    rank: int | None
+    entry: Entry
+
+
+def place_unranked(
+    ranked: Sequence[RankedEntry], unranked: Iterable[Entry], columns: Sequence[str]
+) -> list[PlacedEntry]:
+    """Put entries shown without a rank (baselines, entries hidden from the public) among ranked ones, by score.
+
+    They take no rank and move none: every ranked entry keeps the rank
+    :func:`rank_entries` gave it. An unranked entry goes before the first
+    ranked entry it beats on the columns, so after those it ties with.
+    """
+    waiting = sorted(unranked, key=lambda entry: score_key(entry.scores, columns))
+    placed: list[PlacedEntry] = []
+    index = 0
+    for item in ranked:
+        key = score_key(item.entry.scores, columns)
+        while index < len(waiting) and score_key(waiting[index].scores, columns) < key:
+            placed.append(PlacedEntry(None, waiting[index]))
+            index += 1
+        placed.append(PlacedEntry(item.rank, item.entry))
+    placed.extend(PlacedEntry(None, entry) for entry in waiting[index:])
+    return placed

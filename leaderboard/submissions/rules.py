@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.utils import timezone
 
 from leaderboard.challenges.models import Phase
-from leaderboard.teams.models import Team
+from leaderboard.teams.models import ApprovalStatus, PhaseApproval, Team
 from leaderboard.teams.services import team_of
 
 from .models import Submission
@@ -44,6 +44,17 @@ class Quota:
     def left_total(self) -> int | None:
         return None if self.total is None else max(0, self.total - self.used_total)
 
+    @property
+    def summary(self) -> str:
+        """"3 submissions left today, resets at 00:00 UTC; 97 left in total", as the submit page says it."""
+        if self.left_today is None:
+            today = "no daily limit"
+        else:
+            noun = "submission" if self.left_today == 1 else "submissions"
+            today = f"{self.left_today} {noun} left today, resets at {self.resets_at:%H:%M} UTC"
+        total = "no total limit" if self.left_total is None else f"{self.left_total} left in total"
+        return f"{today}; {total}"
+
 
 def day_start(at: datetime) -> datetime:
     """00:00 UTC of the day ``at`` falls in: the daily limit resets then."""
@@ -66,7 +77,13 @@ def quota(team: Team, phase: Phase, at: datetime | None = None) -> Quota:
 def submission_refusal(
     user: AbstractBaseUser | AnonymousUser, phase: Phase, language: str | None = None, *, at: datetime | None = None
 ) -> Refusal | None:
-    """Why ``user`` may not submit to ``phase`` now, or None if they may."""
+    """Why ``user`` may not submit to ``phase`` now, or None if they may.
+
+    The one eligibility check of the site, the API and the ``submit`` command,
+    in this order: account, team, ban, phase window, approval, language,
+    limits. ``language=None`` skips the language check (a page before the
+    form is filled in).
+    """
     at = at or timezone.now()
     if not user.is_authenticated:
         return Refusal("not_authenticated", "Sign in to submit.", 401)
@@ -75,6 +92,9 @@ def submission_refusal(
     team = team_of(user)
     if team is None:
         return Refusal("no_team", "Create or join a team before you submit.", 403)
+    if team.banned:
+        reason = team.ban_reason.strip() or "no reason was given"
+        return Refusal("team_banned", f"Your team is banned from submitting: {reason}", 403)
     if at < phase.starts_at:
         return Refusal(
             "phase_not_open", f"The phase “{phase.title}” opens at {phase.starts_at:%Y-%m-%d %H:%M} UTC.", 403
@@ -83,12 +103,43 @@ def submission_refusal(
         return Refusal(
             "phase_closed", f"The phase “{phase.title}” closed at {phase.ends_at:%Y-%m-%d %H:%M} UTC.", 403
         )
+    refusal = approval_refusal(team, phase)
+    if refusal is not None:
+        return refusal
     if language is not None:
         languages = set(phase.reference_sets.values_list("language", flat=True))
         if language not in languages:
             offered = ", ".join(sorted(languages)) or "none yet"
             return Refusal("unknown_language", f"This phase scores {offered}, not {language!r}.", 400)
-    usage = quota(team, phase, at)
+    return limit_refusal(quota(team, phase, at))
+
+
+def approval_refusal(team: Team, phase: Phase) -> Refusal | None:
+    """On a phase that requires approval: why ``team`` may not enter it yet, or None."""
+    if not phase.requires_approval:
+        return None
+    approval = PhaseApproval.objects.filter(team=team, phase=phase).only("status", "note").first()
+    if approval is None:
+        return Refusal(
+            "approval_required",
+            f"The phase “{phase.title}” is open to approved teams only: request approval for your team first.",
+            403,
+        )
+    if approval.status == ApprovalStatus.PENDING:
+        return Refusal(
+            "approval_pending",
+            f"Your team's request to enter “{phase.title}” is waiting for approval by the organizers.",
+            403,
+        )
+    if approval.status == ApprovalStatus.REJECTED:
+        note = approval.note.strip() or "no reason was given"
+        return Refusal(
+            "approval_rejected", f"The organizers did not approve your team for “{phase.title}”: {note}", 403
+        )
+    return None
+
+
+def limit_refusal(usage: Quota) -> Refusal | None:
     if usage.left_total == 0:
         return Refusal(
             "total_limit",
@@ -127,8 +178,21 @@ def can_view_clip_scores(user: AbstractBaseUser | AnonymousUser, submission: Sub
     return submission.phase.references_public and can_view_submission(user, submission)
 
 
-def can_view_board(user: AbstractBaseUser | AnonymousUser, phase: Phase) -> bool:
-    return phase.boards_public() or is_organizer(user)
+def can_view_board(user: AbstractBaseUser | AnonymousUser, phase: Phase, at: datetime | None = None) -> bool:
+    """Whether ``user`` may see the rows of ``phase``'s boards (pages, API, links): organizers always."""
+    return phase.boards_public(at) or is_organizer(user)
+
+
+def board_as_of(user: AbstractBaseUser | AnonymousUser, phase: Phase, at: datetime | None = None) -> datetime | None:
+    """The moment the boards ``user`` sees stand at: the freeze date for the public, None (live) for organizers."""
+    if is_organizer(user) or not phase.is_frozen(at):
+        return None
+    return phase.frozen_at
+
+
+def can_view_moderated_entries(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Hidden, disqualified and banned teams' entries, marked, on the boards: organizers only."""
+    return is_organizer(user)
 
 
 def is_organizer(user: AbstractBaseUser | AnonymousUser) -> bool:

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
 
 from evaluation.metrics import STAGE_METRICS
-from leaderboard.challenges.models import Board, Phase
+from leaderboard.challenges.models import Baseline, Board, Phase
+from leaderboard.judging.models import JudgeStatus
 from leaderboard.judging.services import judge_setup
 from leaderboard.teams.services import team_of
 
-from .models import Status, Submission
-from .ranking import Entry, rank_entries
+from . import rules
+from .models import Result, Status, Submission
+from .ranking import Entry, place_unranked, rank_entries
 
 
 @dataclass(frozen=True)
 class BoardRow:
-    rank: int
+    #: None for a row shown without a rank: a baseline, or (organizers only) an entry kept off the public board.
+    rank: int | None
     team: str
     method_name: str
-    submission_id: int
-    submitted_at: datetime
+    #: None for an external baseline (``challenges.Baseline``).
+    submission_id: int | None
+    submitted_at: datetime | None
     scores: dict[str, float]
     paper_url: str
     code_url: str
@@ -31,6 +36,25 @@ class BoardRow:
     judge_model: str = ""
     #: Stage scores from a judge configuration other than the board's: shown, flagged, never ranked.
     other_judge_scores: dict[str, float] = field(default_factory=dict)
+    #: A baseline: placed by score, never ranked, never counted as a team.
+    baseline: bool = False
+    citation: str = ""
+    #: Organizers only: why the public does not see this entry ("hidden", "disqualified", "banned") and the reason.
+    moderation: str = ""
+    moderation_reason: str = ""
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """A board as one viewer sees it: its rows, and which moment they show."""
+
+    rows: list[BoardRow]
+    #: The moment the rows stand at (the freeze date), or None for the live board.
+    as_of: datetime | None
+    #: The phase's freeze date once it has passed, whoever looks.
+    frozen_at: datetime | None
+    #: Whether the rows include entries the public does not see (organizers).
+    with_moderated: bool
 
 
 @dataclass(frozen=True)
@@ -54,53 +78,162 @@ def board_judge(phase: Phase, language: str) -> BoardJudge:
                       stages=identity["stages"])
 
 
-def board_rows(phase: Phase, language: str, board: Board) -> list[BoardRow]:
-    """The ranked rows of one board: a phase, a language and a stage.
+def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: datetime | None = None) -> BoardView:
+    """The board ``viewer`` sees: organizers the live one with every entry marked, the public the
+    frozen one after the freeze date, without hidden, disqualified or banned teams' entries.
 
-    Stage scores count only when the board's current judge configuration
-    produced them; an entry judged otherwise keeps them, flagged, out of the ranking.
+    Who may see the board at all is ``rules.can_view_board``: ask it first.
+    """
+    viewer = viewer or AnonymousUser()
+    as_of = rules.board_as_of(viewer, phase, at)
+    with_moderated = rules.can_view_moderated_entries(viewer)
+    return BoardView(
+        rows=board_rows(phase, language, board, as_of=as_of, with_moderated=with_moderated),
+        as_of=as_of,
+        frozen_at=phase.frozen_at if phase.is_frozen(at) else None,
+        with_moderated=with_moderated,
+    )
+
+
+def board_rows(
+    phase: Phase, language: str, board: Board, *, as_of: datetime | None = None, with_moderated: bool = False
+) -> list[BoardRow]:
+    """The rows of one board: a phase, a language and a stage, ranked by ``ranking.rank_entries``.
+
+    * ``as_of``: the board as it stood then: entries submitted by then, each
+      with the result current then, its stage scores only if the judge had
+      finished by then. None: the live board.
+    * Hidden and disqualified entries and banned teams' entries are left out,
+      or with ``with_moderated`` (organizers) shown marked and without a rank.
+    * Baselines (flagged submissions and the phase's external baselines) are
+      placed by score, marked, without a rank and never counted as a team.
+    * Stage scores count only when the board's current judge configuration
+      produced them; an entry judged otherwise keeps them, flagged, out of the ranking.
     """
     judge_signature = board_judge(phase, language).signature
-    submissions = (
-        Submission.objects.filter(
-            phase=phase, language=language, status=Status.FINISHED, is_public=True, current_result__isnull=False
-        )
-        .select_related("team", "current_result")
-        .only(
-            "id", "team__name", "team_id", "method_name", "paper_url", "code_url", "created_at",
-            "current_result__metrics", "current_result__missing_clips", "current_result__judge",
-        )
+    submissions = Submission.objects.filter(
+        Q(is_public=True) | Q(is_baseline=True), phase=phase, language=language, status=Status.FINISHED,
+        current_result__isnull=False,
     )
-    entries = []
+    if as_of is None:
+        submissions = submissions.select_related("current_result").only(
+            *_ROW_FIELDS, "current_result__metrics", "current_result__missing_clips", "current_result__judge",
+        )
+    else:
+        submissions = submissions.filter(created_at__lte=as_of).only(*_ROW_FIELDS)
+    submissions = list(submissions.select_related("team"))
+    results = (
+        {submission.pk: (submission.current_result, dict(submission.current_result.metrics))
+         for submission in submissions}
+        if as_of is None else _results_as_of([submission.pk for submission in submissions], as_of)
+    )
+
+    ranked_entries, unranked_entries = [], []
     for submission in submissions:
-        result = submission.current_result
-        scores, other_judge = dict(result.metrics), {}
+        if submission.pk not in results:
+            continue
+        result, scores = results[submission.pk]
+        other_judge = {}
         if (result.judge or {}).get("signature", "") != judge_signature:
             other_judge = {name: scores.pop(name) for name in STAGE_METRICS if name in scores}
-        entries.append(Entry(
-            submission_id=submission.pk,
-            team_id=submission.team_id,
-            created_at=submission.created_at,
+        moderation, reason = _moderation(submission)
+        if moderation and not with_moderated:
+            continue
+        entry = Entry(
+            submission_id=submission.pk, team_id=submission.team_id, created_at=submission.created_at,
             scores=scores,
-            payload=(submission, other_judge),
+            payload=BoardRow(
+                rank=None,
+                team=submission.team.name,
+                method_name=submission.method_name,
+                submission_id=submission.pk,
+                submitted_at=submission.created_at,
+                scores={},
+                paper_url=submission.paper_url,
+                code_url=submission.code_url,
+                missing_clips=result.missing_clips,
+                judge_model=(result.judge or {}).get("model", ""),
+                other_judge_scores={name: value for name, value in other_judge.items() if name in board.columns},
+                baseline=submission.is_baseline,
+                citation=submission.baseline_citation if submission.is_baseline else "",
+                moderation=moderation,
+                moderation_reason=reason,
+            ),
+        )
+        (unranked_entries if moderation or submission.is_baseline else ranked_entries).append(entry)
+    for baseline in Baseline.objects.filter(phase=phase, language=language):
+        unranked_entries.append(Entry(
+            submission_id=0, team_id=0, created_at=None, scores=dict(baseline.scores),
+            payload=BoardRow(
+                rank=None, team="", method_name=baseline.method_name, submission_id=None, submitted_at=None,
+                scores={}, paper_url=baseline.url, code_url="", missing_clips=0, baseline=True,
+                citation=baseline.citation,
+            ),
         ))
-    rows = []
-    for ranked in rank_entries(entries, board.columns, best_per_team=not phase.show_all_entries):
-        submission, other_judge = ranked.entry.payload
-        rows.append(BoardRow(
-            rank=ranked.rank,
-            team=submission.team.name,
-            method_name=submission.method_name,
-            submission_id=ranked.entry.submission_id,
-            submitted_at=ranked.entry.created_at,
-            scores={name: ranked.entry.scores[name] for name in board.columns if name in ranked.entry.scores},
-            paper_url=submission.paper_url,
-            code_url=submission.code_url,
-            missing_clips=submission.current_result.missing_clips,
-            judge_model=(submission.current_result.judge or {}).get("model", ""),
-            other_judge_scores={name: value for name, value in other_judge.items() if name in board.columns},
-        ))
-    return rows
+
+    ranked = rank_entries(ranked_entries, board.columns, best_per_team=not phase.show_all_entries)
+    return [
+        replace(
+            placed.entry.payload,
+            rank=placed.rank,
+            scores={name: placed.entry.scores[name] for name in board.columns if name in placed.entry.scores},
+        )
+        for placed in place_unranked(ranked, unranked_entries, board.columns)
+    ]
+
+
+_ROW_FIELDS = (
+    "id", "team__name", "team__banned", "team__ban_reason", "team_id", "method_name", "paper_url", "code_url",
+    "created_at", "moderation", "moderation_reason", "is_baseline", "baseline_citation",
+)
+
+
+def _moderation(submission: Submission) -> tuple[str, str]:
+    """Why the public does not see this entry, if it does not: ("hidden" | "disqualified" | "banned", reason)."""
+    if submission.moderation:
+        return submission.moderation, submission.moderation_reason
+    if submission.team.banned and not submission.is_baseline:
+        return "banned", submission.team.ban_reason
+    return "", ""
+
+
+def _results_as_of(submission_ids: list[int], as_of: datetime) -> dict[int, tuple[Result, dict[str, float]]]:
+    """Each submission's result as the boards showed it at ``as_of``, with the scores shown then.
+
+    An upload's first result was current from its creation; a re-score's
+    became current when its judge run ended complete (or found no judge).
+    Stage scores count only from a judge run that had completed by ``as_of``.
+    """
+    results = (
+        Result.objects.filter(submission_id__in=submission_ids, created_at__lte=as_of)
+        .select_related("judge_run")
+        .only("id", "submission_id", "metrics", "missing_clips", "judge", "created_at",
+              "judge_run__status", "judge_run__finished_at", "judge_run__promote_when_complete")
+        .order_by("submission_id", "created_at", "id")
+    )
+    shown: dict[int, tuple[datetime, Result]] = {}
+    for result in results:
+        run = getattr(result, "judge_run", None)
+        if run is not None and run.promote_when_complete:
+            promoted = run.status in (JudgeStatus.COMPLETE, JudgeStatus.NOT_CONFIGURED) and run.finished_at
+            current_from = run.finished_at if promoted and run.finished_at <= as_of else None
+        else:
+            current_from = result.created_at  # the upload's result, current as soon as it was stored
+        if current_from is not None and (
+            result.submission_id not in shown or current_from >= shown[result.submission_id][0]
+        ):
+            shown[result.submission_id] = (current_from, result)
+    picked = {}
+    for submission_id, (_, result) in shown.items():
+        run = getattr(result, "judge_run", None)
+        scores = dict(result.metrics)
+        judged_by_then = run is None or (
+            run.status == JudgeStatus.COMPLETE and run.finished_at is not None and run.finished_at <= as_of
+        )
+        if not judged_by_then:
+            scores = {name: value for name, value in scores.items() if name not in STAGE_METRICS}
+        picked[submission_id] = (result, scores)
+    return picked
 
 
 def team_submissions(user) -> QuerySet[Submission]:
