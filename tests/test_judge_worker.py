@@ -149,7 +149,8 @@ def test_the_full_test_split_through_the_api_is_judged_exactly_despite_faults_an
 
             # A second scoring run: new result, no judge calls, the same numbers, the old result kept.
             calls_before = judge.calls
-            call_command("rescore", "--submission", str(submission_id), stdout=open("/dev/null", "w"))
+            call_command("rescore", "--submission", str(submission_id), "--reason", "determinism check",
+                         stdout=open("/dev/null", "w"))
             deadline = time.monotonic() + 600
             while Submission.objects.get(pk=submission_id).current_result_id == first_result:
                 assert time.monotonic() < deadline, (classic.output()[-2000:], judge_worker.output()[-2000:])

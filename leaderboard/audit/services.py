@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 
 from .models import AuditEvent
+
+
+class ActionRefused(Exception):
+    """An organizer's (or participant's) action was refused; the message says why. Nothing changed."""
+
+
+class ReasonRequired(ActionRefused, ValueError):
+    """An organizer's action needs a reason: the audit log says why, not only what."""
+
+    def __init__(self, what: str = "reason"):
+        super().__init__(f"Give a {what}: the audit log records why, not only what.")
+
+
+def require_reason(reason: str | None, what: str = "reason") -> str:
+    """``reason`` without surrounding blanks, or :class:`ReasonRequired` when there is nothing left."""
+    cleaned = (reason or "").strip()
+    if not cleaned:
+        raise ReasonRequired(what)
+    return cleaned
 
 
 def record(
@@ -28,5 +50,35 @@ def record(
         target_type=target._meta.label_lower,
         target_id=str(target.pk),
         target_label=str(target)[:300],
-        details=details,
+        details=jsonable(details),
     )
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with dates, decimals, model instances and tuples made JSON values, for ``details``."""
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, models.Model):
+        return value.pk
+    return value
+
+
+def field_changes(before: models.Model, after: models.Model, fields: Iterable[str]) -> dict[str, list[Any]]:
+    """``{field: [old, new]}`` for each of ``fields`` whose value differs between two versions of a row."""
+    changes = {}
+    for name in fields:
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            changes[name] = [jsonable(old), jsonable(new)]
+    return changes
+
+
+def events_for(target: models.Model):
+    """The audit events of one object, newest first."""
+    return AuditEvent.objects.filter(target_type=target._meta.label_lower, target_id=str(target.pk))

@@ -1,14 +1,17 @@
-"""Forming and joining teams."""
+"""Forming and joining teams; organizers' approvals and bans."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from .models import Membership, Team
+from leaderboard.audit.services import ActionRefused, record, require_reason
+
+from .models import ApprovalStatus, Membership, PhaseApproval, Team
 
 
-class TeamError(Exception):
+class TeamError(ActionRefused):
     """A team action was refused; the message says why."""
 
 
@@ -48,3 +51,90 @@ def join_team(user: AbstractBaseUser, join_code: str) -> Team:
     except IntegrityError:
         raise TeamError("You joined a team meanwhile.") from None
     return team
+
+
+# -- approval for a phase ----------------------------------------------------------
+
+
+def approval_for(user: AbstractBaseUser, phase) -> PhaseApproval | None:
+    """The user's team's request for ``phase``, if it made one."""
+    team = team_of(user)
+    if team is None:
+        return None
+    return PhaseApproval.objects.filter(team=team, phase=phase).first()
+
+
+def request_approval(user: AbstractBaseUser, phase) -> PhaseApproval:
+    """Ask the organizers to let the user's team into a phase that requires approval.
+
+    Asking again while the request waits, or once approved, changes nothing; a
+    rejected team may ask again (it waits for a new decision).
+    """
+    team = team_of(user)
+    if team is None:
+        raise TeamError("Create or join a team before you ask for approval.")
+    if team.banned:
+        raise TeamError("Your team is banned" + (f": {team.ban_reason}" if team.ban_reason else "."))
+    if not phase.requires_approval:
+        raise TeamError(f"The phase “{phase.title}” is open to every team; no approval is needed.")
+    with transaction.atomic():
+        approval, created = PhaseApproval.objects.select_for_update().get_or_create(team=team, phase=phase)
+        if created:
+            record(user, "approval.request", approval, "", team=team.name, phase=str(phase))
+        elif approval.status == ApprovalStatus.REJECTED:
+            previous_note = approval.note
+            approval.status, approval.decided_at, approval.decided_by = ApprovalStatus.PENDING, None, None
+            approval.save(update_fields=["status", "decided_at", "decided_by"])
+            record(user, "approval.request", approval, "", team=team.name, phase=str(phase),
+                   status=[ApprovalStatus.REJECTED, ApprovalStatus.PENDING], previous_note=previous_note)
+    return approval
+
+
+def _decide(actor: AbstractBaseUser, approval: PhaseApproval, status: str, note: str, action: str) -> PhaseApproval:
+    note = require_reason(note, "note")
+    with transaction.atomic():
+        locked = PhaseApproval.objects.select_for_update().select_related("team", "phase").get(pk=approval.pk)
+        if locked.status == status:
+            raise TeamError(f"{locked.team} is already {locked.get_status_display().lower()} for {locked.phase}.")
+        before = locked.status
+        locked.status, locked.note = status, note
+        locked.decided_by, locked.decided_at = actor, timezone.now()
+        locked.save(update_fields=["status", "note", "decided_by", "decided_at"])
+        record(actor, action, locked, note, team=locked.team.name, phase=str(locked.phase), status=[before, status])
+    return locked
+
+
+def approve(actor: AbstractBaseUser, approval: PhaseApproval, note: str) -> PhaseApproval:
+    """Let the team submit to the phase. ``note`` is shown to the team."""
+    return _decide(actor, approval, ApprovalStatus.APPROVED, note, "approval.approve")
+
+
+def reject(actor: AbstractBaseUser, approval: PhaseApproval, note: str) -> PhaseApproval:
+    """Refuse the team for the phase. ``note`` says why, to the team."""
+    return _decide(actor, approval, ApprovalStatus.REJECTED, note, "approval.reject")
+
+
+# -- bans ------------------------------------------------------------------------------
+
+
+def _set_ban(actor: AbstractBaseUser, team: Team, banned: bool, reason: str, action: str) -> Team:
+    reason = require_reason(reason)
+    with transaction.atomic():
+        locked = Team.objects.select_for_update().get(pk=team.pk)
+        if locked.banned == banned:
+            raise TeamError(f"{locked} is already {'banned' if banned else 'not banned'}.")
+        previous_reason = locked.ban_reason
+        locked.banned, locked.ban_reason = banned, reason if banned else ""
+        locked.save(update_fields=["banned", "ban_reason"])
+        record(actor, action, locked, reason,
+               banned=[not banned, banned], ban_reason=[previous_reason, locked.ban_reason])
+    return locked
+
+
+def ban(actor: AbstractBaseUser, team: Team, reason: str) -> Team:
+    """The team can no longer submit and its entries leave the boards; ``reason`` is shown to it."""
+    return _set_ban(actor, team, True, reason, "team.ban")
+
+
+def unban(actor: AbstractBaseUser, team: Team, reason: str) -> Team:
+    return _set_ban(actor, team, False, reason, "team.unban")
