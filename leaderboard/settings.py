@@ -260,11 +260,36 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.score_submission": {"queue": "classic"},
     "workers.tasks.rescore_submission": {"queue": "classic"},
     "workers.tasks.judge_result": {"queue": "judge"},
+    "workers.tasks.notify_submission": {"queue": "classic"},
+    "workers.tasks.send_digests": {"queue": "classic"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery beat (Procfile ``beat``) sends organizers their digest of new submissions.
+EMAIL_DIGEST_INTERVAL = env_int("EMAIL_DIGEST_INTERVAL", 24 * 60 * 60)
+CELERY_BEAT_SCHEDULE = {
+    "send-digests": {"task": "workers.tasks.send_digests", "schedule": EMAIL_DIGEST_INTERVAL},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule"))
+
+# -- email ----------------------------------------------------------------------
+
+# Result emails to participants and digests to organizers, sent by the workers.
+# The console backend prints them; production sets the SMTP backend and server.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+if env_str("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH")  # for the file-based backend
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Movie101v2 leaderboard <noreply@localhost>")
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 # -- logging --------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from leaderboard.judging import services as judging
+from leaderboard.notifications import services as notifications
 from leaderboard.submissions import services
 
 from .celery import app
@@ -90,3 +91,23 @@ def judge_result(self, run_id: int) -> str:
         # The failed clips are asked again later; the answers so far are cached.
         self.apply_async((run_id,), countdown=outcome.resume_in_seconds)
     return outcome.outcome
+
+
+@app.task(
+    name="workers.tasks.notify_submission",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # A mail server that is down or refuses for now: try again later. The
+    # marker of a sent email is written with the send, so a retry never sends twice.
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=8,
+)
+def notify_submission(submission_id: int, kind: str) -> str:
+    return notifications.notify_submission(submission_id, kind)
+
+
+@app.task(name="workers.tasks.send_digests", acks_late=True)
+def send_digests() -> int:
+    return notifications.send_digests()

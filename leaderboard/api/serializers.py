@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from leaderboard.challenges.models import Board, Challenge, Phase
 from leaderboard.judging.selectors import judge_summary, latest_run
+from leaderboard.operations.selectors import queue_position
 from leaderboard.submissions import rules
 from leaderboard.submissions.models import Submission
 from leaderboard.submissions.selectors import phase_languages
@@ -81,14 +82,22 @@ class SubmissionSerializer(serializers.ModelSerializer):
         help_text="the LLM judge stage (L1, L2): status, progress (clips judged / total), failures; "
         "calls and tokens for organizers"
     )
+    queue_position = serializers.SerializerMethodField(
+        help_text="while waiting: 1 + the submissions waiting ahead of this one; null otherwise"
+    )
 
     class Meta:
         model = Submission
         fields = [
             "id", "challenge", "phase", "language", "team", "user", "status", "status_display", "error",
             "scores", "result", "method_name", "method_description", "paper_url", "code_url", "public",
-            "file", "created_at", "started_at", "finished_at", "clip_scores_url", "judge",
+            "file", "created_at", "started_at", "finished_at", "clip_scores_url", "judge", "queue_position",
+            "moderation", "moderation_reason",
         ]
+        read_only_fields = ["moderation", "moderation_reason"]
+
+    def get_queue_position(self, submission: Submission) -> int | None:
+        return queue_position(submission)
 
     def get_scores(self, submission: Submission) -> dict[str, float]:
         result = submission.current_result
@@ -135,11 +144,11 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
 
 class LeaderboardRowSerializer(serializers.Serializer):
-    rank = serializers.IntegerField()
+    rank = serializers.IntegerField(allow_null=True, help_text="null for a baseline (never ranked)")
     team = serializers.CharField()
     method_name = serializers.CharField()
-    submission_id = serializers.IntegerField()
-    submitted_at = serializers.DateTimeField()
+    submission_id = serializers.IntegerField(allow_null=True, help_text="null for an external baseline")
+    submitted_at = serializers.DateTimeField(allow_null=True)
     scores = serializers.DictField(child=serializers.FloatField())
     paper_url = serializers.CharField()
     code_url = serializers.CharField()
@@ -149,6 +158,12 @@ class LeaderboardRowSerializer(serializers.Serializer):
         child=serializers.FloatField(),
         help_text="L1/L2 from a judge configuration other than the board's: shown, never ranked",
     )
+    baseline = serializers.BooleanField(help_text="a baseline: placed by score, without a rank, not a team's entry")
+    citation = serializers.CharField(help_text="where a baseline's numbers come from")
+    moderation = serializers.CharField(
+        help_text="organizers only: hidden, disqualified or banned when the public does not see this entry"
+    )
+    moderation_reason = serializers.CharField()
 
 
 class BoardJudgeSerializer(serializers.Serializer):
@@ -157,3 +172,25 @@ class BoardJudgeSerializer(serializers.Serializer):
     signature = serializers.CharField(help_text="hash of model, temperature, templates and parsers")
     stages = serializers.DictField(help_text="stage -> {template: hash, parser}")
     reason = serializers.CharField(help_text="why there is no judge, if there is none")
+
+
+class PhaseApprovalSerializer(serializers.Serializer):
+    """A team's request to enter a phase that requires approval, and the organizers' decision."""
+
+    required = serializers.BooleanField(help_text="whether the phase requires approval at all")
+    status = serializers.CharField(allow_null=True, help_text="pending, approved, rejected; null before asking")
+    status_display = serializers.CharField(allow_null=True)
+    note = serializers.CharField(help_text="the organizers' note with their decision")
+    requested_at = serializers.DateTimeField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+    @staticmethod
+    def describe(phase: Phase, approval) -> dict:
+        return {
+            "required": phase.requires_approval,
+            "status": approval.status if approval else None,
+            "status_display": approval.get_status_display() if approval else None,
+            "note": approval.note if approval else "",
+            "requested_at": approval.requested_at if approval else None,
+            "decided_at": approval.decided_at if approval else None,
+        }

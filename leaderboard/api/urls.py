@@ -14,10 +14,16 @@ urlpatterns = [
     ),
     path("challenges/<slug:challenge>/phases/<slug:phase>/quota/", views.PhaseQuota.as_view(), name="phase-quota"),
     path(
+        "challenges/<slug:challenge>/phases/<slug:phase>/approval/",
+        views.PhaseApprovalRequest.as_view(),
+        name="phase-approval",
+    ),
+    path(
         "challenges/<slug:challenge>/phases/<slug:phase>/leaderboards/<str:language>/<slug:stage>/",
         views.Leaderboard.as_view(),
         name="leaderboard",
     ),
+    path("status/", views.Status.as_view(), name="status"),
     path("submissions/", views.SubmissionList.as_view(), name="submission-list"),
     path("submissions/<int:submission_id>/", views.SubmissionDetail.as_view(), name="submission-detail"),
     path(

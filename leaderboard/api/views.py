@@ -12,8 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.operations import selectors as operations
 from leaderboard.submissions import rules, selectors, services
 from leaderboard.submissions.models import Result, Submission
+from leaderboard.teams import services as team_services
 from leaderboard.teams.services import team_of
 from leaderboard.uploads import oversized_upload
 
@@ -21,6 +23,7 @@ from .serializers import (
     BoardJudgeSerializer,
     ChallengeSerializer,
     LeaderboardRowSerializer,
+    PhaseApprovalSerializer,
     SubmissionCreateSerializer,
     SubmissionSerializer,
     SubmissionUpdateSerializer,
@@ -143,6 +146,9 @@ class PhaseQuota(APIView):
                 "left_today": serializers.IntegerField(allow_null=True),
                 "left_total": serializers.IntegerField(allow_null=True),
                 "resets_at": serializers.DateTimeField(),
+                "summary": serializers.CharField(
+                    allow_null=True, help_text='"n left today, resets at HH:MM UTC; n left in total"'
+                ),
             },
         )
     )
@@ -158,6 +164,7 @@ class PhaseQuota(APIView):
                 "left_today": usage.left_today if usage else None,
                 "left_total": usage.left_total if usage else None,
                 "resets_at": usage.resets_at if usage else None,
+                "summary": usage.summary if usage else None,
             }
         )
 
@@ -241,6 +248,14 @@ class Leaderboard(APIView):
                 "primary_metric": serializers.CharField(),
                 "columns": serializers.ListField(child=serializers.CharField()),
                 "judge": BoardJudgeSerializer(),
+                "frozen_at": serializers.DateTimeField(
+                    allow_null=True, help_text="the phase's freeze date once it has passed; null before"
+                ),
+                "as_of": serializers.DateTimeField(
+                    allow_null=True,
+                    help_text="the moment the rows stand at: the freeze date for the public, null for the live "
+                    "board (organizers always see it live)",
+                ),
                 "rows": LeaderboardRowSerializer(many=True),
             },
         )
@@ -250,7 +265,7 @@ class Leaderboard(APIView):
         board = get_object_or_404(Board, phase=phase_obj, key=stage)
         if language not in selectors.phase_languages(phase_obj) or not rules.can_view_board(request.user, phase_obj):
             raise Http404
-        rows = selectors.board_rows(phase_obj, language, board)
+        view = selectors.board_view(phase_obj, language, board, viewer=request.user)
         return Response(
             {
                 "challenge": challenge,
@@ -261,6 +276,68 @@ class Leaderboard(APIView):
                 "primary_metric": board.primary_metric,
                 "columns": board.columns,
                 "judge": BoardJudgeSerializer(selectors.board_judge(phase_obj, language)).data,
-                "rows": LeaderboardRowSerializer(rows, many=True).data,
+                "frozen_at": view.frozen_at,
+                "as_of": view.as_of,
+                "rows": LeaderboardRowSerializer(view.rows, many=True).data,
             }
         )
+
+
+class Status(APIView):
+    """The scoring queue: counts for everyone; running work, the oldest waiting submission and workers for organizers."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Status",
+            {
+                "queue_depths": serializers.DictField(
+                    child=serializers.IntegerField(), allow_null=True,
+                    help_text="messages waiting per Celery queue; null when the broker cannot be reached",
+                ),
+                "waiting": serializers.IntegerField(),
+                "running": serializers.IntegerField(),
+                "judging": serializers.IntegerField(),
+                "typical_wait_seconds": serializers.IntegerField(allow_null=True),
+                "checked_at": serializers.DateTimeField(),
+                "organizer": serializers.DictField(
+                    required=False,
+                    help_text="organizers only: running_submissions, running_judge_runs, oldest_waiting, "
+                    "workers (null when unknown), judge_queued",
+                ),
+            },
+        )
+    )
+    def get(self, request):
+        if not rules.is_organizer(request.user):
+            return Response(operations.as_data(operations.public_status()))
+        detail = operations.as_data(operations.organizer_status())
+        return Response({**detail.pop("public"), "organizer": detail})
+
+
+class PhaseApprovalRequest(APIView):
+    """Your team's approval for a phase that requires it: GET its status and note, POST to ask for it."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=PhaseApprovalSerializer)
+    def get(self, request, challenge: str, phase: str):
+        phase_obj = get_phase(challenge, phase)
+        approval = team_services.approval_for(request.user, phase_obj)
+        return Response(PhaseApprovalSerializer(PhaseApprovalSerializer.describe(phase_obj, approval)).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: PhaseApprovalSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="no team, a banned team, or no approval needed"),
+        },
+    )
+    def post(self, request, challenge: str, phase: str):
+        phase_obj = get_phase(challenge, phase)
+        try:
+            approval = team_services.request_approval(request.user, phase_obj)
+        except team_services.TeamError as exc:
+            return Response({"detail": str(exc), "code": "approval_refused"}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(PhaseApprovalSerializer(PhaseApprovalSerializer.describe(phase_obj, approval)).data)

@@ -160,8 +160,20 @@ def resume(run_id: int) -> bool:
 
 
 def cancel(run_id: int) -> bool:
-    return transition(run_id, (JudgeStatus.QUEUED, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE),
-                      JudgeStatus.CANCELLED, finished_at=timezone.now(), lease_expires_at=None, resume_at=None)
+    cancelled = transition(run_id, (JudgeStatus.QUEUED, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE),
+                           JudgeStatus.CANCELLED, finished_at=timezone.now(), lease_expires_at=None, resume_at=None)
+    if cancelled:
+        _notify_scores_final(run_id)
+    return cancelled
+
+
+def _notify_scores_final(run_id: int) -> None:
+    """The judge stopped (complete, incomplete, not configured): the team's scores are final; email them once."""
+    from leaderboard.notifications.services import enqueue_on_commit
+
+    submission_id = JudgeRun.objects.filter(pk=run_id).values_list("submission_id", flat=True).first()
+    if submission_id is not None:
+        enqueue_on_commit(submission_id, "finished")
 
 
 # -- judging ----------------------------------------------------------------------
@@ -211,8 +223,9 @@ def judge_result(run_id: int) -> JudgeOutcome:
     submission = run.submission
     setup = judge_setup(submission.phase, submission.language)
     if setup.config is None:
-        transition(run_id, JudgeStatus.RUNNING, JudgeStatus.NOT_CONFIGURED, condition=Q(attempts=attempt),
-                   reason=setup.reason, lease_expires_at=None, finished_at=timezone.now())
+        if transition(run_id, JudgeStatus.RUNNING, JudgeStatus.NOT_CONFIGURED, condition=Q(attempts=attempt),
+                      reason=setup.reason, lease_expires_at=None, finished_at=timezone.now()):
+            _notify_scores_final(run_id)
         if run.promote_when_complete:
             _promote(run)
         return JudgeOutcome(Outcome.NOT_CONFIGURED)
@@ -294,6 +307,7 @@ def _complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcome:
         result.save(update_fields=["metrics", "per_clip", "judge"])
         if run.promote_when_complete:
             _promote(run)
+        _notify_scores_final(run.pk)
     logger.info("judge run %s complete: %s calls, %s cached", run.pk, judged.accounting["calls"],
                 judged.accounting["cache_hits"])
     return JudgeOutcome(Outcome.COMPLETE)
@@ -312,6 +326,7 @@ def _incomplete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcom
     )
     if not recorded:
         return JudgeOutcome(Outcome.SKIPPED)
+    _notify_scores_final(run.pk)
     logger.warning("judge run %s incomplete: %s of %s judgments failed%s", run.pk, len(judged.failures),
                    2 * judged.clips, f"; resuming at {resume_at:%H:%M} UTC" if resume_at else "")
     return JudgeOutcome(Outcome.INCOMPLETE,
@@ -342,8 +357,9 @@ def incomplete_reason(judged: JudgeResult, resume_at) -> str:
 
 
 def _give_up(run_id: int, attempt: int, reason: str) -> JudgeOutcome:
-    transition(run_id, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE, condition=Q(attempts=attempt),
-               reason=reason, lease_expires_at=None, finished_at=timezone.now(), resume_at=None)
+    if transition(run_id, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE, condition=Q(attempts=attempt),
+                  reason=reason, lease_expires_at=None, finished_at=timezone.now(), resume_at=None):
+        _notify_scores_final(run_id)
     return JudgeOutcome(Outcome.INCOMPLETE)
 
 
@@ -362,6 +378,7 @@ def record_interruption(run_id: int, why: str) -> JudgeOutcome:
                           automatic_resumes=F("automatic_resumes") + (1 if resumes_left else 0))
     if not recorded:
         return JudgeOutcome(Outcome.SKIPPED)
+    _notify_scores_final(run_id)
     return JudgeOutcome(Outcome.INCOMPLETE, resume_in_seconds=settings.JUDGE_RESUME_DELAY if resume_at else None)
 
 

@@ -19,3 +19,28 @@ class EmailPreference(models.Model):
 
     def __str__(self) -> str:
         return f"email preferences of {self.user}"
+
+
+class NotificationKind(models.TextChoices):
+    FINISHED = "finished", _("Scores are final")
+    FAILED = "failed", _("Submission failed")
+
+
+class SentNotification(models.Model):
+    """One result email per submission and outcome: the marker that makes sending idempotent."""
+
+    submission = models.ForeignKey(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="sent_notifications"
+    )
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    #: Empty when nothing was sent (the user turned result emails off or has no address).
+    recipient = models.EmailField(blank=True)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "kind"], name="one_notification_per_outcome"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} email of #{self.submission_id}"

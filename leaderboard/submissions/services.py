@@ -154,15 +154,20 @@ def submit(
         raise SubmissionRejected(report.problems)
 
     with transaction.atomic():
-        # Lock the team: parallel uploads of one team queue here, so the
-        # count below sees every earlier submission and a limit holds.
-        Team.objects.select_for_update().get(pk=team_of(user).pk)
+        # Lock the team row: the uploads of one team queue here, one at a
+        # time. The holder counts, creates and commits before the next one
+        # counts, so the re-check below sees every earlier submission of the
+        # team (READ COMMITTED: a statement after the lock sees what the
+        # previous holder committed) and a daily or total limit holds however
+        # many uploads race. It also re-reads a ban or an approval decided
+        # meanwhile.
+        team = Team.objects.select_for_update().get(pk=team_of(user).pk)
         refusal = rules.submission_refusal(user, phase, language)
         if refusal is not None:
             raise SubmissionRefused(refusal)
         submission = Submission(
             phase=phase,
-            team=team_of(user),
+            team=team,
             user=user,
             language=language,
             original_filename=(filename or "")[:255],
@@ -306,6 +311,8 @@ def score_submission(submission_id: int) -> ScoringOutcome:
             logger.warning("submission %s changed while it was scored (cancelled?); result dropped", submission_id)
             return ScoringOutcome(Outcome.SKIPPED)
         store_result(submission, result, make_current=True)
+        # The email goes out once the scores are final: now, or when the judge run ends.
+        notify_on_commit(submission_id, "finished")
     logger.info("submission %s finished in %.1f s", submission_id, result.duration_seconds)
     return ScoringOutcome(Outcome.FINISHED)
 
@@ -428,10 +435,20 @@ def _fail(submission_id: int, attempt: int, reason: str) -> ScoringOutcome:
 
 
 def _mark_failed(submission_id: int, reason: str, condition: Q | None = None) -> bool:
-    return transition(
+    failed = transition(
         submission_id, Status.RUNNING, Status.FAILED, condition=condition, finished_at=timezone.now(),
         lease_expires_at=None, error=reason,
     )
+    if failed:
+        notify_on_commit(submission_id, "failed")
+    return failed
+
+
+def notify_on_commit(submission_id: int, kind: str) -> None:
+    """Email the team's submitter the outcome (a Celery task, after the commit; sent once)."""
+    from leaderboard.notifications.services import enqueue_on_commit
+
+    enqueue_on_commit(submission_id, kind)
 
 
 def cancel(submission_id: int) -> bool:

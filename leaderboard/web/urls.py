@@ -9,9 +9,13 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("team/", views.team, name="team"),
     path("token/", views.api_token, name="api-token"),
+    path("status/", views.status, name="status"),
+    path("account/email/", views.email_preferences, name="email-preferences"),
     path("submissions/", views.my_submissions, name="my-submissions"),
     path("submissions/<int:submission_id>/", views.submission_detail, name="submission-detail"),
     path("c/<slug:challenge>/", views.challenge_detail, name="challenge-detail"),
+    path("c/<slug:challenge>/pages/<slug:page>/", views.challenge_page, name="challenge-page"),
     path("c/<slug:challenge>/<slug:phase>/submit/", views.submit, name="submit"),
+    path("c/<slug:challenge>/<slug:phase>/approval/", views.request_approval, name="request-approval"),
     path("c/<slug:challenge>/<slug:phase>/<str:language>/<slug:stage>/", views.board, name="board"),
 ]

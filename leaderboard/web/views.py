@@ -14,8 +14,11 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
 from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
-from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.challenges.models import Board, Challenge, ChallengePage, Phase
 from leaderboard.judging.selectors import judge_summary, latest_run
+from leaderboard.notifications import services as notification_services
+from leaderboard.notifications.forms import EmailPreferenceForm
+from leaderboard.operations import selectors as operations
 from leaderboard.submissions import rules, selectors, services
 from leaderboard.submissions.models import Submission
 from leaderboard.teams import services as team_services
@@ -50,9 +53,31 @@ def challenge_detail(request: HttpRequest, challenge: str) -> HttpResponse:
                 "languages": selectors.phase_languages(phase),
                 "boards": list(phase.boards.all()),
                 "board_visible": rules.can_view_board(request.user, phase),
+                "approval": team_services.approval_for(request.user, phase) if phase.requires_approval else None,
             }
         )
     return render(request, "web/challenge_detail.html", {"challenge": challenge_obj, "phases": phases})
+
+
+def challenge_page(request: HttpRequest, challenge: str, page: str) -> HttpResponse:
+    """A description page of a challenge (Markdown, sanitized when rendered)."""
+    page_obj = get_object_or_404(ChallengePage.objects.select_related("challenge"), challenge__slug=challenge, slug=page)
+    context = {"challenge": page_obj.challenge, "page": page_obj, "pages": page_obj.challenge.pages.all()}
+    return render(request, "web/challenge_page.html", context)
+
+
+@login_required
+@require_http_methods(["POST"])
+def request_approval(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
+    """A team asks to enter a phase that requires the organizers' approval."""
+    phase_obj = get_object_or_404(Phase.objects.select_related("challenge"), challenge__slug=challenge, slug=phase)
+    try:
+        team_services.request_approval(request.user, phase_obj)
+    except team_services.TeamError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Your team asked to enter “{phase_obj.title}”; the organizers will decide.")
+    return redirect("web:challenge-detail", challenge=challenge)
 
 
 def board(request: HttpRequest, challenge: str, phase: str, language: str, stage: str) -> HttpResponse:
@@ -61,8 +86,10 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
     languages = selectors.phase_languages(phase_obj)
     if language not in languages or not rules.can_view_board(request.user, phase_obj):
         raise Http404
-    rows = selectors.board_rows(phase_obj, language, board_obj)
+    view = selectors.board_view(phase_obj, language, board_obj, viewer=request.user)
+    rows = view.rows
     context = {
+        "view": view,
         "challenge": phase_obj.challenge,
         "phase": phase_obj,
         "board": board_obj,
@@ -72,7 +99,8 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         "rows": rows,
         "columns": board_obj.columns,
         "metrics": [METRICS[name] for name in board_obj.columns if name in METRICS],
-        "stage_metrics_missing": bool(rows) and not any(board_obj.primary_metric in row.scores for row in rows),
+        "stage_metrics_missing": any(row.rank for row in rows)
+        and not any(board_obj.primary_metric in row.scores for row in rows if row.rank),
         "judge": selectors.board_judge(phase_obj, language),
         "shows_stage_metrics": any(name in STAGE_METRICS for name in board_obj.columns),
     }
@@ -219,6 +247,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             current_result_id=submission.current_result_id,
             with_accounting=rules.can_view_judge_accounting(request.user),
         ),
+        "queue_position": operations.queue_position(submission),
     }
     return render(request, "web/submission_detail.html", context)
 
@@ -233,3 +262,32 @@ def api_token(request: HttpRequest) -> HttpResponse:
         return redirect("web:api-token")
     token, _ = Token.objects.get_or_create(user=request.user)
     return render(request, "web/token.html", {"token": token})
+
+
+def status(request: HttpRequest) -> HttpResponse:
+    """The queue and the workers: counts for everyone, the details for organizers."""
+    if rules.is_organizer(request.user):
+        context = {"organizer": operations.organizer_status()}
+        context["public"] = context["organizer"].public
+    else:
+        context = {"public": operations.public_status()}
+    return render(request, "operations/status.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def email_preferences(request: HttpRequest) -> HttpResponse:
+    preference = notification_services.preferences_of(request.user)
+    organizer = rules.is_organizer(request.user)
+    form = EmailPreferenceForm(
+        request.POST or None, organizer=organizer,
+        initial={"on_result": preference.on_result, "digest": preference.digest},
+    )
+    if request.method == "POST" and form.is_valid():
+        notification_services.update_preferences(
+            request.user, on_result=form.cleaned_data["on_result"], digest=form.cleaned_data.get("digest", False)
+        )
+        messages.success(request, "Your email preferences are saved.")
+        return redirect("web:email-preferences")
+    return render(request, "notifications/preferences.html",
+                  {"form": form, "email": request.user.email, "organizer": organizer})

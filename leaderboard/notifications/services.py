@@ -1,0 +1,240 @@
+"""Email to participants when their scores are final or a run failed, and organizers' digests.
+
+Emails are sent by Celery tasks (``workers.tasks.notify_submission``,
+``workers.tasks.send_digests``), queued after the commit that changed a
+submission. Sending is idempotent: a :class:`SentNotification` row, unique per
+submission and outcome, is written in the same transaction as the send, so a
+redelivered task finds it and sends nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from evaluation.metrics import CLASSIC_METRICS, STAGE_METRICS, metric_info
+from leaderboard.judging.models import JudgeRun, JudgeStatus
+from leaderboard.submissions.models import Status, Submission
+
+from .models import EmailPreference, NotificationKind, SentNotification
+
+logger = logging.getLogger(__name__)
+
+#: The first digest an organizer gets covers this much.
+FIRST_DIGEST_SPAN = timedelta(days=1)
+
+
+class Sent:
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    #: The scores are not final yet (the judge is still at work) or the submission is not in that state.
+    NOT_READY = "not_ready"
+    OPTED_OUT = "opted_out"
+    NO_ADDRESS = "no_address"
+
+
+# -- preferences ------------------------------------------------------------------
+
+
+def preferences_of(user) -> EmailPreference:
+    """The user's email preferences; the defaults when they never changed them (not saved)."""
+    try:
+        return EmailPreference.objects.get(user=user)
+    except EmailPreference.DoesNotExist:
+        return EmailPreference(user=user)
+
+
+def update_preferences(user, *, on_result: bool, digest: bool) -> EmailPreference:
+    """Save what the user chose. Only organizers (staff) can have the digest."""
+    preference, _ = EmailPreference.objects.update_or_create(
+        user=user, defaults={"on_result": on_result, "digest": digest and user.is_staff}
+    )
+    return preference
+
+
+# -- result emails ------------------------------------------------------------------
+
+
+def enqueue_on_commit(submission_id: int, kind: str) -> None:
+    """Queue the result email once the current transaction commits (at once outside one)."""
+    transaction.on_commit(partial(enqueue_notification, submission_id, kind))
+
+
+def enqueue_notification(submission_id: int, kind: str) -> bool:
+    """Queue the email task. A broker outage costs the email, never the scoring."""
+    from workers.tasks import notify_submission
+
+    try:
+        notify_submission.delay(submission_id, kind)
+    except Exception:
+        logger.exception("could not queue the %s email of submission %s", kind, submission_id)
+        return False
+    return True
+
+
+def scores_are_final(submission: Submission) -> bool:
+    """Finished, and the judge of the current result is not queued or running (none, complete, incomplete)."""
+    if submission.status != Status.FINISHED or submission.current_result_id is None:
+        return False
+    pending = JudgeRun.objects.filter(
+        result_id=submission.current_result_id, status__in=(JudgeStatus.QUEUED, JudgeStatus.RUNNING)
+    )
+    return not pending.exists()
+
+
+def notify_submission(submission_id: int, kind: str) -> str:
+    """Email the submitting user the outcome of a submission, once per outcome."""
+    if kind not in NotificationKind.values:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    submission = (
+        Submission.objects.select_related("phase__challenge", "user", "current_result")
+        .filter(pk=submission_id)
+        .first()
+    )
+    if submission is None:
+        return Sent.NOT_READY
+    if kind == NotificationKind.FINISHED and not scores_are_final(submission):
+        return Sent.NOT_READY
+    if kind == NotificationKind.FAILED and submission.status != Status.FAILED:
+        return Sent.NOT_READY
+    user = submission.user
+    if not preferences_of(user).on_result:
+        return Sent.OPTED_OUT
+    if not user.email:
+        return Sent.NO_ADDRESS
+    message = result_email(submission, kind)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                SentNotification.objects.create(submission=submission, kind=kind, recipient=user.email)
+        except IntegrityError:
+            return Sent.ALREADY_SENT
+        # A failed send rolls the marker back, so the task's retry sends it.
+        message.send()
+    logger.info("sent the %s email of submission %s", kind, submission_id)
+    return Sent.SENT
+
+
+@dataclass(frozen=True)
+class ScoreLine:
+    label: str
+    value: str
+
+
+def _score_lines(metrics: dict, names) -> list[ScoreLine]:
+    return [
+        ScoreLine(metric_info(name).label, f"{metrics[name]:.{metric_info(name).precision}f}")
+        for name in names
+        if metrics.get(name) is not None
+    ]
+
+
+def _judge_note(submission: Submission) -> str:
+    """Why L1/L2 are missing, in the words the team sees on the submission page (never the judge's output)."""
+    run = JudgeRun.objects.filter(result_id=submission.current_result_id).only("reason", "status").first()
+    if run is None:
+        return ""
+    return run.reason
+
+
+def site_link(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _subject(text: str) -> str:
+    # Header injection: a title with a newline must not end the subject.
+    return " ".join(text.split())
+
+
+def result_email(submission: Submission, kind: str) -> EmailMessage:
+    phase = submission.phase
+    context = {
+        "submission": submission,
+        "phase": phase,
+        "challenge": phase.challenge,
+        "user": submission.user,
+        "link": site_link(reverse("web:submission-detail", args=[submission.pk])),
+        "preferences_link": site_link(reverse("web:email-preferences")),
+    }
+    if kind == NotificationKind.FINISHED:
+        metrics = submission.current_result.metrics
+        stage = _score_lines(metrics, STAGE_METRICS)
+        context |= {"classic": _score_lines(metrics, CLASSIC_METRICS), "stage": stage,
+                    "judge_note": "" if stage else _judge_note(submission)}
+        subject = f"{phase.challenge.title}: submission #{submission.pk} is scored"
+    else:
+        subject = f"{phase.challenge.title}: submission #{submission.pk} failed"
+    body = render_to_string(f"email/submission_{kind}.txt", context)
+    return EmailMessage(_subject(subject), body, settings.DEFAULT_FROM_EMAIL, [submission.user.email])
+
+
+# -- digests ------------------------------------------------------------------------
+
+
+def digest_recipients():
+    return EmailPreference.objects.filter(
+        digest=True, user__is_staff=True, user__is_active=True
+    ).exclude(user__email="")
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """Send every opted-in organizer the submissions created since their last digest. Returns emails sent."""
+    now = now or timezone.now()
+    sent = 0
+    for preference_id in digest_recipients().values_list("pk", flat=True):
+        if send_digest(preference_id, now=now):
+            sent += 1
+    return sent
+
+
+def send_digest(preference_id: int, *, now: datetime) -> bool:
+    """One organizer's digest. Two runs at once (beat and cron) send it once: the row is locked."""
+    with transaction.atomic():
+        preference = (
+            EmailPreference.objects.select_for_update(skip_locked=True)
+            .select_related("user")
+            .filter(pk=preference_id, digest=True)
+            .first()
+        )
+        if preference is None or not preference.user.is_staff or not preference.user.email:
+            return False
+        since = preference.last_digest_at or now - FIRST_DIGEST_SPAN
+        if since >= now:
+            return False
+        submissions = list(
+            Submission.objects.filter(created_at__gt=since, created_at__lte=now)
+            .select_related("phase__challenge", "team")
+            .order_by("created_at", "pk")
+        )
+        preference.last_digest_at = now
+        preference.save(update_fields=["last_digest_at"])
+        if not submissions:
+            return False
+        body = render_to_string("email/digest.txt", {
+            "user": preference.user, "submissions": submissions, "since": since, "now": now,
+            "admin_link": site_link(reverse("admin:submissions_submission_changelist")),
+            "status_link": site_link(reverse("web:status")),
+            "preferences_link": site_link(reverse("web:email-preferences")),
+        })
+        subject = f"Movie101v2 leaderboard: {len(submissions)} new submission(s)"
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [preference.user.email]).send()
+    logger.info("sent a digest of %s submissions to user %s", len(submissions), preference.user_id)
+    return True
+
+
+def organizers_without_address() -> list[str]:
+    """Organizers who asked for the digest but have no email address (for the command's output)."""
+    return list(
+        get_user_model().objects.filter(email_preference__digest=True, is_staff=True, email="")
+        .values_list("username", flat=True)
+    )

@@ -1,0 +1,1 @@
+"""Operating the service: the status page (queue depths, workers, what runs). No models."""
