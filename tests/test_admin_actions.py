@@ -450,3 +450,35 @@ def test_participants_cannot_change_status_scores_baseline_moderation_or_ownersh
     assert api_client_for(bob).patch(f"/api/v1/submissions/{submission.pk}/", {"public": False},
                                      format="json").status_code == 404
     assert Submission.objects.get(pk=submission.pk).is_public
+
+
+def test_resuming_and_cancelling_judge_runs_ask_why_and_are_audited(alice, demo_val, organizer):
+    from leaderboard.judging.models import JudgeRun, JudgeStatus
+    from leaderboard.submissions.models import Result
+
+    organizer.user_permissions.add(*Permission.objects.filter(content_type__model="judgerun",
+                                                             codename__in=["change_judgerun", "view_judgerun"]))
+    submission = uploaded(alice, demo_val)
+    result = Result.objects.create(submission=submission, metrics={}, per_clip={}, clips=10, evaluation_version="x",
+                                   protocol="x", reference_hash="x", duration_seconds=0)
+    incomplete = JudgeRun.objects.create(result=result, submission=submission, status=JudgeStatus.INCOMPLETE,
+                                         reason="3 of 20 judgments failed")
+    client = logged_in(organizer)
+    response = run_action(client, "/admin/judging/judgerun/", "resume_judging", [incomplete],
+                          reason="The endpoint is back")
+    incomplete.refresh_from_db()
+    assert incomplete.status == JudgeStatus.QUEUED and incomplete.reason == ""
+    event = only_event(action="judge.resume")
+    assert (event.actor, event.reason, event.details["status"]) == (organizer, "The endpoint is back",
+                                                                     ["incomplete", "queued"])
+    assert any("queued again" in message for message in messages_of(response))
+
+    run_action(client, "/admin/judging/judgerun/", "cancel_judging", [incomplete], reason="Wrong model")
+    incomplete.refresh_from_db()
+    assert incomplete.status == JudgeStatus.CANCELLED
+    assert only_event(action="judge.cancel").details["status"] == ["queued", "cancelled"]
+
+    # A cancelled run cannot be cancelled again: refused by name, no second event.
+    response = run_action(client, "/admin/judging/judgerun/", "cancel_judging", [incomplete], reason="Again")
+    assert any(f"judge run #{incomplete.pk} is cancelled" in message for message in messages_of(response))
+    assert AuditEvent.objects.filter(action="judge.cancel").count() == 1

@@ -38,9 +38,13 @@ def browser(tmp_path):
 
 
 def wait_for(driver, condition, timeout=60):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition)
+    # The status page reloads itself when the status changes: an element found
+    # just before a reload is stale a moment later; look again.
+    return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
 
 
 def sign_in(driver, base, username, password):

@@ -511,3 +511,17 @@ def test_baselines_take_no_rank_and_move_none():
     assert [(item.rank, item.entry.payload or item.entry.submission_id) for item in placed] == [
         (None, "top"), (1, 1), (2, 2), (2, 3), (None, "tie"), (None, "middle"), (4, 4), (None, "none")]
     assert [item.rank for item in ranked] == [1, 2, 2, 4]
+
+
+def test_the_submit_page_of_a_gated_phase_offers_to_ask_for_approval(client, alice, demo_val):
+    from leaderboard.teams.models import PhaseApproval
+
+    demo_val.requires_approval = True
+    demo_val.save()
+    client.force_login(alice)
+    page = client.get("/c/demo/val/submit/").content.decode()
+    assert "request approval" in page and 'action="/c/demo/val/approval/"' in page
+    client.post("/c/demo/val/approval/")
+    assert PhaseApproval.objects.get(team__name="Team A", phase=demo_val).status == "pending"
+    page = client.get("/c/demo/val/submit/").content.decode()
+    assert "waiting for approval" in page and 'action="/c/demo/val/approval/"' not in page

@@ -1,5 +1,7 @@
-from django.contrib import admin, messages
-from django.utils.translation import gettext_lazy as _, ngettext
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from leaderboard.audit.actions import confirm_with_reason
 
 from . import services
 from .models import JudgeAnswer, JudgeRun
@@ -21,27 +23,21 @@ class JudgeRunAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description=_("Resume judging (asks only the clips without an answer)"))
+    @admin.action(description=_("Resume judging (asks only the clips without an answer)"), permissions=["change"])
     def resume_judging(self, request, queryset):
-        resumed = 0
-        for run in queryset:
-            if services.resume(run.pk):
-                resumed += 1
-                self.log_change(request, run, "Resumed judging")
-        skipped = queryset.count() - resumed
-        self.message_user(request, ngettext("%d run queued again.", "%d runs queued again.", resumed) % resumed)
-        if skipped:
-            self.message_user(request, _("%d runs were not incomplete, cancelled or unconfigured; left as they are.")
-                              % skipped, messages.WARNING)
+        return confirm_with_reason(
+            self, request, queryset, action="resume_judging", title=_("Resume judging"),
+            apply=lambda run, data: services.resume_by_organizer(request.user, run, data["reason"]),
+            done=_("{count} judge run(s) queued again."),
+        )
 
-    @admin.action(description=_("Cancel judging"))
+    @admin.action(description=_("Cancel judging"), permissions=["change"])
     def cancel_judging(self, request, queryset):
-        cancelled = 0
-        for run in queryset:
-            if services.cancel(run.pk):
-                cancelled += 1
-                self.log_change(request, run, "Cancelled judging")
-        self.message_user(request, ngettext("%d run cancelled.", "%d runs cancelled.", cancelled) % cancelled)
+        return confirm_with_reason(
+            self, request, queryset, action="cancel_judging", title=_("Cancel judging"),
+            apply=lambda run, data: services.cancel_by_organizer(request.user, run, data["reason"]),
+            done=_("{count} judge run(s) cancelled."),
+        )
 
 
 @admin.register(JudgeAnswer)

@@ -34,6 +34,7 @@ from evaluation.judge import (
     templates_for,
     templates_from_data,
 )
+from leaderboard.audit.services import ActionRefused, record, require_reason
 from leaderboard.challenges.models import Phase, ReferenceSet
 from leaderboard.statemachine import conditional_transition
 from leaderboard.submissions.models import Result, Submission
@@ -165,6 +166,27 @@ def cancel(run_id: int) -> bool:
     if cancelled:
         _notify_scores_final(run_id)
     return cancelled
+
+
+def resume_by_organizer(actor, run: JudgeRun, reason: str) -> None:
+    """An organizer's resume, with the audit event in the same transaction."""
+    reason = require_reason(reason)
+    with transaction.atomic():
+        status = JudgeRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+        if not resume(run.pk):
+            raise ActionRefused(f"judge run #{run.pk} is {status}: only an incomplete, cancelled or unconfigured "
+                                "run can be resumed.")
+        record(actor, "judge.resume", run, reason, status=[status, JudgeStatus.QUEUED])
+
+
+def cancel_by_organizer(actor, run: JudgeRun, reason: str) -> None:
+    reason = require_reason(reason)
+    with transaction.atomic():
+        status = JudgeRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+        if not cancel(run.pk):
+            raise ActionRefused(f"judge run #{run.pk} is {status}: only a queued, running or incomplete run can be "
+                                "cancelled.")
+        record(actor, "judge.cancel", run, reason, status=[status, JudgeStatus.CANCELLED])
 
 
 def _notify_scores_final(run_id: int) -> None:
