@@ -65,17 +65,20 @@ def shifted_predictions(references: dict[str, str]) -> dict[str, str]:
 # -- challenges and people ------------------------------------------------------------
 
 
-def small_spec(references: dict[str, dict[str, str]], *, slug="small", public=True, **phase_options) -> dict:
+def load_test_challenge(references: dict[str, dict[str, str]], *, slug="movie101v2", public=False) -> None:
+    """A one-phase challenge (``test``, or ``val`` when ``public``) over ``references``, loaded as a bundle."""
+    from leaderboard.challenges.bundles import validate_bundle
+    from leaderboard.challenges.services import load_bundle
+
     phase = {
         "slug": "val" if public else "test",
         "title": "Validation" if public else "Test",
         "references_public": public,
-        "starts_at": timezone.now() - timedelta(days=1),
+        "starts_at": timezone.now() - timedelta(minutes=1),
         "references": {language: {"narrations": narrations} for language, narrations in references.items()},
         "boards": MOVIE101V2_BOARDS,
-        **phase_options,
     }
-    return {"slug": slug, "title": slug.title(), "phases": [phase]}
+    load_bundle(validate_bundle({"slug": slug, "title": slug.title(), "phases": [phase]}, base_dir=ROOT))
 
 
 @pytest.fixture

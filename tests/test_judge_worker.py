@@ -17,7 +17,15 @@ from rest_framework.test import APIClient
 from leaderboard.judging.models import JudgeRun
 from leaderboard.submissions.models import Result, Submission
 
-from .conftest import WorkerProcess, api_client_for, demo_file, shifted_predictions, upload, wait_for_status
+from .conftest import (
+    WorkerProcess,
+    api_client_for,
+    demo_file,
+    load_test_challenge,
+    shifted_predictions,
+    upload,
+    wait_for_status,
+)
 from .judge_server import FakeJudge, Fault, expected_stage_metrics
 
 
@@ -85,15 +93,9 @@ def test_the_judge_runs_on_its_own_queue_after_the_classic_scores_with_live_prog
 def test_the_full_test_split_through_the_api_is_judged_exactly_despite_faults_and_rescored_for_free(
     transactional_db, alice, real_test_split, tmp_path, settings
 ):
-    from django.utils import timezone
-
-    from leaderboard.challenges.services import MOVIE101V2_BOARDS, upsert_challenge
-
     references = real_test_split["en"]
     predictions = shifted_predictions(references)
-    upsert_challenge({"slug": "movie101v2", "title": "Movie101v2", "phases": [{
-        "slug": "test", "title": "Test", "references_public": False, "starts_at": timezone.now(),
-        "references": {"en": {"narrations": references}}, "boards": MOVIE101V2_BOARDS}]})
+    load_test_challenge({"en": references})
 
     first_requests: set[str] = set()
     lock = threading.Lock()

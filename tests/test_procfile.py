@@ -12,12 +12,9 @@ import time
 
 import pytest
 import requests
-from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from leaderboard.challenges.services import MOVIE101V2_BOARDS, upsert_challenge
-
-from .conftest import ROOT, database_url, purge_queues, shifted_predictions
+from .conftest import ROOT, database_url, load_test_challenge, purge_queues, shifted_predictions
 from .judge_server import FakeJudge, expected_stage_metrics
 
 
@@ -98,10 +95,7 @@ def procfile_processes(transactional_db, tmp_path, loopback_judge):
 def test_a_test_split_submission_goes_through_the_procfile_processes(procfile_processes, loopback_judge, alice,
                                                                      real_test_split):
     base, logs = procfile_processes
-    upsert_challenge({"slug": "movie101v2", "title": "Movie101v2", "phases": [{
-        "slug": "test", "title": "Test", "references_public": False, "starts_at": timezone.now(),
-        "references": {language: {"narrations": narrations} for language, narrations in real_test_split.items()},
-        "boards": MOVIE101V2_BOARDS}]})
+    load_test_challenge(real_test_split)
     token = Token.objects.create(user=alice).key
     headers = {"Authorization": f"Token {token}"}
     predictions = shifted_predictions(real_test_split["zh"])

@@ -12,7 +12,7 @@ import evaluation
 from leaderboard.challenges.models import ReferenceSet
 from leaderboard.submissions.models import Result, Submission
 
-from .conftest import api_client_for, demo_file, shifted_predictions, upload, wait_for_status
+from .conftest import api_client_for, demo_file, load_test_challenge, shifted_predictions, upload, wait_for_status
 
 
 def test_an_api_upload_is_scored_by_the_worker_and_reaches_the_board(celery_worker, alice, demo_val):
@@ -51,13 +51,7 @@ def test_a_failed_run_is_visible_to_the_team_with_its_reason(celery_worker, alic
 
 @pytest.mark.slow
 def test_the_full_real_test_split_goes_from_upload_to_board(celery_worker, alice, real_test_split):
-    from django.utils import timezone
-
-    from leaderboard.challenges.services import MOVIE101V2_BOARDS, upsert_challenge
-
-    upsert_challenge({"slug": "movie101v2", "title": "Movie101v2", "phases": [{
-        "slug": "test", "title": "Test", "references_public": False, "starts_at": timezone.now(),
-        "references": {"en": {"narrations": real_test_split["en"]}}, "boards": MOVIE101V2_BOARDS}]})
+    load_test_challenge({"en": real_test_split["en"]})
     predictions = shifted_predictions(real_test_split["en"])
     client = api_client_for(alice)
     started = time.monotonic()

@@ -20,7 +20,8 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone as dt_timezone
+from datetime import date, datetime
+from datetime import timezone as dt_timezone
 from pathlib import Path
 from typing import Any
 
