@@ -12,13 +12,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from evaluation.movie101v2 import read_split
 from evaluation.references import reference_hash
+from leaderboard.audit.models import AuditEvent
 from leaderboard.challenges.bundles import BundleError, validate_bundle
 from leaderboard.challenges.models import Baseline, Board, Challenge, ChallengePage, Phase, ReferenceSet
+from leaderboard.challenges.services import load_bundle
+
+from .test_admin_actions import change_form_data, logged_in, make_organizer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWCASE = ROOT / "demo" / "bundle"
@@ -188,6 +193,8 @@ def _append(path: str, item):
         (_set("phases.0.baselines.0.scores", {"ciderr": 1}), 'phases[0].baselines[0].scores.ciderr: unknown metric "ciderr"'),
         (_set("phases.0.baselines.0.scores", {"cider": "high"}), "phases[0].baselines[0].scores.cider: must be a number, not text"),
         (_set("phases.0.baselines.0.url", "ftp://x"), "phases[0].baselines[0].url: must start with http:// or https://"),
+        (_set("phases.0.baselines.0.url", "http://exa mple"), "phases[0].baselines[0].url: Enter a valid URL."),
+        (_set("phases.0.judge", {"max_tokens": 0}), "phases[0].judge.max_tokens: must be at least 1"),
         (_set("phases.0.references.en.file", "missing.json"), "phases[0].references.en.file: no such file: missing.json"),
         (_set("phases.0.references.en", {"file": "val-en.json", "narrations": {"a": "b"}}),
          "phases[0].references.en: give one of file, movie101v2 or narrations, not file and narrations"),
@@ -264,6 +271,24 @@ def test_nothing_is_loaded_when_anything_is_wrong(db, tmp_path):
     assert 'phases[0].boards[1].primary: unknown metric "ciderr"; did you mean "cider"?' in stderr
     assert "phases[0].references.en.file: no such file: references/missing.json" in stderr
     assert database_state() == {name: [] for name in database_state()}
+
+
+def test_the_models_refuse_what_the_loader_refuses(db, bundle_dir):
+    """An organizer cannot save in the admin a value that an exported bundle could not load back."""
+    load_bundle(validate_bundle(small_bundle(), base_dir=bundle_dir))
+    phase = Phase.objects.get(slug="val")
+    assert phase.board_visibility == "public"
+    phase.boards_public_from = phase.starts_at
+    phase.judge_max_tokens = 0
+    with pytest.raises(ValidationError) as refused:
+        phase.full_clean()
+    assert set(refused.value.message_dict) == {"boards_public_from", "judge_max_tokens"}
+
+    board = phase.boards.get()
+    board.precision = 11
+    with pytest.raises(ValidationError) as refused:
+        board.full_clean()
+    assert set(refused.value.message_dict) == {"precision"}
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -348,6 +373,92 @@ def test_a_dry_run_reports_and_saves_nothing(db, tmp_path):
     assert database_state() == before
 
 
+def _add_a_second_baseline_with_a_bad_url(spec):
+    spec.phases[0].baselines.append({**spec.phases[0].baselines[0], "key": "second", "order": 1, "url": "http://exa mple"})
+
+
+@pytest.mark.parametrize("loaded_before", [False, True], ids=["creating", "updating"])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_add_a_second_baseline_with_a_bad_url, "phases[0].baselines[1].url: Enter a valid URL."),
+        (lambda spec: spec.phases[1].boards[0].update(secondary_metrics=["ciderr"]), "phases[1].boards[0]: Unknown metrics: ciderr"),
+        (lambda spec: spec.phases[0].fields.update(judge_max_tokens=0), "phases[0].judge.max_tokens: Ensure this value is greater than or equal to 1."),
+        (lambda spec: spec.pages[0].update(title="x" * 201), "pages[0].title: Ensure this value has at most 200 characters (it has 201)."),
+    ],
+)
+def test_what_a_model_refuses_after_validation_is_reported_at_its_yaml_path(db, bundle_dir, monkeypatch, loaded_before,
+                                                                            change, expected):
+    """The models' own checks are a safety net behind the validator: a message with a YAML path, not a traceback."""
+    if loaded_before:
+        load_bundle(validate_bundle(small_bundle(), base_dir=bundle_dir))
+    before = database_state()
+    spec = validate_bundle(small_bundle(), base_dir=bundle_dir)
+    change(spec)
+    monkeypatch.setattr("leaderboard.challenges.management.commands.load_challenge.read_bundle", lambda path: spec)
+    message, stderr = run_failing("load_challenge", str(bundle_dir))
+    assert stderr.splitlines() == [expected]
+    assert "1 problem(s)" in message and "nothing was loaded" in message
+    assert database_state() == before
+
+
+def test_a_reload_records_its_audited_changes_as_the_admin_does(db, tmp_path):
+    folder = copy_showcase(tmp_path)
+    organizer = make_organizer()
+    run("load_challenge", str(folder), "--actor", organizer.username)
+    assert not AuditEvent.objects.exists()  # what a load creates is not an audited change
+
+    bundle = folder / "challenge.yaml"
+    data = yaml.safe_load(bundle.read_text(encoding="utf-8"))
+    val, test = data["phases"]
+    val["title"] = "Validation, renamed"  # not an audited field
+    val["ends_at"] = "2031-06-30T12:00:00Z"
+    val["max_submissions_per_day"] = None
+    test["frozen_at"] = None
+    test["judge"]["max_tokens"] = 32
+    bundle.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    references = json.loads((folder / "references" / "val-en.json").read_text(encoding="utf-8"))
+    references[min(references)] = "A changed reference."
+    (folder / "references" / "val-en.json").write_text(json.dumps(references), encoding="utf-8")
+    old_hash = ReferenceSet.objects.get(phase__slug="val", language="en").content_hash
+
+    dry_run = run("load_challenge", str(folder), "--dry-run", "--reason", "Just looking")
+    assert "phase showcase/val: updated (title, ends_at, max_submissions_per_day)" in dry_run
+    assert not AuditEvent.objects.exists()
+
+    run("load_challenge", str(folder), "--actor", organizer.username, "--reason", "Extend the validation phase")
+    events = {(event.action, event.target_label): event for event in AuditEvent.objects.all()}
+    assert sorted(events) == [("phase.change", "showcase/test"), ("phase.change", "showcase/val"),
+                              ("references.change", "showcase/val en (10 clips)")]
+    assert {(event.actor, event.reason) for event in events.values()} == {(organizer, "Extend the validation phase")}
+    assert events["phase.change", "showcase/val"].details == {"changes": {
+        "ends_at": ["2030-01-01T00:00:00+00:00", "2031-06-30T12:00:00+00:00"],
+        "max_submissions_per_day": [20, None],
+    }}
+    assert events["phase.change", "showcase/test"].details == {"changes": {
+        "frozen_at": ["2029-12-25T00:00:00+00:00", None],
+        "judge_max_tokens": [64, 32],
+    }}
+    reference_event = events["references.change", "showcase/val en (10 clips)"]
+    assert reference_event.target_id == str(ReferenceSet.objects.get(phase__slug="val", language="en").pk)
+    assert reference_event.details == {"hash": [old_hash, reference_hash(references)], "clips": [10, 10],
+                                       "source": "file references/val-en.json"}
+    assert "A changed reference." not in json.dumps(reference_event.details, ensure_ascii=False)
+
+    run("load_challenge", str(folder))  # nothing changed: nothing recorded
+    assert AuditEvent.objects.count() == 3
+
+    bundle.write_text(bundle.read_text(encoding="utf-8").replace("max_submissions_total: 500", "max_submissions_total: 7"),
+                      encoding="utf-8")
+    run("load_challenge", str(folder))
+    latest = AuditEvent.objects.first()
+    assert (latest.actor, latest.actor_label, latest.reason) == (None, "command load_challenge", f"load_challenge {folder}")
+    assert latest.details == {"changes": {"max_submissions_total": [500, 7]}}
+
+    message, _ = run_failing("load_challenge", str(folder), "--actor", "nobody")
+    assert message == "no user 'nobody'"
+
+
 def test_phases_and_references_left_out_of_a_bundle_are_kept(db, tmp_path):
     folder = copy_showcase(tmp_path)
     run("load_challenge", str(folder))
@@ -380,6 +491,54 @@ def test_load_export_load_changes_nothing_and_exports_are_identical(db, tmp_path
     run("export_challenge", "showcase", "-o", str(second))
     assert (first / "challenge.yaml").read_bytes() == (second / "challenge.yaml").read_bytes()
     assert sorted(path.name for path in first.iterdir()) == ["challenge.yaml"]
+
+
+def test_a_phase_edited_in_the_admin_exports_and_loads_back_unchanged(db, tmp_path):
+    run("load_challenge", str(copy_showcase(tmp_path)))
+    phase = Phase.objects.get(slug="test")
+    client = logged_in(make_organizer(models=("phase", "board")))
+    url = f"/admin/challenges/phase/{phase.pk}/change/"
+    data = change_form_data(client.get(url))
+    precision = next(name.replace("-key", "-precision") for name, value in data.items()
+                     if name.startswith("boards-") and name.endswith("-key") and value == "l2")
+
+    # What the loader would refuse, the change form refuses too.
+    data.update({"board_visibility": "public", "judge_max_tokens": "0", precision: "11",
+                 "change_reason": "Boards public from now on"})
+    refused = client.post(url, data)
+    assert refused.status_code == 200
+    assert set(refused.context["adminform"].form.errors) == {"boards_public_from", "judge_max_tokens"}
+    board_forms = next(inline.formset.forms for inline in refused.context["inline_admin_formsets"]
+                       if inline.formset.model is Board)
+    assert [form.errors for form in board_forms] == [{"precision": ["Ensure this value is less than or equal to 10."]}]
+    assert Phase.objects.get(pk=phase.pk).board_visibility == "hidden_until"
+
+    data.update({"boards_public_from_0": "", "boards_public_from_1": "", "judge_max_tokens": "1", precision: "10"})
+    saved = client.post(url, data)
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    phase.refresh_from_db()
+    assert (phase.board_visibility, phase.boards_public_from, phase.judge_max_tokens) == ("public", None, 1)
+    assert phase.boards.get().precision == 10
+
+    exported = tmp_path / "exported"
+    run("export_challenge", "showcase", "-o", str(exported))
+    before = database_state()
+    output = run("load_challenge", str(exported))
+    assert database_state() == before
+    assert all(line.endswith(": unchanged") or ": unchanged, " in line for line in output.strip().splitlines()), output
+
+
+def test_a_stray_boards_public_from_is_not_exported(db, tmp_path):
+    """A date kept from before the models refused it: the export leaves it out, and a load clears it."""
+    run("load_challenge", str(copy_showcase(tmp_path)))
+    Phase.objects.filter(slug="val").update(boards_public_from="2030-01-02T00:00:00Z")
+    exported = tmp_path / "exported"
+    run("export_challenge", "showcase", "-o", str(exported))
+    bundle = yaml.safe_load((exported / "challenge.yaml").read_text(encoding="utf-8"))
+    assert "boards_public_from" not in bundle["phases"][0]
+    assert bundle["phases"][1]["boards_public_from"] == "2030-01-02T00:00:00Z"  # hidden_until keeps its date
+    assert "phase showcase/val: updated (boards_public_from)" in run("load_challenge", str(exported))
+    assert Phase.objects.get(slug="val").boards_public_from is None
 
 
 def test_pages_baselines_and_judge_templates_survive_the_round_trip(db, tmp_path):
@@ -483,6 +642,18 @@ def test_the_movie101v2_preset_writes_a_bundle_that_points_at_the_data(db, tmp_p
     again = run("import_movie101v2", str(real_data))
     assert "phase movie101v2/test: kept (dates and limits are left as organizers set them)" in again
     assert Phase.objects.get(slug="test").starts_at.year == 2030
+
+
+def test_the_movie101v2_preset_records_what_it_changes(db, real_data):
+    run("import_movie101v2", str(real_data))
+    assert not AuditEvent.objects.exists()
+    Phase.objects.filter(slug="val").update(references_public=False)
+    run("import_movie101v2", str(real_data))
+    event = AuditEvent.objects.get()
+    assert (event.action, event.target_label, event.actor_label) == ("phase.change", "movie101v2/val",
+                                                                     "command import_movie101v2")
+    assert event.reason == f"import_movie101v2 {real_data}"
+    assert event.details == {"changes": {"references_public": [False, True]}}
 
 
 def test_load_demo_loads_the_demo_bundle(db):

@@ -7,15 +7,7 @@ from leaderboard.audit.services import field_changes, record
 from leaderboard.submissions import moderation
 from leaderboard.submissions.admin import RESCORE_EXPLANATION, report_rescore
 
-from .models import Board, Challenge, Language, Phase, ReferenceSet
-
-#: Phase fields whose every change is recorded in the audit log, old -> new, with the reason.
-AUDITED_PHASE_FIELDS = [
-    "starts_at", "ends_at", "max_submissions_per_day", "max_submissions_total", "board_visibility",
-    "boards_public_from", "frozen_at", "requires_approval", "references_public", "show_all_entries",
-    "allow_partial", "judge_enabled", "judge_base_url", "judge_model", "judge_api_key_env", "judge_temperature",
-    "judge_max_tokens", "judge_templates",
-]
+from .models import AUDITED_PHASE_FIELDS, Board, Challenge, Language, Phase, ReferenceSet
 
 
 class PhaseInline(admin.TabularInline):

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import URLValidator
 
 from evaluation.classic import LANGUAGES
 from evaluation.errors import EvaluationError
@@ -34,12 +36,14 @@ from evaluation.metrics import METRICS
 from evaluation.movie101v2 import SPLITS, read_split
 from evaluation.references import load_references, reference_hash
 
+from .models import BOARD_PRECISION_MAX, JUDGE_MAX_TOKENS_MIN, Board, BoardVisibility, Phase
+
 BUNDLE_FILE = "challenge.yaml"
 REFERENCES_FOLDER = "references"
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-VISIBILITIES = ("public", "hidden_until", "organizers")
+VISIBILITIES = tuple(BoardVisibility.values)
 
 CHALLENGE_KEYS = ("slug", "title", "description", "terms", "languages", "pages", "phases")
 PAGE_KEYS = ("slug", "title", "body")
@@ -55,29 +59,21 @@ BASELINE_KEYS = ("language", "key", "method_name", "citation", "url", "scores")
 REFERENCE_KEYS = ("file", "movie101v2", "narrations", "source", "hash", "clips")
 MOVIE101V2_KEYS = ("data", "split")
 
-# Phase fields a bundle leaves at the model's default when it does not state them.
-PHASE_DEFAULTS = {
-    "description": "",
-    "ends_at": None,
-    "references_public": False,
-    "max_submissions_per_day": 5,
-    "max_submissions_total": 100,
-    "board_visibility": "public",
-    "boards_public_from": None,
-    "frozen_at": None,
-    "requires_approval": False,
-    "show_all_entries": False,
-    "allow_partial": False,
+#: A model field -> its key in a bundle, where the two differ; for the models' own complaints.
+BUNDLE_KEYS_OF_FIELDS = {
+    Phase: {f"judge_{key}": f"judge.{key}" for key in JUDGE_KEYS},
+    Board: {"primary_metric": "primary", "secondary_metrics": "columns"},
 }
-JUDGE_DEFAULTS = {
-    "judge_enabled": True,
-    "judge_base_url": "",
-    "judge_model": "",
-    "judge_api_key_env": "",
-    "judge_temperature": None,
-    "judge_max_tokens": None,
-    "judge_templates": {},
-}
+
+
+def phase_default(name: str) -> Any:
+    """What a Phase field holds when a bundle leaves it out: the model field's own default."""
+    return Phase._meta.get_field(name).get_default()
+
+
+def judge_defaults() -> dict[str, Any]:
+    """The judge fields of a phase whose bundle has no ``judge`` entry (or leaves keys of it out)."""
+    return {f"judge_{key}": phase_default(f"judge_{key}") for key in JUDGE_KEYS}
 
 
 class BundleError(Exception):
@@ -86,6 +82,17 @@ class BundleError(Exception):
     def __init__(self, errors: list[str]):
         self.errors = errors
         super().__init__("\n".join(errors))
+
+    @classmethod
+    def from_validation_error(cls, error: ValidationError, path: str, model: type) -> BundleError:
+        """A model's ``full_clean`` complaints about the object at ``path``, each at its key's YAML path."""
+        keys = BUNDLE_KEYS_OF_FIELDS.get(model, {})
+        by_field = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
+        errors = []
+        for name, messages in by_field.items():
+            where = path if name == NON_FIELD_ERRORS else _join(path, keys.get(name, name))
+            errors.extend(f"{where}: {message}" if where else message for message in messages)
+        return cls(errors)
 
 
 @dataclass
@@ -106,6 +113,7 @@ class ReferenceSpec:
 class PhaseSpec:
     slug: str
     fields: dict[str, Any]  # Phase model field -> value
+    path: str = ""  # the YAML path, for messages: phases[0]
     references: dict[str, ReferenceSpec] = field(default_factory=dict)
     boards: list[dict[str, Any]] = field(default_factory=list)  # Board model fields, in order
     baselines: list[dict[str, Any]] = field(default_factory=list)  # Baseline model fields, in order
@@ -271,6 +279,16 @@ class _Validator:
             return False
         return True
 
+    def url(self, value: str, path: str) -> bool:
+        """Checked as the model's URLField checks it, so a bundle that passes here also saves."""
+        try:
+            URLValidator()(value)
+        except ValidationError as exc:
+            for message in exc.messages:
+                self.error(path, message)
+            return False
+        return True
+
     def items(self, data: dict, key: str, path: str, *, required: bool = False) -> list[tuple[str, Any]]:
         value = data.get(key)
         if value is None:
@@ -345,18 +363,21 @@ class _Validator:
         fields: dict[str, Any] = {
             "order": order,
             "title": self.text(data, "title", path, max_length=200),
-            "description": self.text(data, "description", path),
+            "description": self.text(data, "description", path, default=phase_default("description")),
             "starts_at": self.moment(data, "starts_at", path),
             "ends_at": self.moment(data, "ends_at", path),
-            "references_public": self.boolean(data, "references_public", path, False),
-            "max_submissions_per_day": self.integer(data, "max_submissions_per_day", path, 5),
-            "max_submissions_total": self.integer(data, "max_submissions_total", path, 100),
-            "board_visibility": self.text(data, "board_visibility", path, default="public"),
+            "references_public": self.boolean(data, "references_public", path, phase_default("references_public")),
+            "max_submissions_per_day": self.integer(data, "max_submissions_per_day", path,
+                                                    phase_default("max_submissions_per_day")),
+            "max_submissions_total": self.integer(data, "max_submissions_total", path,
+                                                  phase_default("max_submissions_total")),
+            "board_visibility": self.text(data, "board_visibility", path,
+                                          default=str(phase_default("board_visibility"))),
             "boards_public_from": self.moment(data, "boards_public_from", path),
             "frozen_at": self.moment(data, "frozen_at", path),
-            "requires_approval": self.boolean(data, "requires_approval", path, False),
-            "show_all_entries": self.boolean(data, "show_all_entries", path, False),
-            "allow_partial": self.boolean(data, "allow_partial", path, False),
+            "requires_approval": self.boolean(data, "requires_approval", path, phase_default("requires_approval")),
+            "show_all_entries": self.boolean(data, "show_all_entries", path, phase_default("show_all_entries")),
+            "allow_partial": self.boolean(data, "allow_partial", path, phase_default("allow_partial")),
         }
         if fields["starts_at"] and fields["ends_at"] and fields["ends_at"] <= fields["starts_at"]:
             self.error(_join(path, "ends_at"), "must be after starts_at")
@@ -364,31 +385,32 @@ class _Validator:
         if visibility not in VISIBILITIES:
             self.error(_join(path, "board_visibility"),
                        f'unknown visibility "{visibility}"; expected one of {", ".join(VISIBILITIES)}')
-        elif visibility == "hidden_until" and data.get("boards_public_from") is None:
+        elif visibility == BoardVisibility.HIDDEN_UNTIL and data.get("boards_public_from") is None:
             self.error(_join(path, "boards_public_from"), "required with board_visibility: hidden_until")
-        elif visibility != "hidden_until" and data.get("boards_public_from") is not None:
+        elif visibility != BoardVisibility.HIDDEN_UNTIL and data.get("boards_public_from") is not None:
             self.error(_join(path, "boards_public_from"), "only with board_visibility: hidden_until")
         fields.update(self.judge(data.get("judge"), _join(path, "judge")))
-        phase = PhaseSpec(slug=self.slug(data, "slug", path), fields=fields)
+        phase = PhaseSpec(slug=self.slug(data, "slug", path), fields=fields, path=path)
         phase.references = self.references(data.get("references"), _join(path, "references"), languages)
         phase.boards = self.boards(data, path)
         phase.baselines = self.baselines(data, path, languages)
         return phase
 
     def judge(self, value: Any, path: str) -> dict[str, Any]:
+        defaults = judge_defaults()
         if value is None:
-            return dict(JUDGE_DEFAULTS)
+            return defaults
         if isinstance(value, dict) and "api_key" in value:
             self.error(_join(path, "api_key"),
                        "keys never go in a bundle; name the environment variable holding it with api_key_env")
             value = {key: item for key, item in value.items() if key != "api_key"}
         data = self.mapping(value, path, JUDGE_KEYS)
         if data is None:
-            return dict(JUDGE_DEFAULTS)
-        base_url = self.text(data, "base_url", path, max_length=300)
+            return defaults
+        base_url = self.text(data, "base_url", path, default=defaults["judge_base_url"], max_length=300)
         if base_url and not base_url.startswith(("http://", "https://")):
             self.error(_join(path, "base_url"), "must start with http:// or https://")
-        api_key_env = self.text(data, "api_key_env", path, max_length=100)
+        api_key_env = self.text(data, "api_key_env", path, default=defaults["judge_api_key_env"], max_length=100)
         if api_key_env and not ENV_NAME.match(api_key_env):
             self.error(_join(path, "api_key_env"), f'"{api_key_env}" is not an environment variable name')
         temperature = data.get("temperature")
@@ -404,13 +426,14 @@ class _Validator:
             message = str(exc)
             self.error("", f"{path}.{message}" if message.startswith("templates") else f"{path}.templates: {message}")
         return {
-            "judge_enabled": self.boolean(data, "enabled", path, True),
+            "judge_enabled": self.boolean(data, "enabled", path, defaults["judge_enabled"]),
             "judge_base_url": base_url,
-            "judge_model": self.text(data, "model", path, max_length=200),
+            "judge_model": self.text(data, "model", path, default=defaults["judge_model"], max_length=200),
             "judge_api_key_env": api_key_env,
-            "judge_temperature": float(temperature) if temperature is not None else None,
-            "judge_max_tokens": self.integer(data, "max_tokens", path, None, minimum=1),
-            "judge_templates": templates if isinstance(templates, dict) else {},
+            "judge_temperature": float(temperature) if temperature is not None else defaults["judge_temperature"],
+            "judge_max_tokens": self.integer(data, "max_tokens", path, defaults["judge_max_tokens"],
+                                             minimum=JUDGE_MAX_TOKENS_MIN),
+            "judge_templates": templates if isinstance(templates, dict) else defaults["judge_templates"],
         }
 
     def references(self, value: Any, path: str, languages: list[str]) -> dict[str, ReferenceSpec]:
@@ -541,7 +564,8 @@ class _Validator:
                 "description": self.text(board, "description", where),
                 "primary_metric": primary if isinstance(primary, str) else "",
                 "secondary_metrics": [column for column in columns if isinstance(column, str)],
-                "precision": self.integer(board, "precision", where, 4, maximum=10, nullable=False),
+                "precision": self.integer(board, "precision", where, Board._meta.get_field("precision").get_default(),
+                                          maximum=BOARD_PRECISION_MAX, nullable=False),
                 "order": order,
             })
         return boards
@@ -562,6 +586,8 @@ class _Validator:
             url = self.text(baseline, "url", where, max_length=500)
             if url and not url.startswith(("http://", "https://")):
                 self.error(_join(where, "url"), "must start with http:// or https://")
+            elif url:
+                self.url(url, _join(where, "url"))
             scores = baseline.get("scores")
             if scores is not None and not isinstance(scores, dict):
                 self.error(_join(where, "scores"), f"must be a mapping of metric -> number, not {_type_name(scores)}")
@@ -639,7 +665,8 @@ def challenge_bundle(challenge, *, with_references: bool = False) -> tuple[dict[
         entry["max_submissions_per_day"] = phase.max_submissions_per_day
         entry["max_submissions_total"] = phase.max_submissions_total
         entry["board_visibility"] = phase.board_visibility
-        if phase.boards_public_from is not None:
+        if phase.board_visibility == BoardVisibility.HIDDEN_UNTIL:
+            # The loader takes the date with this visibility only; a date left over from it is not exported.
             entry["boards_public_from"] = format_moment(phase.boards_public_from)
         entry["frozen_at"] = format_moment(phase.frozen_at)
         entry["requires_approval"] = phase.requires_approval
@@ -683,7 +710,7 @@ def _judge_entry(phase) -> dict[str, Any]:
         "max_tokens": phase.judge_max_tokens,
         "templates": phase.judge_templates,
     }
-    defaults = {key.removeprefix("judge_"): value for key, value in JUDGE_DEFAULTS.items()}
+    defaults = {key.removeprefix("judge_"): value for key, value in judge_defaults().items()}
     return {key: value for key, value in values.items() if value != defaults[key]}
 
 

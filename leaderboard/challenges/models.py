@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,20 @@ class BoardVisibility(models.TextChoices):
     PUBLIC = "public", _("Public")
     HIDDEN_UNTIL = "hidden_until", _("Hidden until a date, then public")
     ORGANIZERS = "organizers", _("Organizers only")
+
+
+#: Limits the models and the bundle loader share (``bundles`` reads them from here).
+BOARD_PRECISION_MAX = 10
+JUDGE_MAX_TOKENS_MIN = 1
+
+#: Phase fields whose every change is recorded in the audit log, old -> new, with the reason:
+#: by the admin's change form and by a bundle reload alike.
+AUDITED_PHASE_FIELDS = (
+    "starts_at", "ends_at", "max_submissions_per_day", "max_submissions_total", "board_visibility",
+    "boards_public_from", "frozen_at", "requires_approval", "references_public", "show_all_entries",
+    "allow_partial", "judge_enabled", "judge_base_url", "judge_model", "judge_api_key_env", "judge_temperature",
+    "judge_max_tokens", "judge_templates",
+)
 
 
 class Challenge(models.Model):
@@ -113,7 +128,10 @@ class Phase(models.Model):
                     "Empty: JUDGE_API_KEY. Keys are never stored in the database."),
     )
     judge_temperature = models.FloatField(null=True, blank=True, help_text=_("Empty: JUDGE_TEMPERATURE (0)."))
-    judge_max_tokens = models.PositiveIntegerField(null=True, blank=True, help_text=_("Empty: JUDGE_MAX_TOKENS."))
+    judge_max_tokens = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(JUDGE_MAX_TOKENS_MIN)],
+        help_text=_("Empty: JUDGE_MAX_TOKENS."),
+    )
     judge_templates = models.JSONField(
         default=dict,
         blank=True,
@@ -134,6 +152,8 @@ class Phase(models.Model):
             errors["ends_at"] = _("The phase must end after it starts.")
         if self.board_visibility == BoardVisibility.HIDDEN_UNTIL and self.boards_public_from is None:
             errors["boards_public_from"] = _("Give the date the boards become public.")
+        elif self.board_visibility != BoardVisibility.HIDDEN_UNTIL and self.boards_public_from is not None:
+            errors["boards_public_from"] = _("Only with “hidden until a date, then public”: clear it.")
         if self.judge_base_url and not self.judge_base_url.startswith(("http://", "https://")):
             errors["judge_base_url"] = _("Start with http:// or https://.")
         if self.judge_api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.judge_api_key_env):
@@ -158,18 +178,25 @@ class Phase(models.Model):
     def is_frozen(self, at=None) -> bool:
         return self.frozen_at is not None and (at or timezone.now()) >= self.frozen_at
 
-    def is_open(self, at=None) -> bool:
+    def state_at(self, at=None) -> str:
+        """Which side of the window ``at`` (default now) is on: "upcoming", "open" or "closed".
+
+        The one definition of the window: ``starts_at`` <= at < ``ends_at`` (no end: open-ended).
+        ``is_open``, ``state`` and ``rules.submission_refusal`` all ask it.
+        """
         at = at or timezone.now()
-        return self.starts_at <= at and (self.ends_at is None or at < self.ends_at)
+        if at < self.starts_at:
+            return "upcoming"
+        if self.ends_at is not None and at >= self.ends_at:
+            return "closed"
+        return "open"
+
+    def is_open(self, at=None) -> bool:
+        return self.state_at(at) == "open"
 
     @property
     def state(self) -> str:
-        now = timezone.now()
-        if now < self.starts_at:
-            return "upcoming"
-        if self.ends_at is not None and now >= self.ends_at:
-            return "closed"
-        return "open"
+        return self.state_at()
 
 
 class ReferenceSet(models.Model):
@@ -206,7 +233,9 @@ class Board(models.Model):
     description = models.TextField(blank=True)
     primary_metric = models.CharField(max_length=40)
     secondary_metrics = models.JSONField(default=list, blank=True)
-    precision = models.PositiveSmallIntegerField(default=4, help_text=_("Decimals shown."))
+    precision = models.PositiveSmallIntegerField(
+        default=4, validators=[MaxValueValidator(BOARD_PRECISION_MAX)], help_text=_("Decimals shown.")
+    )
     order = models.PositiveIntegerField(default=0)
 
     class Meta:

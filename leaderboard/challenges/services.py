@@ -7,15 +7,20 @@ it. It is idempotent and returns a line per thing created, updated or unchanged.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.utils import timezone
 
+from leaderboard.audit.services import field_changes, record
+
 from .bundles import BundleError, BundleSpec, PhaseSpec, ReferenceSpec, format_moment
-from .models import Baseline, Board, Challenge, ChallengePage, Phase, ReferenceSet
+from .models import AUDITED_PHASE_FIELDS, Baseline, Board, Challenge, ChallengePage, Phase, ReferenceSet
 
 #: The stage boards of Movie101v2. Until a judge is configured the stage
 #: metrics are absent, and the ranking falls through to the classic columns.
@@ -42,6 +47,14 @@ class UpsertReport:
 
     def add(self, line: str) -> None:
         self.lines.append(line)
+
+
+@dataclass(frozen=True)
+class LoadAudit:
+    """Who loads a bundle and why: recorded with each audited change a reload makes."""
+
+    actor: AbstractBaseUser | str
+    reason: str
 
 
 # -- bundles -------------------------------------------------------------------------
@@ -72,8 +85,20 @@ _PHASE_SETTINGS = (
 )
 
 
+#: The audit log's actor and reason when a caller names none (tests, scripts).
+DEFAULT_LOAD_ACTOR = "load_bundle"
+DEFAULT_LOAD_REASON = "loaded from a bundle"
+
+
 @transaction.atomic
-def load_bundle(spec: BundleSpec, *, dry_run: bool = False, keep_organizer_edits: bool = False) -> UpsertReport:
+def load_bundle(
+    spec: BundleSpec,
+    *,
+    dry_run: bool = False,
+    keep_organizer_edits: bool = False,
+    actor: AbstractBaseUser | str = DEFAULT_LOAD_ACTOR,
+    reason: str = DEFAULT_LOAD_REASON,
+) -> UpsertReport:
     """Make the database say what the bundle says, in one transaction.
 
     The bundle is the source of truth for everything it states: a reload
@@ -88,25 +113,33 @@ def load_bundle(spec: BundleSpec, *, dry_run: bool = False, keep_organizer_edits
     created and left as organizers changed them afterwards, terms and
     languages are not touched, and nothing is removed.
 
+    Changes to an existing phase's audited fields (``AUDITED_PHASE_FIELDS``:
+    dates, limits, visibility, freeze, approval, judge settings) are recorded
+    as one ``phase.change`` event per phase, old -> new, and a reference set
+    whose narrations changed as one ``references.change`` event (hashes and
+    clip counts, never the narrations), each naming ``actor`` and ``reason``,
+    as the admin's change form does. Objects created are not events.
+
     ``dry_run`` does all of it and rolls back, so the report says exactly
-    what a load would change.
+    what a load would change; it records no events.
     """
     report = UpsertReport()
     errors: list[str] = []
+    audit = None if dry_run else LoadAudit(actor=actor, reason=reason.strip() or DEFAULT_LOAD_REASON)
     challenge = _sync_challenge(spec, report, keep_organizer_edits)
     _sync_pages(challenge, spec.pages, report, remove_absent=not keep_organizer_edits)
     stated = set()
     for phase_spec in spec.phases:
         stated.add(phase_spec.slug)
-        phase = _sync_phase(challenge, phase_spec, report, keep_organizer_edits)
+        phase = _sync_phase(challenge, phase_spec, report, keep_organizer_edits, audit)
         for language, reference_spec in phase_spec.references.items():
-            _sync_references(phase, language, reference_spec, report, errors)
+            _sync_references(phase, language, reference_spec, report, errors, audit)
         if not keep_organizer_edits:
             for reference_set in phase.reference_sets.exclude(language__in=list(phase_spec.references)):
                 report.add(f"references {phase}/{reference_set.language}: not in the bundle, kept "
                            f"({reference_set.clip_count:,} clips, {reference_set.content_hash})")
-        _sync_boards(phase, phase_spec.boards, report, remove_absent=not keep_organizer_edits)
-        _sync_baselines(phase, phase_spec.baselines, report, remove_absent=not keep_organizer_edits)
+        _sync_boards(phase, phase_spec, report, remove_absent=not keep_organizer_edits)
+        _sync_baselines(phase, phase_spec, report, remove_absent=not keep_organizer_edits)
     if not keep_organizer_edits:
         for phase in challenge.phases.exclude(slug__in=stated):
             report.add(f"phase {phase}: not in the bundle, kept (delete a phase in the admin; "
@@ -122,23 +155,35 @@ def _changed_fields(instance, values: dict[str, Any]) -> list[str]:
     return [name for name, value in values.items() if getattr(instance, name) != value]
 
 
+def _validate(instance: models.Model, path: str) -> None:
+    """``full_clean``, with what the model refuses reported as a ``BundleError`` at the object's YAML path.
+
+    The bundle validator checks what the models check, so this is a safety net:
+    a bundle problem it missed is still a message, not a traceback.
+    """
+    try:
+        instance.full_clean()
+    except ValidationError as exc:
+        raise BundleError.from_validation_error(exc, path, type(instance)) from exc
+
+
+def _item_path(parent: str, key: str, order: int) -> str:
+    """The YAML path of a list item; a board's, baseline's or page's ``order`` is its index in the list."""
+    return f"{parent}.{key}[{order}]" if parent else f"{key}[{order}]"
+
+
 def _sync_challenge(spec: BundleSpec, report: UpsertReport, keep_organizer_edits: bool) -> Challenge:
     values: dict[str, Any] = {"title": spec.title, "description": spec.description}
     if not keep_organizer_edits:
         values.update(terms=spec.terms, languages=list(spec.languages))
     challenge = Challenge.objects.filter(slug=spec.slug).first()
     if challenge is None:
-        challenge = Challenge.objects.create(slug=spec.slug, **values)
+        challenge = Challenge(slug=spec.slug, **values)
+        _validate(challenge, "")
+        challenge.save()
         report.add(f"challenge {challenge.slug}: created")
         return challenge
-    changed = _changed_fields(challenge, values)
-    if changed:
-        for name in changed:
-            setattr(challenge, name, values[name])
-        challenge.save(update_fields=changed)
-        report.add(f"challenge {challenge.slug}: updated ({', '.join(changed)})")
-    else:
-        report.add(f"challenge {challenge.slug}: unchanged")
+    _save_changes(challenge, values, f"challenge {challenge.slug}", report, "")
     return challenge
 
 
@@ -147,41 +192,46 @@ def _sync_pages(challenge: Challenge, pages: list[dict[str, Any]], report: Upser
     existing = {page.slug: page for page in challenge.pages.all()}
     for values in pages:
         label = f"page {challenge.slug}/{values['slug']}"
+        path = _item_path("", "pages", values["order"])
         page = existing.pop(values["slug"], None)
         if page is None:
-            ChallengePage.objects.create(challenge=challenge, **values)
+            page = ChallengePage(challenge=challenge, **values)
+            _validate(page, path)
+            page.save()
             report.add(f"{label}: created")
             continue
-        _save_changes(page, values, label, report)
+        _save_changes(page, values, label, report, path)
     if remove_absent:
         for page in existing.values():
             page.delete()
             report.add(f"page {challenge.slug}/{page.slug}: removed (not in the bundle)")
 
 
-def _save_changes(instance, values: dict[str, Any], label: str, report: UpsertReport) -> None:
+def _save_changes(instance, values: dict[str, Any], label: str, report: UpsertReport, path: str) -> None:
     changed = _changed_fields(instance, values)
     if not changed:
         report.add(f"{label}: unchanged")
         return
     for name in changed:
         setattr(instance, name, values[name])
-    instance.full_clean()
+    _validate(instance, path)
     instance.save()
     report.add(f"{label}: updated ({', '.join(changed)})")
 
 
-def _sync_phase(challenge: Challenge, spec: PhaseSpec, report: UpsertReport, keep_organizer_edits: bool) -> Phase:
+def _sync_phase(challenge: Challenge, spec: PhaseSpec, report: UpsertReport, keep_organizer_edits: bool,
+                audit: LoadAudit | None) -> Phase:
     values = {name: spec.fields[name] for name in _PHASE_SETTINGS}
     phase = Phase.objects.filter(challenge=challenge, slug=spec.slug).first()
     label = f"phase {challenge.slug}/{spec.slug}"
     if phase is None:
         phase = Phase(challenge=challenge, slug=spec.slug, **values)
-        phase.full_clean()
+        _validate(phase, spec.path)
         phase.save()
         report.add(f"{label}: created ({'public' if phase.references_public else 'hidden'} references, "
                    f"opens {format_moment(phase.starts_at)})")
         return phase
+    before = copy.copy(phase)
     if keep_organizer_edits:
         if phase.references_public != values["references_public"]:
             phase.references_public = values["references_public"]
@@ -189,13 +239,21 @@ def _sync_phase(challenge: Challenge, spec: PhaseSpec, report: UpsertReport, kee
             report.add(f"{label}: references are now {'public' if phase.references_public else 'hidden'}")
         else:
             report.add(f"{label}: kept (dates and limits are left as organizers set them)")
-        return phase
-    _save_changes(phase, values, label, report)
+    else:
+        _save_changes(phase, values, label, report, spec.path)
+    _record_phase_changes(before, phase, audit)
     return phase
 
 
+def _record_phase_changes(before: Phase, phase: Phase, audit: LoadAudit | None) -> None:
+    """One ``phase.change`` event with the audited fields that changed, old -> new, as the admin records."""
+    changes = field_changes(before, phase, AUDITED_PHASE_FIELDS)
+    if audit is not None and changes:
+        record(audit.actor, "phase.change", phase, audit.reason, changes=changes)
+
+
 def _sync_references(phase: Phase, language: str, spec: ReferenceSpec, report: UpsertReport,
-                     errors: list[str]) -> None:
+                     errors: list[str], audit: LoadAudit | None) -> None:
     label = f"references {phase}/{language}"
     existing = ReferenceSet.objects.filter(phase=phase, language=language).first()
     if spec.narrations is None:
@@ -216,10 +274,15 @@ def _sync_references(phase: Phase, language: str, spec: ReferenceSpec, report: U
     if existing.content_hash == spec.content_hash:
         _keep_references(existing, spec, label, report)
         return
-    old_hash = existing.content_hash
+    old_hash, old_clip_count = existing.content_hash, existing.clip_count
     existing.narrations, existing.source = spec.narrations, spec.source or existing.source
     existing.save()
     report.add(f"{label}: updated, {existing.clip_count:,} clips, {old_hash} -> {existing.content_hash}")
+    if audit is not None:
+        # Hashes and counts only: the narrations of a hidden test set stay out of the audit log.
+        record(audit.actor, "references.change", existing, audit.reason,
+               hash=[old_hash, existing.content_hash], clips=[old_clip_count, existing.clip_count],
+               source=existing.source)
 
 
 def _keep_references(existing: ReferenceSet, spec: ReferenceSpec, label: str, report: UpsertReport) -> None:
@@ -231,37 +294,38 @@ def _keep_references(existing: ReferenceSet, spec: ReferenceSpec, label: str, re
         report.add(f"{label}: unchanged, {existing.clip_count:,} clips")
 
 
-def _sync_boards(phase: Phase, boards: list[dict[str, Any]], report: UpsertReport, *, remove_absent: bool) -> None:
+def _sync_boards(phase: Phase, spec: PhaseSpec, report: UpsertReport, *, remove_absent: bool) -> None:
     existing = {board.key: board for board in phase.boards.all()}
-    for values in boards:
+    for values in spec.boards:
         label = f"board {phase}/{values['key']}"
+        path = _item_path(spec.path, "boards", values["order"])
         board = existing.pop(values["key"], None)
         if board is None:
             board = Board(phase=phase, **values)
-            board.full_clean()
+            _validate(board, path)
             board.save()
             report.add(f"{label}: created, ranked by {board.primary_metric}")
             continue
-        _save_changes(board, values, label, report)
+        _save_changes(board, values, label, report, path)
     if remove_absent:
         for board in existing.values():
             board.delete()
             report.add(f"board {phase}/{board.key}: removed (not in the bundle)")
 
 
-def _sync_baselines(phase: Phase, baselines: list[dict[str, Any]], report: UpsertReport, *,
-                    remove_absent: bool) -> None:
+def _sync_baselines(phase: Phase, spec: PhaseSpec, report: UpsertReport, *, remove_absent: bool) -> None:
     existing = {(baseline.language, baseline.key): baseline for baseline in phase.baselines.all()}
-    for values in baselines:
+    for values in spec.baselines:
         label = f"baseline {phase}/{values['language']}/{values['key']}"
+        path = _item_path(spec.path, "baselines", values["order"])
         baseline = existing.pop((values["language"], values["key"]), None)
         if baseline is None:
             baseline = Baseline(phase=phase, **values)
-            baseline.full_clean()
+            _validate(baseline, path)
             baseline.save()
             report.add(f"{label}: created")
             continue
-        _save_changes(baseline, values, label, report)
+        _save_changes(baseline, values, label, report, path)
     if remove_absent:
         for (language, key), baseline in existing.items():
             baseline.delete()

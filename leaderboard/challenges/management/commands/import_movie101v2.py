@@ -6,6 +6,10 @@ from evaluation.errors import EvaluationError
 from leaderboard.challenges.bundles import BUNDLE_FILE, BundleError, dump_bundle, validate_bundle
 from leaderboard.challenges.services import load_bundle, movie101v2_bundle
 
+from ._audit_options import add_audit_arguments, audit_actor
+
+COMMAND = "import_movie101v2"
+
 
 class Command(BaseCommand):
     help = (
@@ -13,7 +17,8 @@ class Command(BaseCommand):
         "phase val with public references, phase test with hidden ones, zh and en, boards l1 and l2. "
         "A preset: it builds a challenge bundle and loads it as load_challenge does, except that dates, limits "
         "and judge settings are set when a phase is created and left as organizers changed them afterwards. "
-        "Running it again changes only what differs. --write-bundle writes the bundle out to edit and load."
+        "Running it again changes only what differs, recorded in the audit log as load_challenge does. "
+        "--write-bundle writes the bundle out to edit and load."
     )
 
     def add_arguments(self, parser):
@@ -22,9 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--write-bundle", type=Path, metavar="DIR",
                             help="also write the bundle to DIR/challenge.yaml (the references stay in the data folder)")
         parser.add_argument("--no-load", action="store_true", help="with --write-bundle: only write it")
+        add_audit_arguments(parser, command=COMMAND, default_reason=f"{COMMAND} PATH")
 
     def handle(self, path: Path, challenge: str, write_bundle: Path | None = None, no_load: bool = False,
-               **options):
+               reason: str = "", actor: str | None = None, **options):
+        audit_as = audit_actor(actor, command=COMMAND)
         root = path.resolve()
         try:
             bundle = movie101v2_bundle(str(root), slug=challenge)
@@ -39,5 +46,10 @@ class Command(BaseCommand):
             self.stdout.write(f"bundle written to {write_bundle / BUNDLE_FILE}")
         if no_load:
             return
-        for line in load_bundle(spec, keep_organizer_edits=True).lines:
+        try:
+            report = load_bundle(spec, keep_organizer_edits=True, actor=audit_as,
+                                 reason=reason.strip() or f"{COMMAND} {path}")
+        except BundleError as exc:
+            raise CommandError("\n".join(exc.errors)) from exc
+        for line in report.lines:
             self.stdout.write(line)

@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, no_user: bool = False, **options):
-        for line in load_bundle(read_bundle(DEMO_BUNDLE)).lines:
+        for line in load_bundle(read_bundle(DEMO_BUNDLE), actor="command load_demo", reason="load_demo").lines:
             self.stdout.write(line)
         if no_user:
             return
