@@ -1,7 +1,7 @@
 # One image for every process of the Procfile: web (default), worker, release.
 #   docker build -t movie101v2-leaderboard .
 #   docker run -e DATABASE_URL=... -e REDIS_URL=... -e SECRET_KEY=... -e ALLOWED_HOSTS=... -p 8000:8000 movie101v2-leaderboard
-#   docker run ... movie101v2-leaderboard celery -A workers worker --queues classic
+#   docker run ... movie101v2-leaderboard celery -A workers worker --queues classic,rescore
 FROM python:3.11-slim-bookworm
 
 # Java runs METEOR and the PTB tokenizer.

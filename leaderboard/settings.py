@@ -258,7 +258,10 @@ CELERY_TASK_DEFAULT_QUEUE = "classic"
 # Classic scores take seconds; the judge takes minutes to hours on its own workers.
 CELERY_TASK_ROUTES = {
     "workers.tasks.score_submission": {"queue": "classic"},
-    "workers.tasks.rescore_submission": {"queue": "classic"},
+    # Its own queue: a phase re-score queues one message per submission, and a
+    # worker consuming both queues takes from each in turn, so new uploads are
+    # not stuck behind a long re-score.
+    "workers.tasks.rescore_submission": {"queue": "rescore"},
     "workers.tasks.judge_result": {"queue": "judge"},
     "workers.tasks.notify_submission": {"queue": "classic"},
     "workers.tasks.send_digests": {"queue": "classic"},

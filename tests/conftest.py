@@ -170,7 +170,7 @@ def process_env(**extra: str) -> dict[str, str]:
     return env
 
 
-QUEUES = ("classic", "judge")
+QUEUES = ("classic", "rescore", "judge")
 
 
 def purge_queues(queues=QUEUES) -> None:
@@ -182,7 +182,7 @@ def purge_queues(queues=QUEUES) -> None:
 
 
 class WorkerProcess:
-    def __init__(self, log_path: Path, concurrency: int = 1, queues: str = "classic", purge: bool = True,
+    def __init__(self, log_path: Path, concurrency: int = 1, queues: str = "classic,rescore", purge: bool = True,
                  **env: str):
         self.log_path = log_path
         self.concurrency = concurrency

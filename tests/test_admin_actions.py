@@ -482,3 +482,19 @@ def test_resuming_and_cancelling_judge_runs_ask_why_and_are_audited(alice, demo_
     response = run_action(client, "/admin/judging/judgerun/", "cancel_judging", [incomplete], reason="Again")
     assert any(f"judge run #{incomplete.pk} is cancelled" in message for message in messages_of(response))
     assert AuditEvent.objects.filter(action="judge.cancel").count() == 1
+
+
+def test_an_organizer_approves_a_team_for_a_phase_before_it_asks(alice, gated_val, organizer):
+    team = Team.objects.get(name="Team A")
+    assert services.rules.submission_refusal(alice, gated_val, "en").code == "approval_required"
+    page = logged_in(organizer).post(CHANGELISTS["team"], {"action": "approve_for_phase",
+                                                           ACTION_CHECKBOX_NAME: [str(team.pk)], "index": "0"})
+    assert 'name="phase"' in page.content.decode()
+    run_action(logged_in(organizer), CHANGELISTS["team"], "approve_for_phase", [team], phase=str(gated_val.pk),
+               reason="Invited: the authors of the benchmark")
+    approval = PhaseApproval.objects.get(team=team, phase=gated_val)
+    assert (approval.status, approval.note, approval.decided_by) == (
+        ApprovalStatus.APPROVED, "Invited: the authors of the benchmark", organizer)
+    assert services.rules.submission_refusal(alice, gated_val, "en") is None
+    assert only_event(action="approval.approve").details["status"] == ["pending", "approved"]
+    assert only_event(action="approval.create").actor == organizer

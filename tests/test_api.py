@@ -5,14 +5,23 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
-from leaderboard.challenges.models import ReferenceSet
+from leaderboard.challenges.models import ChallengePage, ReferenceSet
+from leaderboard.judging import services as judging
+from leaderboard.judging.models import JudgeRun
+from leaderboard.notifications import services as notifications
 from leaderboard.submissions import services
 from leaderboard.submissions.models import Submission
+from leaderboard.teams.models import PhaseApproval, Team
 
 from .conftest import api_client_for, demo_file, make_participant, upload
+from .judge_server import FakeJudge, Fault, json_answer
 
 
 def scored(client, phase, language="zh", name="val-zh.json", **fields):
@@ -218,35 +227,159 @@ def test_healthz_schema_and_docs(db):
     assert docs.status_code == 200 and b"swagger-ui" in docs.content and b"cdn.jsdelivr" not in docs.content
 
 
-@pytest.mark.parametrize("who", ["anonymous", "member", "staff"])
-def test_no_url_serves_the_hidden_references(who, alice, demo_test, admin_user, client):
-    """Walk every page and endpoint a user can reach and look for any hidden reference text."""
-    api = api_client_for(alice)
-    submission_id = scored(api, demo_test, name="test-zh.json", public="true")
-    scored(api, demo_test, language="en", name="test-en.jsonl", public="true")
-    hidden = [text for rs in ReferenceSet.objects.filter(phase=demo_test) for text in rs.narrations.values()]
-    stored = Submission.objects.get(pk=submission_id).predictions_file.name
-    if who == "member":
-        client.force_login(alice)
-    elif who == "staff":
-        client.force_login(admin_user)
+def quoting_judge_answer(prompt: str) -> str:
+    """A chatty judge: valid scores in a fenced block, then the whole prompt (the reference too) quoted back."""
+    return f"```json\n{json_answer(prompt)}\n```\nI read: {prompt}"
+
+
+@pytest.fixture
+def hidden_world(alice, bob, demo_test, admin_user, settings):
+    """The test phase (hidden references) in every state a page can show, with a judge that quotes them.
+
+    Alice: zh and en entries, scored and judged (one clip's judgments fail, the failure text quoting
+    the reference), a failed upload. Bob: an entry. The phase requires approval (both teams approved, with
+    a note). Returns the hidden reference texts.
+    """
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.JUDGE_DEFAULTS = {"backoff_base": 0.01, "concurrency": 4}
+    references = {rs.language: rs.narrations for rs in ReferenceSet.objects.filter(phase=demo_test)}
+    hidden = [text for narrations in references.values() for text in narrations.values()]
+    failing = references["en"][min(references["en"])]
+    for user in (alice, bob, admin_user):
+        user.email = f"{user.username}@example.org"
+        user.save(update_fields=["email"])
+    with FakeJudge(answer=quoting_judge_answer) as judge:
+        judge.fault_rule = lambda prompt, index: (
+            Fault(text="No scores. I read: " + prompt.replace("{", "(").replace("}", ")"))
+            if failing in prompt else None)
+        demo_test.judge_base_url, demo_test.judge_model = judge.base_url, "fake-judge-1"
+        demo_test.save()
+        api = api_client_for(alice)
+        entries = {
+            "zh": scored(api, demo_test, name="test-zh.json", public="true", method_name="alice-zh"),
+            "en": scored(api, demo_test, language="en", name="test-en.jsonl", public="true", method_name="alice-en"),
+            "bob": scored(api_client_for(bob), demo_test, name="test-zh.json", public="true", method_name="bob-zh"),
+        }
+        for submission_id in entries.values():
+            for run in JudgeRun.objects.filter(submission_id=submission_id):
+                judging.judge_result(run.pk)
+    statuses = set(JudgeRun.objects.values_list("status", flat=True))
+    assert statuses == {"complete", "incomplete"}, statuses  # the quoting answers were read, the failing ones kept
+    # A failed upload: the references changed under it, and the failure lists what no longer matches.
+    failed = upload(api, demo_test, "en", demo_file("test-en.jsonl"), name="test-en.jsonl").json()["id"]
+    changed = dict(references["en"])
+    changed.pop(max(changed))
+    ReferenceSet.objects.filter(phase=demo_test, language="en").update(narrations=changed)
+    assert services.score_submission(failed).outcome == services.Outcome.FAILED
+    ReferenceSet.objects.filter(phase=demo_test, language="en").update(narrations=references["en"])
+    entries["failed"] = failed
+    demo_test.requires_approval = True
+    demo_test.save()
+    for team in Team.objects.filter(name__in=["Team A", "Team B"]):
+        PhaseApproval.objects.create(team=team, phase=demo_test, status="approved", note="welcome")
+    return hidden, entries
+
+
+def moderate_and_freeze(phase, entries) -> None:
+    """Bob's entry disqualified, Alice's English one hidden, each with a reason; the board frozen now."""
+    Submission.objects.filter(pk=entries["bob"]).update(moderation="disqualified", moderation_reason="copied")
+    Submission.objects.filter(pk=entries["en"]).update(moderation="hidden", moderation_reason="duplicate")
+    phase.frozen_at = timezone.now()
+    phase.save()
+
+
+def admin_urls() -> list[str]:
+    """Every admin changelist, and the change page of every object of the models organizers inspect."""
+    from django.contrib import admin
+
+    urls = ["/admin/"]
+    for model in admin.site._registry:
+        info = model._meta.app_label, model._meta.model_name
+        if info[0] == "authtoken":
+            continue  # its change pages are keyed by user, not token; no reference can be there
+        urls.append(reverse(f"admin:{info[0]}_{info[1]}_changelist"))
+        for pk in model._default_manager.values_list("pk", flat=True)[:20]:
+            urls.append(reverse(f"admin:{info[0]}_{info[1]}_change", args=[pk]))
+    return urls
+
+
+#: Admin pages where organizers may read a hidden reference, on purpose: the judge's own words, which
+#: can quote the prompt (the answer cache, and a run's stored failures), kept to inspect the judge.
+INTENDED_FOR_ORGANIZERS = ("/admin/judging/judgeanswer/", "/admin/judging/judgerun/")
+
+
+def assert_no_hidden_text(hidden: list[str], url: str, body: str) -> None:
+    for text in hidden:
+        assert text not in body and json.dumps(text)[1:-1] not in body, (url, text)
+        assert escape(text) not in body, (url, text)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "member", "other_team", "staff"])
+def test_no_url_serves_the_hidden_references(who, hidden_world, alice, bob, demo_test, admin_user, client):
+    """Walk every page, endpoint and email a user can reach, in every board state, for any hidden reference text."""
+    hidden, entries = hidden_world
+    stored = Submission.objects.get(pk=entries["zh"]).predictions_file.name
+    viewer = {"anonymous": None, "member": alice, "other_team": bob, "staff": admin_user}[who]
+    if viewer is not None:
+        client.force_login(viewer)
+    pages = [f"/c/demo/pages/{slug}/" for slug in ChallengePage.objects.filter(challenge__slug="demo")
+             .values_list("slug", flat=True)]
+    assert pages
     urls = [
-        "/", "/c/demo/", "/api/v1/challenges/", "/api/v1/challenges/demo/", "/api/schema/",
-        f"/submissions/{submission_id}/", "/submissions/", f"/api/v1/submissions/{submission_id}/",
-        f"/api/v1/submissions/{submission_id}/clip-scores/", "/api/v1/submissions/",
+        "/", "/c/demo/", "/api/v1/challenges/", "/api/v1/challenges/demo/", "/api/schema/", "/api/docs/",
+        "/status/", "/api/v1/status/", "/account/email/", "/team/", "/token/", "/c/demo/test/submit/",
+        "/c/demo/test/approval/", "/api/v1/challenges/demo/phases/test/approval/",
+        "/api/v1/challenges/demo/phases/test/quota/", "/submissions/", "/api/v1/submissions/",
         "/api/v1/challenges/demo/phases/test/submissions/", f"/media/{stored}", f"/{stored}",
+        *pages,
+    ] + [url for submission_id in entries.values() for url in (
+        f"/submissions/{submission_id}/", f"/api/v1/submissions/{submission_id}/",
+        f"/api/v1/submissions/{submission_id}/clip-scores/")
     ] + [f"{prefix}{lang}/{stage}/" for prefix in ("/c/demo/test/", "/api/v1/challenges/demo/phases/test/leaderboards/")
          for lang in ("zh", "en") for stage in ("l1", "l2")]
-    seen = 0
-    for url in urls:
-        response = client.get(url)
-        body = response.content.decode("utf-8", "replace")
-        if response.status_code == 200:
-            seen += 1
-        for text in hidden:
-            assert text not in body and json.dumps(text)[1:-1] not in body, (url, text)
-    assert seen >= 9
+    seen = []
+    for state in ("live", "moderated_and_frozen"):
+        if state == "moderated_and_frozen":
+            moderate_and_freeze(demo_test, entries)
+        for url in urls:
+            response = client.get(url)
+            if response.status_code == 200:
+                seen.append(url)
+            assert_no_hidden_text(hidden, url, response.content.decode("utf-8", "replace"))
+    assert len(seen) >= {"anonymous": 30, "member": 60, "other_team": 50, "staff": 66}[who], seen
     assert client.get(f"/media/{stored}").status_code == 404
+    board = client.get("/api/v1/challenges/demo/phases/test/leaderboards/en/l1/").json()
+    assert board["frozen_at"]  # the walk's second round saw the frozen, moderated boards
+
+    admin_seen, quoting = [], set()
+    for url in admin_urls():
+        response = client.get(url)
+        if who != "staff":
+            assert response.status_code == 302 and "/admin/login/" in response.url, url
+            continue
+        assert response.status_code == 200, url
+        admin_seen.append(url)
+        body = response.content.decode()
+        if not url.startswith(INTENDED_FOR_ORGANIZERS):
+            assert_no_hidden_text(hidden, url, body)
+        elif any(escape(text) in body for text in hidden):
+            quoting.add(url.split("/")[3])
+    if who == "staff":
+        assert any("/submissions/submission/" in url and url.endswith("/change/") for url in admin_seen)
+        assert any(url.startswith("/admin/judging/judgerun/") and url.endswith("/change/") for url in admin_seen)
+        # Where the organizers do read the judge quoting a reference: its cached answers and a run's failures.
+        assert quoting == {"judgeanswer", "judgerun"}
+
+    # The result emails, as the notification task sends them, and the organizers' digest.
+    mail.outbox = []
+    for kind, submission_id in (("finished", entries["zh"]), ("finished", entries["en"]), ("failed", entries["failed"])):
+        assert notifications.notify_submission(submission_id, kind) == notifications.Sent.SENT, kind
+    notifications.update_preferences(admin_user, on_result=True, digest=True)
+    assert notifications.send_digests() == 1
+    assert len(mail.outbox) == 4
+    assert "L1 and L2: not available" in mail.outbox[1].body  # the incomplete run's reason, in the team's words
+    for email in mail.outbox:
+        assert_no_hidden_text(hidden, email.subject, email.subject + email.body)
 
 
 def test_upload_progress_path_accepts_a_streamed_file(alice, demo_val):

@@ -263,3 +263,24 @@ def test_the_worker_sends_the_finished_and_failed_emails_once(transactional_db, 
     assert len(subjects) == 1
     assert len(emails_in(outbox)) == 2
     assert SentNotification.objects.filter(submission_id__in=[finished_id, failed_id]).count() == 2
+
+
+def test_a_refused_digest_does_not_hold_up_the_others_and_goes_out_with_the_next_run(
+    bob, organizer, demo_val, mailoutbox, settings
+):
+    from django.contrib.auth import get_user_model
+
+    settings.EMAIL_BACKEND = "tests.email_backends.RefusingBackend"
+    refused = get_user_model().objects.create_user("rita", email="rita@refused.example", is_staff=True)
+    EmailPreference.objects.create(user=refused, digest=True)
+    EmailPreference.objects.create(user=organizer, digest=True)
+    submission = submitted(bob, demo_val, "zh")
+
+    assert notifications.send_digests() == 1
+    assert [email.to for email in mailoutbox] == [["olga@example.org"]]
+    # Rita's digest was rolled back, not marked sent: once her address works it holds the same submission.
+    assert EmailPreference.objects.get(user=refused).last_digest_at is None
+    refused.email = "rita@example.org"
+    refused.save()
+    assert notifications.send_digests() == 1
+    assert mailoutbox[-1].to == ["rita@example.org"] and f"#{submission.pk} " in mailoutbox[-1].body

@@ -169,3 +169,46 @@ def test_admin_rescores_of_a_selection_and_a_phase_run_on_the_worker_and_keep_ev
     assert Result.objects.filter(submission=first).count() == 2  # the zh-only re-score left it alone
     assert Result.objects.filter(submission=second).count() == 2
     assert run_of(rescored).status == JudgeStatus.NOT_CONFIGURED
+
+
+def test_a_rescore_message_delivered_twice_adds_one_result(alice, demo_val, no_judge):
+    from leaderboard.submissions import services
+    from workers.tasks import rescore_submission
+
+    submission = scored_submission(alice, demo_val)
+    organizer = make_organizer()
+    # The request as the admin queues it (on commit), then the same message delivered twice.
+    request = moderation.rescore_submissions(organizer, [submission], "Twice", in_process=False)
+    key = f"audit-{request.events[0].pk}"
+    assert rescore_submission.run(submission.pk, key) == "rescored"
+    assert rescore_submission.run(submission.pk, key) == "skipped"
+    assert Result.objects.filter(submission=submission).count() == 2
+    # A new request is a new result.
+    assert services.rescore(submission.pk, "audit-other") is not None
+    assert Result.objects.filter(submission=submission).count() == 3
+
+
+def test_the_newest_rescore_stays_on_the_board_whichever_judge_run_ends_last(alice, judged_val, fake_judge):
+    submission = scored_submission(alice, judged_val)
+    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    organizer = make_organizer()
+    first = moderation.rescore_submissions(organizer, [submission], "First", in_process=True).new_results[submission.pk]
+    second = moderation.rescore_submissions(organizer, [submission], "Second", in_process=True).new_results[submission.pk]
+    assert judging.judge_result(second.judge_run.pk).outcome == judging.Outcome.COMPLETE
+    submission.refresh_from_db()
+    assert submission.current_result_id == second.pk
+    # The older re-score's judging ends later (say it was resumed): the board keeps the newer result.
+    assert judging.judge_result(first.judge_run.pk).outcome == judging.Outcome.COMPLETE
+    submission.refresh_from_db()
+    assert submission.current_result_id == second.pk
+
+
+def test_a_queued_rescore_that_fails_is_in_the_audit_log(alice, demo_val, no_judge):
+    from workers.tasks import rescore_submission
+
+    submission = scored_submission(alice, demo_val)
+    ReferenceSet.objects.filter(phase=demo_val, language=submission.language).delete()
+    assert rescore_submission.run(submission.pk, "audit-9") == "failed"
+    event = AuditEvent.objects.get(action="submission.rescore_failed")
+    assert event.actor_label == "worker" and event.target_id == str(submission.pk) and event.reason
+    assert event.details == {"request": "audit-9"}

@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from leaderboard.challenges.models import Baseline, Board, ReferenceSet
@@ -143,6 +144,29 @@ def test_every_rule_refuses_on_every_entry_point(rule, entry, alice, demo_val, t
     assert Submission.objects.count() == before  # a refusal creates nothing
 
 
+@pytest.mark.parametrize(
+    "moment, state",
+    [("before_start", "upcoming"), ("at_start", "open"), ("before_end", "open"), ("at_end", "closed"),
+     ("after_end", "closed")],
+)
+def test_the_phase_window_has_one_definition(moment, state, alice, demo_val):
+    """``Phase.state_at`` defines the window; ``is_open``, ``state`` and the submission rule all follow it."""
+    set_window(demo_val, -timedelta(hours=1), timedelta(hours=1))
+    at = {
+        "before_start": demo_val.starts_at - timedelta(microseconds=1), "at_start": demo_val.starts_at,
+        "before_end": demo_val.ends_at - timedelta(microseconds=1), "at_end": demo_val.ends_at,
+        "after_end": demo_val.ends_at + timedelta(days=1),
+    }[moment]
+    assert demo_val.state_at(at) == state
+    assert demo_val.is_open(at) is (state == "open")
+    refusal = rules.submission_refusal(alice, demo_val, "zh", at=at)
+    assert (refusal.code if refusal else None) == {"upcoming": "phase_not_open", "open": None,
+                                                   "closed": "phase_closed"}[state]
+    assert demo_val.state == demo_val.state_at() == "open"
+    demo_val.ends_at = None  # open-ended
+    assert demo_val.state_at(demo_val.starts_at + timedelta(days=10000)) == "open"
+
+
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
 def test_an_approved_team_submits_on_every_entry_point(entry, alice, demo_val, tmp_path):
     require_approval(demo_val, "Team A", "approved", "welcome")
@@ -171,14 +195,43 @@ def test_a_language_the_phase_does_not_score_is_refused_everywhere(entry, alice,
         assert "This phase scores zh, not 'en'." in result.message
 
 
+# (set-up before the upload, the decision taken while the file is validated, the refusal code it brings)
+DECISIONS = {
+    "ban": (lambda phase: None,
+            lambda: Team.objects.filter(name="Team A").update(banned=True, ban_reason="spam"), "team_banned"),
+    "rejection": (lambda phase: require_approval(phase, "Team A", "approved"),
+                  lambda: PhaseApproval.objects.filter(team__name="Team A").update(status="rejected",
+                                                                                  note="no affiliation"),
+                  "approval_rejected"),
+}
+
+
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
-def test_a_ban_or_decision_taken_during_an_upload_holds(entry, alice, demo_val, tmp_path):
-    """The re-check under the team lock reads the ban as it is when the row is locked."""
-    assert attempt(entry, alice, demo_val, tmp_path=tmp_path).created
-    Team.objects.filter(name="Team A").update(banned=True, ban_reason="spam")
-    assert attempt(entry, alice, demo_val, tmp_path=tmp_path).message == "Your team is banned from submitting: spam"
-    Team.objects.filter(name="Team A").update(banned=False, ban_reason="")
-    assert attempt(entry, alice, demo_val, tmp_path=tmp_path).created
+@pytest.mark.parametrize("decision", list(DECISIONS))
+def test_a_ban_or_decision_taken_during_an_upload_holds(decision, entry, alice, demo_val, tmp_path, monkeypatch):
+    """A ban or a rejection decided after the entry point's first checks passed, while the file is
+    validated, is read by the re-check under the team lock: the upload is refused and creates nothing."""
+    before, decide, code = DECISIONS[decision]
+    before(demo_val)
+    real_validate = services.validate_predictions
+    decided = []
+
+    def validate_while_the_organizers_decide(*args, **kwargs):
+        # Every check before validation has passed: the team could submit when the upload began.
+        assert rules.submission_refusal(alice, demo_val, "zh") is None
+        decide()
+        decided.append(True)
+        return real_validate(*args, **kwargs)
+
+    monkeypatch.setattr(services, "validate_predictions", validate_while_the_organizers_decide)
+    result = attempt(entry, alice, demo_val, tmp_path=tmp_path)
+
+    assert decided == [True]  # the decision landed between the first checks and the locked re-check
+    expected = rules.submission_refusal(alice, demo_val, "zh")
+    assert expected is not None and expected.code == code
+    assert not result.created and result.message == expected.message
+    assert result.status == refused_status(entry, 403)
+    assert not Submission.objects.exists()
 
 
 @pytest.mark.parametrize("rule", ["banned", "approval_rejected", "approval_pending", "closed"])
@@ -408,6 +461,86 @@ def test_before_the_freeze_date_everyone_sees_the_live_board(alice, demo_val):
     assert "frozen" not in Client().get("/c/demo/val/zh/l1/").content.decode()
 
 
+FROZEN_FLAG = "the public flag of entries submitted before the freeze is fixed."
+
+
+def frozen_with_entries(alice, phase, early_public: bool):
+    """Alice's entry submitted two hours ago (public or not), the board frozen an hour ago, then a later entry."""
+    now = timezone.now()
+    early = scored(alice, phase, method_name="early")
+    Submission.objects.filter(pk=early.pk).update(created_at=now - timedelta(hours=2), is_public=early_public)
+    Result.objects.filter(pk=early.current_result_id).update(created_at=now - timedelta(hours=2))
+    phase.frozen_at = now - timedelta(hours=1)
+    phase.save()
+    late = scored(alice, phase, method_name="late")
+    Submission.objects.filter(pk=late.pk).update(is_public=False)
+    return Submission.objects.get(pk=early.pk), Submission.objects.get(pk=late.pk)
+
+
+def public_board_names() -> list[str]:
+    return [row["method_name"] for row in APIClient().get("/api/v1/challenges/demo/phases/val/leaderboards/zh/l1/")
+            .json()["rows"]]
+
+
+def method_form(submission, **changes) -> dict:
+    fields = {"method_name": submission.method_name, "method_description": submission.method_description,
+              "paper_url": submission.paper_url, "code_url": submission.code_url, "is_public": submission.is_public}
+    fields |= changes
+    form = {name: value for name, value in fields.items() if name != "is_public"}
+    return form | ({"is_public": "on"} if fields["is_public"] else {})
+
+
+@pytest.mark.parametrize("entry", ["site", "api"])
+@pytest.mark.parametrize("early_public", [True, False])
+def test_after_the_freeze_a_team_cannot_flip_the_public_flag_of_an_earlier_entry(entry, early_public, alice, demo_val):
+    early, late = frozen_with_entries(alice, demo_val, early_public)
+    board = public_board_names()
+    assert board == (["early"] if early_public else [])
+    expected = rules.public_flag_refusal(early)
+    assert expected is not None and expected.code == "board_frozen"
+    assert expected.message == (f"The board of this phase is frozen since {demo_val.frozen_at:%Y-%m-%d %H:%M} UTC; "
+                                + FROZEN_FLAG)
+
+    if entry == "api":
+        api = api_client_for(alice)
+        response = api.patch(f"/api/v1/submissions/{early.pk}/", {"public": not early_public, "method_name": "x"},
+                             format="json")
+        assert response.status_code == 403
+        assert response.json() == {"detail": expected.message, "code": "board_frozen"}
+        renamed = api.patch(f"/api/v1/submissions/{early.pk}/", {"method_name": "early-renamed"}, format="json")
+        assert renamed.status_code == 200 and renamed.json()["public"] is early_public
+        # The entry submitted after the freeze is not on the frozen board: its flag stays free.
+        assert api.patch(f"/api/v1/submissions/{late.pk}/", {"public": True}, format="json").status_code == 200
+    else:
+        site = Client()
+        site.force_login(alice)
+        response = site.post(f"/submissions/{early.pk}/", method_form(early, is_public=not early_public,
+                                                                      method_name="x"))
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert expected.message in html and 'class="errorlist' in html
+        page = site.get(f"/submissions/{early.pk}/").content.decode()
+        assert FROZEN_FLAG in page  # said before anyone tries
+        renamed = site.post(f"/submissions/{early.pk}/", method_form(early, method_name="early-renamed"))
+        assert renamed.status_code == 302
+        assert site.post(f"/submissions/{late.pk}/", method_form(late, is_public=True)).status_code == 302
+        assert FROZEN_FLAG not in site.get(f"/submissions/{late.pk}/").content.decode()
+
+    early.refresh_from_db()
+    assert early.is_public is early_public and early.method_name == "early-renamed"
+    assert Submission.objects.get(pk=late.pk).is_public
+    assert public_board_names() == (["early-renamed"] if early_public else [])  # the frozen board did not change
+
+
+def test_before_the_freeze_date_the_public_flag_is_free(alice, demo_val):
+    entry = scored(alice, demo_val, method_name="free")
+    demo_val.frozen_at = timezone.now() + timedelta(days=1)
+    demo_val.save()
+    assert rules.public_flag_refusal(entry) is None
+    response = api_client_for(alice).patch(f"/api/v1/submissions/{entry.pk}/", {"public": False}, format="json")
+    assert response.status_code == 200 and not Submission.objects.get(pk=entry.pk).is_public
+
+
 # -- moderation and baselines --------------------------------------------------------------------
 
 
@@ -498,6 +631,54 @@ def test_the_team_sees_its_own_moderation_reason(moderated_board, bob, alice):
     page.force_login(bob)
     html = page.get(f"/submissions/{bob_submission.pk}/").content.decode()
     assert "disqualified this entry" in html and "copied the references &lt;script&gt;" in html and XSS not in html
+
+
+MODERATION_VIEWERS = {
+    # viewer: the moderated entries (method, moderation, reason) on the board
+    "visitor": set(),
+    "another_team": set(),  # alice: none of hers is moderated, and she sees no one else's
+    "the_team": {("bob-copied", "disqualified", "copied the references " + XSS)},
+    "the_banned_team": {("dave-banned", "banned", "many accounts")},
+    "organizer": {("bob-copied", "disqualified", "copied the references " + XSS),
+                  ("carol-hidden", "hidden", "duplicate"), ("dave-banned", "banned", "many accounts")},
+}
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+@pytest.mark.parametrize("viewer", list(MODERATION_VIEWERS))
+def test_a_team_sees_its_own_moderated_entries_on_the_board_with_the_reason(
+    viewer, frozen, moderated_board, alice, bob, admin_user
+):
+    if frozen:
+        moderated_board["alice"].phase.frozen_at = timezone.now()
+        moderated_board["alice"].phase.save()
+    user = {"visitor": None, "another_team": alice, "the_team": bob,
+            "the_banned_team": Team.objects.get(name="Team D").memberships.get().user, "organizer": admin_user}[viewer]
+    expected = MODERATION_VIEWERS[viewer]
+
+    body = (api_client_for(user) if user else APIClient()).get(LEADERBOARD).json()
+    rows = [row for row in body["rows"] if not row["baseline"]]
+    assert {(row["method_name"], row["moderation"], row["moderation_reason"]) for row in rows
+            if row["moderation"]} == expected
+    assert [(row["rank"], row["method_name"]) for row in rows if row["rank"]] == [(1, "alice-weak")]
+    assert all(row["rank"] is None for row in rows if row["moderation"])
+    text = json.dumps(body)
+    for name, _, reason in MODERATION_VIEWERS["organizer"] - expected:
+        assert name not in text and reason not in text
+
+    site = Client()
+    if user:
+        site.force_login(user)
+    html = site.get("/c/demo/val/zh/l1/").content.decode()
+    assert XSS not in html
+    for name, moderation, reason in expected:
+        assert name in html and escape(reason) in html
+    for name, _, reason in MODERATION_VIEWERS["organizer"] - expected:
+        assert name not in html and escape(reason) not in html
+    if viewer in ("the_team", "the_banned_team"):
+        assert "seen only by your team and the organizers" in html and "organizers only" not in html
+    if viewer == "organizer":
+        assert "organizers only" in html
 
 
 def test_baselines_take_no_rank_and_move_none():

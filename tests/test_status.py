@@ -121,7 +121,7 @@ def test_the_status_page_is_linked_from_every_page(db):
 
 @needs_redis
 def test_queue_depths_are_read_from_redis(transactional_db, organizer):
-    from workers.tasks import judge_result, score_submission
+    from workers.tasks import judge_result, rescore_submission, score_submission
 
     purge_queues()
     try:
@@ -130,9 +130,10 @@ def test_queue_depths_are_read_from_redis(transactional_db, organizer):
         score_submission.apply_async((900004,), priority=6)  # kept in a priority list of its own
         judge_result.delay(900005)
         judge_result.delay(900006)
-        assert broker.queue_depths() == {"classic": 4, "judge": 2}
+        rescore_submission.delay(900007, "audit-1")
+        assert broker.queue_depths() == {"classic": 4, "rescore": 1, "judge": 2}
         public = client_for().get("/api/v1/status/").json()
-        assert public["queue_depths"] == {"classic": 4, "judge": 2}
+        assert public["queue_depths"] == {"classic": 4, "rescore": 1, "judge": 2}
         page = client_for().get("/status/").text
         assert '<dd class="queue-depth" data-queue="classic">4</dd>' in page
         assert '<dd class="queue-depth" data-queue="judge">2</dd>' in page
@@ -141,20 +142,25 @@ def test_queue_depths_are_read_from_redis(transactional_db, organizer):
         assert organizer_body["organizer"]["workers"] == []
     finally:
         purge_queues()
-    assert broker.queue_depths() == {"classic": 0, "judge": 0}
+    assert broker.queue_depths() == {"classic": 0, "rescore": 0, "judge": 0}
 
 
 def test_queue_depths_are_counted_in_the_broker_folder(tmp_path):
     folder = str(tmp_path / "queue")
     options = {"data_folder_in": folder, "data_folder_out": folder, "control_folder": str(tmp_path / "control")}
     (tmp_path / "queue").mkdir()
+    # Queue names of this test's own: kombu keeps the exchanges of every in-memory
+    # transport in one process-wide state, which a worker test run earlier (no
+    # Redis) may have declared with the service's queue names.
+    queues = ("fs-classic", "fs-rescore", "fs-judge")
     with Connection("filesystem://", transport_options=options) as connection:
-        for queue, count in (("classic", 3), ("judge", 1)):
+        for queue, count in (("fs-classic", 3), ("fs-judge", 1)):
             simple = connection.SimpleQueue(queue)
             for number in range(count):
                 simple.put({"n": number})
             simple.close()
-    assert broker.queue_depths(broker_url="filesystem://", transport_options=options) == {"classic": 3, "judge": 1}
+    assert broker.queue_depths(queues, broker_url="filesystem://", transport_options=options) == {
+        "fs-classic": 3, "fs-rescore": 0, "fs-judge": 1}
     assert broker.filesystem_depth(tmp_path / "absent", "classic") == 0
 
 
@@ -179,7 +185,11 @@ def test_a_live_worker_is_listed_with_its_queues_for_organizers_only(transaction
         took = time.monotonic() - started
         assert took < 4
         [info] = [info for info in workers if info.hostname.startswith("test-classic-")]
-        assert info.queues == ["classic"] and info.active_tasks == 0
+        assert info.queues == ["classic", "rescore"] and info.active_tasks == 0
+        # A visitor's page asks the broker for depths only; no inspect broadcast to the workers.
+        cache.delete(operations.CACHE_KEY)
+        assert info.hostname not in client_for().get("/status/").text
+        assert cache.get(operations.CACHE_KEY).workers is None
         page = client_for(organizer).get("/status/").text
         assert f"<code>{info.hostname}</code>" in page
         assert info.hostname not in client_for().get("/status/").text

@@ -41,7 +41,7 @@ def note_queues(options=None, **_kwargs) -> None:
     queues = (options or {}).get("queues")
     if queues:
         names = queues.split(",") if isinstance(queues, str) else list(queues)
-        _consumes_classic = any(name.strip() in ("classic", "") for name in names)
+        _consumes_classic = any(name.strip() in ("classic", "rescore", "") for name in names)
 
 
 @worker_process_init.connect

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from leaderboard.judging import services as judging
 from leaderboard.notifications import services as notifications
-from leaderboard.submissions import services
+from leaderboard.submissions import moderation, services
 
 from .celery import app
 
@@ -56,11 +56,12 @@ def score_submission(self, submission_id: int) -> str:
     soft_time_limit=settings.SCORING_SOFT_TIME_LIMIT,
     time_limit=settings.SCORING_HARD_TIME_LIMIT,
 )
-def rescore_submission(submission_id: int) -> str:
+def rescore_submission(submission_id: int, request_key: str = "") -> str:
     try:
-        result = services.rescore(submission_id)
+        result = services.rescore(submission_id, request_key)
     except services.ScoringFailed as failure:
         logger.error("submission %s: re-score failed: %s", submission_id, failure.reason)
+        moderation.record_rescore_failure(submission_id, request_key, failure.reason)
         return "failed"
     return "rescored" if result else "skipped"
 

@@ -161,9 +161,10 @@ class LeaderboardRowSerializer(serializers.Serializer):
     baseline = serializers.BooleanField(help_text="a baseline: placed by score, without a rank, not a team's entry")
     citation = serializers.CharField(help_text="where a baseline's numbers come from")
     moderation = serializers.CharField(
-        help_text="organizers only: hidden, disqualified or banned when the public does not see this entry"
+        help_text="hidden, disqualified or banned when the public does not see this entry; such rows reach "
+        "organizers (every one) and the entry's own team (its members), never anyone else; empty otherwise"
     )
-    moderation_reason = serializers.CharField()
+    moderation_reason = serializers.CharField(help_text="the organizers' reason, with moderation")
 
 
 class BoardJudgeSerializer(serializers.Serializer):

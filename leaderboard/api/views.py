@@ -194,7 +194,18 @@ class SubmissionDetail(APIView):
         submission = self.get_submission(request, submission_id)
         return Response(SubmissionSerializer(submission, context={"request": request}).data)
 
-    @extend_schema(request=SubmissionUpdateSerializer, responses=SubmissionSerializer)
+    @extend_schema(
+        request=SubmissionUpdateSerializer,
+        responses={
+            200: SubmissionSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="invalid fields"),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="not your team's, or (code board_frozen) the public flag of an entry submitted "
+                "before the phase's freeze is fixed",
+            ),
+        },
+    )
     def patch(self, request, submission_id: int):
         submission = self.get_submission(request, submission_id)
         if not rules.can_change_submission(request.user, submission):
@@ -204,7 +215,12 @@ class SubmissionDetail(APIView):
             return field_errors_response(fields.errors)
         current = {name: getattr(submission, name) for name in
                    ("method_name", "method_description", "paper_url", "code_url", "is_public")}
-        submission = services.update_method(submission, services.MethodInfo.from_fields(current | fields.validated_data))
+        try:
+            submission = services.update_method(
+                submission, services.MethodInfo.from_fields(current | fields.validated_data)
+            )
+        except services.ChangeRefused as exc:
+            return refusal_response(exc.refusal)
         return Response(SubmissionSerializer(submission, context={"request": request}).data)
 
 

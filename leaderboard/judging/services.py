@@ -245,11 +245,12 @@ def judge_result(run_id: int) -> JudgeOutcome:
     submission = run.submission
     setup = judge_setup(submission.phase, submission.language)
     if setup.config is None:
-        if transition(run_id, JudgeStatus.RUNNING, JudgeStatus.NOT_CONFIGURED, condition=Q(attempts=attempt),
-                      reason=setup.reason, lease_expires_at=None, finished_at=timezone.now()):
-            _notify_scores_final(run_id)
+        if not transition(run_id, JudgeStatus.RUNNING, JudgeStatus.NOT_CONFIGURED, condition=Q(attempts=attempt),
+                          reason=setup.reason, lease_expires_at=None, finished_at=timezone.now()):
+            return JudgeOutcome(Outcome.SKIPPED)
         if run.promote_when_complete:
             _promote(run)
+        _notify_scores_final(run_id)
         return JudgeOutcome(Outcome.NOT_CONFIGURED)
 
     try:
@@ -404,7 +405,12 @@ def record_interruption(run_id: int, why: str) -> JudgeOutcome:
     return JudgeOutcome(Outcome.INCOMPLETE, resume_in_seconds=settings.JUDGE_RESUME_DELAY if resume_at else None)
 
 
-def _promote(run: JudgeRun) -> None:
-    """A re-score's result becomes the one the boards show."""
-    Submission.objects.filter(pk=run.submission_id).update(current_result_id=run.result_id,
-                                                           updated_at=timezone.now())
+def _promote(run: JudgeRun) -> bool:
+    """A re-score's result becomes the one the boards show, unless a newer result already is.
+
+    Two re-scores can finish judging in either order (an incomplete one resumes
+    later); the newest result wins, whichever run ends last.
+    """
+    return Submission.objects.filter(
+        Q(current_result__isnull=True) | Q(current_result_id__lt=run.result_id), pk=run.submission_id,
+    ).update(current_result_id=run.result_id, updated_at=timezone.now()) == 1

@@ -10,6 +10,7 @@ redelivered task finds it and sends nothing.
 from __future__ import annotations
 
 import logging
+import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -192,8 +193,13 @@ def send_digests(now: datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
     for preference_id in digest_recipients().values_list("pk", flat=True):
-        if send_digest(preference_id, now=now):
-            sent += 1
+        try:
+            if send_digest(preference_id, now=now):
+                sent += 1
+        except (OSError, smtplib.SMTPException):
+            # This organizer's digest is rolled back and goes out with the next run;
+            # the others are not held up by one refused address.
+            logger.exception("could not send the digest of preference %s; it will be sent with the next", preference_id)
     return sent
 
 

@@ -17,7 +17,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 #: The Celery queues the service uses (settings.CELERY_TASK_ROUTES).
-QUEUES = ("classic", "judge")
+QUEUES = ("classic", "rescore", "judge")
 #: Seconds to wait for the broker and for workers' replies.
 TIMEOUT = 1.0
 

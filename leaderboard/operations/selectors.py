@@ -59,12 +59,16 @@ class BrokerSnapshot:
     taken_at: datetime
 
 
-def broker_snapshot(*, refresh: bool = False) -> BrokerSnapshot:
-    """Queue depths and live workers, at most CACHE_SECONDS old."""
+def broker_snapshot(*, refresh: bool = False, with_workers: bool = True) -> BrokerSnapshot:
+    """Queue depths and (for organizers) live workers, at most CACHE_SECONDS old.
+
+    Only the depths are read for the public summary: a visitor's page load must
+    not broadcast an inspect request to every worker.
+    """
     snapshot = None if refresh else cache.get(CACHE_KEY)
-    if snapshot is None:
+    if snapshot is None or (with_workers and snapshot.workers is None and snapshot.queue_depths is not None):
         depths = broker.queue_depths()
-        workers = broker.live_workers() if depths is not None else None
+        workers = broker.live_workers() if with_workers and depths is not None else None
         snapshot = BrokerSnapshot(queue_depths=depths, workers=workers, taken_at=timezone.now())
         cache.set(CACHE_KEY, snapshot, CACHE_SECONDS)
     return snapshot
@@ -120,7 +124,7 @@ class PublicStatus:
 
 def public_status() -> PublicStatus:
     """What anyone may see: counts only, no team, user or submission."""
-    snapshot = broker_snapshot()
+    snapshot = broker_snapshot(with_workers=False)
     counts = {row["status"]: row["n"] for row in _status_counts()}
     return PublicStatus(
         queue_depths=snapshot.queue_depths,

@@ -143,12 +143,21 @@ class Result(models.Model):
     duration_seconds = models.FloatField()
     #: The judge behind the stage metrics: model, temperature, templates, parsers and their signature.
     judge = models.JSONField(default=dict, blank=True)
+    #: The re-score request this result answers (empty for the upload's own run): a message
+    #: delivered twice finds its result already there and adds none.
+    rescore_key = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ResultManager()
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "rescore_key"], condition=~models.Q(rescore_key=""),
+                name="one_result_per_rescore_request",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"result of #{self.submission_id} ({self.evaluation_version})"

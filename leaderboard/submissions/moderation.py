@@ -187,24 +187,31 @@ def rescore_submissions(
     mode = "in_process" if in_process else "queued"
 
     with transaction.atomic():
+        # The audit event names the request: each submission's new result is keyed by it,
+        # so a re-score message delivered twice adds one result, not two.
+        request_keys: dict[int, str] = {}
         if isinstance(target, Phase):
-            request.events.append(record(
+            event = record(
                 actor, "phase.rescore", target, reason, mode=mode, language=language or "all",
                 submissions=request.submission_ids,
                 previous_results={submission.pk: submission.current_result_id for submission in selected},
-            ))
+            )
+            request.events.append(event)
+            request_keys = {pk: f"audit-{event.pk}" for pk in request.submission_ids}
         else:
             for submission in selected:
-                request.events.append(record(actor, "submission.rescore", submission, reason, mode=mode,
-                                             previous_result=submission.current_result_id))
+                event = record(actor, "submission.rescore", submission, reason, mode=mode,
+                               previous_result=submission.current_result_id)
+                request.events.append(event)
+                request_keys[submission.pk] = f"audit-{event.pk}"
         if not in_process:
             for pk in request.submission_ids:
-                transaction.on_commit(partial(_queue_rescore, request, pk))
+                transaction.on_commit(partial(_queue_rescore, request, pk, request_keys[pk]))
 
     if in_process:
         for pk in request.submission_ids:
             try:
-                result = services.rescore(pk)
+                result = services.rescore(pk, request_keys[pk])
             except services.ScoringFailed as failure:
                 request.failures[pk] = failure.reason
                 continue
@@ -215,6 +222,13 @@ def rescore_submissions(
     return request
 
 
-def _queue_rescore(request: RescoreRequest, submission_id: int) -> None:
-    if not services.enqueue_rescore(submission_id):
+def _queue_rescore(request: RescoreRequest, submission_id: int, request_key: str) -> None:
+    if not services.enqueue_rescore(submission_id, request_key):
         request.not_queued_ids.append(submission_id)
+
+
+def record_rescore_failure(submission_id: int, request_key: str, why: str) -> None:
+    """A queued re-score that could not run: the organizers find it in the audit log, with the reason."""
+    submission = Submission.objects.filter(pk=submission_id).first()
+    if submission is not None:
+        record("worker", "submission.rescore_failed", submission, why, request=request_key)

@@ -95,14 +95,9 @@ def submission_refusal(
     if team.banned:
         reason = team.ban_reason.strip() or "no reason was given"
         return Refusal("team_banned", f"Your team is banned from submitting: {reason}", 403)
-    if at < phase.starts_at:
-        return Refusal(
-            "phase_not_open", f"The phase “{phase.title}” opens at {phase.starts_at:%Y-%m-%d %H:%M} UTC.", 403
-        )
-    if phase.ends_at is not None and at >= phase.ends_at:
-        return Refusal(
-            "phase_closed", f"The phase “{phase.title}” closed at {phase.ends_at:%Y-%m-%d %H:%M} UTC.", 403
-        )
+    refusal = window_refusal(phase, at)
+    if refusal is not None:
+        return refusal
     refusal = approval_refusal(team, phase)
     if refusal is not None:
         return refusal
@@ -112,6 +107,20 @@ def submission_refusal(
             offered = ", ".join(sorted(languages)) or "none yet"
             return Refusal("unknown_language", f"This phase scores {offered}, not {language!r}.", 400)
     return limit_refusal(quota(team, phase, at))
+
+
+def window_refusal(phase: Phase, at: datetime | None = None) -> Refusal | None:
+    """Why ``phase`` takes no submission at ``at``: before or after its window (``Phase.state_at``), or None."""
+    state = phase.state_at(at)
+    if state == "upcoming":
+        return Refusal(
+            "phase_not_open", f"The phase “{phase.title}” opens at {phase.starts_at:%Y-%m-%d %H:%M} UTC.", 403
+        )
+    if state == "closed":
+        return Refusal(
+            "phase_closed", f"The phase “{phase.title}” closed at {phase.ends_at:%Y-%m-%d %H:%M} UTC.", 403
+        )
+    return None
 
 
 def approval_refusal(team: Team, phase: Phase) -> Refusal | None:
@@ -166,11 +175,34 @@ def can_view_submission(user: AbstractBaseUser | AnonymousUser, submission: Subm
 
 
 def can_change_submission(user: AbstractBaseUser | AnonymousUser, submission: Submission) -> bool:
-    """Team members may change the method fields and the public flag, nothing else."""
+    """Team members may change the method fields and the public flag, nothing else.
+
+    The public flag has one more rule: :func:`public_flag_refusal`.
+    """
     if not user.is_authenticated:
         return False
     team = team_of(user)
     return team is not None and team.pk == submission.team_id
+
+
+def public_flag_refusal(submission: Submission, at: datetime | None = None) -> Refusal | None:
+    """Why the team may no longer change the public flag of ``submission``, or None if it may.
+
+    Once its phase is frozen, the frozen public board is made of the public
+    entries submitted by the freeze date: their flag is fixed, either way, so
+    the team cannot add to or take from that board. Entries submitted after
+    the freeze (not on the frozen board) keep a free flag; the method fields
+    stay editable. ``services.update_method`` asks this for the site and the API.
+    """
+    phase = submission.phase
+    if not phase.is_frozen(at) or submission.created_at > phase.frozen_at:
+        return None
+    return Refusal(
+        "board_frozen",
+        f"The board of this phase is frozen since {phase.frozen_at:%Y-%m-%d %H:%M} UTC; "
+        "the public flag of entries submitted before the freeze is fixed.",
+        403,
+    )
 
 
 def can_view_clip_scores(user: AbstractBaseUser | AnonymousUser, submission: Submission) -> bool:
@@ -191,8 +223,20 @@ def board_as_of(user: AbstractBaseUser | AnonymousUser, phase: Phase, at: dateti
 
 
 def can_view_moderated_entries(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Hidden, disqualified and banned teams' entries, marked, on the boards: organizers only."""
+    """Every hidden, disqualified and banned team's entry, marked, on the boards: organizers only."""
     return is_organizer(user)
+
+
+def moderated_entries_team(user: AbstractBaseUser | AnonymousUser) -> int | None:
+    """The team whose own hidden, disqualified or banned entries ``user`` sees on the boards, marked with
+    the reason and without a rank: their own team, for a signed-in member; None for visitors and the teamless.
+
+    Other teams' moderated entries stay off the boards for them (:func:`can_view_moderated_entries`).
+    """
+    if not user.is_authenticated:
+        return None
+    team = team_of(user)
+    return team.pk if team is not None else None
 
 
 def is_organizer(user: AbstractBaseUser | AnonymousUser) -> bool:

@@ -39,7 +39,8 @@ class BoardRow:
     #: A baseline: placed by score, never ranked, never counted as a team.
     baseline: bool = False
     citation: str = ""
-    #: Organizers only: why the public does not see this entry ("hidden", "disqualified", "banned") and the reason.
+    #: Organizers (every entry) and the entry's own team: why the public does not see this entry
+    #: ("hidden", "disqualified", "banned") and the reason.
     moderation: str = ""
     moderation_reason: str = ""
 
@@ -53,8 +54,10 @@ class BoardView:
     as_of: datetime | None
     #: The phase's freeze date once it has passed, whoever looks.
     frozen_at: datetime | None
-    #: Whether the rows include entries the public does not see (organizers).
+    #: Whether the rows include every entry the public does not see (organizers).
     with_moderated: bool
+    #: The viewer's team, whose own moderated entries the rows include, marked (a signed-in participant).
+    moderated_team_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,23 +83,28 @@ def board_judge(phase: Phase, language: str) -> BoardJudge:
 
 def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: datetime | None = None) -> BoardView:
     """The board ``viewer`` sees: organizers the live one with every entry marked, the public the
-    frozen one after the freeze date, without hidden, disqualified or banned teams' entries.
+    frozen one after the freeze date, without hidden, disqualified or banned teams' entries; a
+    team's member also sees the team's own such entries, marked with the reason, without a rank.
 
     Who may see the board at all is ``rules.can_view_board``: ask it first.
     """
     viewer = viewer or AnonymousUser()
     as_of = rules.board_as_of(viewer, phase, at)
     with_moderated = rules.can_view_moderated_entries(viewer)
+    moderated_team_id = None if with_moderated else rules.moderated_entries_team(viewer)
     return BoardView(
-        rows=board_rows(phase, language, board, as_of=as_of, with_moderated=with_moderated),
+        rows=board_rows(phase, language, board, as_of=as_of, with_moderated=with_moderated,
+                        moderated_team_id=moderated_team_id),
         as_of=as_of,
         frozen_at=phase.frozen_at if phase.is_frozen(at) else None,
         with_moderated=with_moderated,
+        moderated_team_id=moderated_team_id,
     )
 
 
 def board_rows(
-    phase: Phase, language: str, board: Board, *, as_of: datetime | None = None, with_moderated: bool = False
+    phase: Phase, language: str, board: Board, *, as_of: datetime | None = None, with_moderated: bool = False,
+    moderated_team_id: int | None = None,
 ) -> list[BoardRow]:
     """The rows of one board: a phase, a language and a stage, ranked by ``ranking.rank_entries``.
 
@@ -104,7 +112,8 @@ def board_rows(
       with the result current then, its stage scores only if the judge had
       finished by then. None: the live board.
     * Hidden and disqualified entries and banned teams' entries are left out,
-      or with ``with_moderated`` (organizers) shown marked and without a rank.
+      or with ``with_moderated`` (organizers) shown marked and without a rank;
+      ``moderated_team_id`` shows that one team's (its members') that way.
     * Baselines (flagged submissions and the phase's external baselines) are
       placed by score, marked, without a rank and never counted as a team.
     * Stage scores count only when the board's current judge configuration
@@ -137,7 +146,7 @@ def board_rows(
         if (result.judge or {}).get("signature", "") != judge_signature:
             other_judge = {name: scores.pop(name) for name in STAGE_METRICS if name in scores}
         moderation, reason = _moderation(submission)
-        if moderation and not with_moderated:
+        if moderation and not (with_moderated or submission.team_id == moderated_team_id):
             continue
         entry = Entry(
             submission_id=submission.pk, team_id=submission.team_id, created_at=submission.created_at,

@@ -11,14 +11,14 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -213,16 +213,36 @@ def enqueue_scoring(submission_id: int) -> bool:
     return True
 
 
-def update_method(submission: Submission, method: MethodInfo) -> Submission:
-    """What a team may change after submitting: the description and the public flag."""
-    Submission.objects.filter(pk=submission.pk).update(
-        method_name=method.method_name,
-        method_description=method.method_description,
-        paper_url=method.paper_url,
-        code_url=method.code_url,
-        is_public=method.is_public,
-        updated_at=timezone.now(),
-    )
+class ChangeRefused(Exception):
+    """The team may not make this change to its submission now (the public flag after the freeze)."""
+
+    def __init__(self, refusal: rules.Refusal):
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def update_method(submission: Submission, method: MethodInfo, *, at: datetime | None = None) -> Submission:
+    """What a team may change after submitting: the description and the public flag.
+
+    A change of the public flag that ``rules.public_flag_refusal`` forbids
+    (the phase is frozen) raises :class:`ChangeRefused` and changes nothing.
+    Who may change the submission at all is ``rules.can_change_submission``: ask it first.
+    """
+    with transaction.atomic():
+        # Compare with the stored flag, not ``submission``'s: a bound ModelForm has already set the new one on it.
+        stored = Submission.objects.select_for_update(of=("self",)).select_related("phase").get(pk=submission.pk)
+        if method.is_public != stored.is_public:
+            refusal = rules.public_flag_refusal(stored, at)
+            if refusal is not None:
+                raise ChangeRefused(refusal)
+        Submission.objects.filter(pk=submission.pk).update(
+            method_name=method.method_name,
+            method_description=method.method_description,
+            paper_url=method.paper_url,
+            code_url=method.code_url,
+            is_public=method.is_public,
+            updated_at=timezone.now(),
+        )
     submission.refresh_from_db()
     return submission
 
@@ -370,7 +390,9 @@ def compute_classic(submission: Submission) -> evaluation.ScoreResult:
         ) from exc
 
 
-def store_result(submission: Submission, result: evaluation.ScoreResult, *, make_current: bool) -> Result:
+def store_result(
+    submission: Submission, result: evaluation.ScoreResult, *, make_current: bool, rescore_key: str = ""
+) -> Result:
     """Keep a scoring run's numbers and start its judge stage. Call inside a transaction.
 
     On upload the classic numbers show at once (``make_current``); a re-score
@@ -389,6 +411,7 @@ def store_result(submission: Submission, result: evaluation.ScoreResult, *, make
         versions=result.versions,
         reference_hash=result.reference_hash,
         duration_seconds=result.duration_seconds,
+        rescore_key=rescore_key,
     )
     if make_current:
         Submission.objects.filter(pk=submission.pk).update(current_result=stored)
@@ -396,28 +419,38 @@ def store_result(submission: Submission, result: evaluation.ScoreResult, *, make
     return stored
 
 
-def rescore(submission_id: int) -> Result | None:
+def rescore(submission_id: int, request_key: str = "") -> Result | None:
     """Score a finished submission again and keep the new result beside the old ones.
 
     The boards keep showing the current result until the new one has its
     stage scores (or the phase has no judge); judge answers already in the
-    cache cost no calls. Returns None when the submission is not finished.
+    cache cost no calls. ``request_key`` names the re-score request: a second
+    delivery of the same request adds nothing. Returns None when the
+    submission is not finished or the request already has its result.
     """
     submission = Submission.objects.select_related("phase").get(pk=submission_id)
     if submission.status != Status.FINISHED:
         return None
+    if request_key and Result.objects.filter(submission=submission, rescore_key=request_key).exists():
+        logger.info("submission %s: re-score %s already done; skipped", submission_id, request_key)
+        return None
     result = compute_classic(submission)
-    with transaction.atomic():
-        stored = store_result(submission, result, make_current=False)
+    try:
+        with transaction.atomic():
+            stored = store_result(submission, result, make_current=False, rescore_key=request_key)
+    except IntegrityError:
+        # A duplicate delivery of the same request stored its result first.
+        logger.info("submission %s: re-score %s stored by another delivery; skipped", submission_id, request_key)
+        return None
     logger.info("submission %s re-scored: result %s", submission_id, stored.pk)
     return stored
 
 
-def enqueue_rescore(submission_id: int) -> bool:
+def enqueue_rescore(submission_id: int, request_key: str = "") -> bool:
     from workers.tasks import rescore_submission
 
     try:
-        rescore_submission.delay(submission_id)
+        rescore_submission.delay(submission_id, request_key)
     except Exception:
         logger.exception("could not queue the re-score of submission %s", submission_id)
         return False

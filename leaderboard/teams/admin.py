@@ -4,6 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 from leaderboard.audit.actions import ReasonForm, confirm_with_reason
 
+from leaderboard.challenges.models import Phase
+
 from . import services
 from .models import Membership, PhaseApproval, Team
 
@@ -22,7 +24,7 @@ class TeamAdmin(admin.ModelAdmin):
     # A ban changes only through the actions, with a reason in the audit log.
     readonly_fields = ["join_code", "created_at", "banned", "ban_reason"]
     inlines = [MembershipInline]
-    actions = ["ban_selected", "unban_selected"]
+    actions = ["ban_selected", "unban_selected", "approve_for_phase"]
 
     @admin.action(description=_("Ban (no more submissions, entries leave the boards)"), permissions=["change"])
     def ban_selected(self, request, queryset):
@@ -31,6 +33,15 @@ class TeamAdmin(admin.ModelAdmin):
             apply=lambda team, data: services.ban(request.user, team, data["reason"]),
             done=_("{count} team(s) banned."),
             explanation=_("The team reads the reason when it tries to submit."),
+        )
+
+    @admin.action(description=_("Approve for a phase (without waiting for a request)"), permissions=["change"])
+    def approve_for_phase(self, request, queryset):
+        return confirm_with_reason(
+            self, request, queryset, action="approve_for_phase", title=_("Approve teams for a phase"),
+            form_class=PhaseNoteForm,
+            apply=lambda team, data: services.approve_for_phase(request.user, team, data["phase"], data["reason"]),
+            done=_("{count} team(s) approved."),
         )
 
     @admin.action(description=_("Lift the ban"), permissions=["change"])
@@ -47,6 +58,14 @@ class NoteForm(ReasonForm):
         label=_("Note to the team"), widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         help_text=_("Shown to the team with the decision, and recorded in the audit log."),
     )
+
+
+class PhaseNoteForm(NoteForm):
+    phase = forms.ModelChoiceField(
+        queryset=Phase.objects.filter(requires_approval=True).select_related("challenge"),
+        label=_("Phase"), help_text=_("Only phases that require approval are listed."),
+    )
+    field_order = ["phase", "reason"]
 
 
 @admin.register(PhaseApproval)

@@ -109,6 +109,16 @@ def approve(actor: AbstractBaseUser, approval: PhaseApproval, note: str) -> Phas
     return _decide(actor, approval, ApprovalStatus.APPROVED, note, "approval.approve")
 
 
+def approve_for_phase(actor: AbstractBaseUser, team: Team, phase, note: str) -> PhaseApproval:
+    """Approve a team for a phase whether or not it has asked (an organizer inviting a team)."""
+    note = require_reason(note, "note")
+    with transaction.atomic():
+        approval, created = PhaseApproval.objects.get_or_create(team=team, phase=phase)
+        if created:
+            record(actor, "approval.create", approval, note, team=team.name, phase=str(phase))
+    return approve(actor, approval, note)
+
+
 def reject(actor: AbstractBaseUser, approval: PhaseApproval, note: str) -> PhaseApproval:
     """Refuse the team for the phase. ``note`` says why, to the team."""
     return _decide(actor, approval, ApprovalStatus.REJECTED, note, "approval.reject")

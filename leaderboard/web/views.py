@@ -228,9 +228,14 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             raise Http404
         form = SubmissionMethodForm(request.POST, instance=submission)
         if form.is_valid():
-            services.update_method(submission, services.MethodInfo.from_fields(form.cleaned_data))
-            messages.success(request, "Saved.")
-            return redirect("web:submission-detail", submission_id=submission.pk)
+            try:
+                services.update_method(submission, services.MethodInfo.from_fields(form.cleaned_data))
+            except services.ChangeRefused as exc:
+                form.add_error("is_public", exc.refusal.message)
+            else:
+                messages.success(request, "Saved.")
+                return redirect("web:submission-detail", submission_id=submission.pk)
+            submission.refresh_from_db(fields=["is_public"])  # the bound form set the refused flag on it
     else:
         form = SubmissionMethodForm(instance=submission)
     result = submission.current_result
@@ -241,6 +246,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         "can_change": can_change,
         "classic": [METRICS[name] for name in CLASSIC_METRICS],
         "stage": [METRICS[name] for name in STAGE_METRICS],
+        "public_flag_refusal": rules.public_flag_refusal(submission) if can_change else None,
         "clip_scores_visible": rules.can_view_clip_scores(request.user, submission),
         "judge": judge_summary(
             latest_run(submission),
