@@ -127,7 +127,9 @@ def load_bundle(
     errors: list[str] = []
     audit = None if dry_run else LoadAudit(actor=actor, reason=reason.strip() or DEFAULT_LOAD_REASON)
     challenge = _sync_challenge(spec, report, keep_organizer_edits)
-    _sync_pages(challenge, spec.pages, report, remove_absent=not keep_organizer_edits)
+    _sync_list(ChallengePage, {"challenge": challenge}, challenge.pages.all(), spec.pages, ("slug",),
+               what="page", label_prefix=challenge.slug, parent_path="", report=report,
+               remove_absent=not keep_organizer_edits)
     stated = set()
     for phase_spec in spec.phases:
         stated.add(phase_spec.slug)
@@ -138,8 +140,12 @@ def load_bundle(
             for reference_set in phase.reference_sets.exclude(language__in=list(phase_spec.references)):
                 report.add(f"references {phase}/{reference_set.language}: not in the bundle, kept "
                            f"({reference_set.clip_count:,} clips, {reference_set.content_hash})")
-        _sync_boards(phase, phase_spec, report, remove_absent=not keep_organizer_edits)
-        _sync_baselines(phase, phase_spec, report, remove_absent=not keep_organizer_edits)
+        _sync_list(Board, {"phase": phase}, phase.boards.all(), phase_spec.boards, ("key",),
+                   what="board", label_prefix=str(phase), parent_path=phase_spec.path, report=report,
+                   remove_absent=not keep_organizer_edits)
+        _sync_list(Baseline, {"phase": phase}, phase.baselines.all(), phase_spec.baselines, ("language", "key"),
+                   what="baseline", label_prefix=str(phase), parent_path=phase_spec.path, report=report,
+                   remove_absent=not keep_organizer_edits)
     if not keep_organizer_edits:
         for phase in challenge.phases.exclude(slug__in=stated):
             report.add(f"phase {phase}: not in the bundle, kept (delete a phase in the admin; "
@@ -187,24 +193,41 @@ def _sync_challenge(spec: BundleSpec, report: UpsertReport, keep_organizer_edits
     return challenge
 
 
-def _sync_pages(challenge: Challenge, pages: list[dict[str, Any]], report: UpsertReport, *,
-                remove_absent: bool) -> None:
-    existing = {page.slug: page for page in challenge.pages.all()}
-    for values in pages:
-        label = f"page {challenge.slug}/{values['slug']}"
-        path = _item_path("", "pages", values["order"])
-        page = existing.pop(values["slug"], None)
-        if page is None:
-            page = ChallengePage(challenge=challenge, **values)
-            _validate(page, path)
-            page.save()
+def _sync_list(
+    model: type[models.Model],
+    parent: dict[str, Any],
+    stored: models.QuerySet,
+    items: list[dict[str, Any]],
+    identity: tuple[str, ...],
+    *,
+    what: str,
+    label_prefix: str,
+    parent_path: str,
+    report: UpsertReport,
+    remove_absent: bool,
+) -> None:
+    """Make ``stored`` (a challenge's pages, a phase's boards or baselines) what the bundle lists.
+
+    Rows are matched by ``identity`` (their key fields); a row the bundle no
+    longer lists is removed when ``remove_absent``.
+    """
+    existing = {tuple(getattr(row, name) for name in identity): row for row in stored}
+    for values in items:
+        key = tuple(values[name] for name in identity)
+        label = f"{what} {label_prefix}/{'/'.join(map(str, key))}"
+        path = _item_path(parent_path, f"{what}s", values["order"])
+        row = existing.pop(key, None)
+        if row is None:
+            row = model(**parent, **values)
+            _validate(row, path)
+            row.save()
             report.add(f"{label}: created")
             continue
-        _save_changes(page, values, label, report, path)
+        _save_changes(row, values, label, report, path)
     if remove_absent:
-        for page in existing.values():
-            page.delete()
-            report.add(f"page {challenge.slug}/{page.slug}: removed (not in the bundle)")
+        for key, row in existing.items():
+            row.delete()
+            report.add(f"{what} {label_prefix}/{'/'.join(map(str, key))}: removed (not in the bundle)")
 
 
 def _save_changes(instance, values: dict[str, Any], label: str, report: UpsertReport, path: str) -> None:
@@ -292,44 +315,6 @@ def _keep_references(existing: ReferenceSet, spec: ReferenceSpec, label: str, re
         report.add(f"{label}: source updated, {existing.clip_count:,} clips, {existing.content_hash}")
     else:
         report.add(f"{label}: unchanged, {existing.clip_count:,} clips")
-
-
-def _sync_boards(phase: Phase, spec: PhaseSpec, report: UpsertReport, *, remove_absent: bool) -> None:
-    existing = {board.key: board for board in phase.boards.all()}
-    for values in spec.boards:
-        label = f"board {phase}/{values['key']}"
-        path = _item_path(spec.path, "boards", values["order"])
-        board = existing.pop(values["key"], None)
-        if board is None:
-            board = Board(phase=phase, **values)
-            _validate(board, path)
-            board.save()
-            report.add(f"{label}: created, ranked by {board.primary_metric}")
-            continue
-        _save_changes(board, values, label, report, path)
-    if remove_absent:
-        for board in existing.values():
-            board.delete()
-            report.add(f"board {phase}/{board.key}: removed (not in the bundle)")
-
-
-def _sync_baselines(phase: Phase, spec: PhaseSpec, report: UpsertReport, *, remove_absent: bool) -> None:
-    existing = {(baseline.language, baseline.key): baseline for baseline in phase.baselines.all()}
-    for values in spec.baselines:
-        label = f"baseline {phase}/{values['language']}/{values['key']}"
-        path = _item_path(spec.path, "baselines", values["order"])
-        baseline = existing.pop((values["language"], values["key"]), None)
-        if baseline is None:
-            baseline = Baseline(phase=phase, **values)
-            _validate(baseline, path)
-            baseline.save()
-            report.add(f"{label}: created")
-            continue
-        _save_changes(baseline, values, label, report, path)
-    if remove_absent:
-        for (language, key), baseline in existing.items():
-            baseline.delete()
-            report.add(f"baseline {phase}/{language}/{key}: removed (not in the bundle)")
 
 
 # -- the Movie101v2 preset ----------------------------------------------------------------

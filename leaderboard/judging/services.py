@@ -170,23 +170,22 @@ def cancel(run_id: int) -> bool:
 
 def resume_by_organizer(actor, run: JudgeRun, reason: str) -> None:
     """An organizer's resume, with the audit event in the same transaction."""
-    reason = require_reason(reason)
-    with transaction.atomic():
-        status = JudgeRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-        if not resume(run.pk):
-            raise ActionRefused(f"judge run #{run.pk} is {status}: only an incomplete, cancelled or unconfigured "
-                                "run can be resumed.")
-        record(actor, "judge.resume", run, reason, status=[status, JudgeStatus.QUEUED])
+    _organizer_action(actor, run, reason, "judge.resume", resume, JudgeStatus.QUEUED,
+                      "only an incomplete, cancelled or unconfigured run can be resumed")
 
 
 def cancel_by_organizer(actor, run: JudgeRun, reason: str) -> None:
+    _organizer_action(actor, run, reason, "judge.cancel", cancel, JudgeStatus.CANCELLED,
+                      "only a queued, running or incomplete run can be cancelled")
+
+
+def _organizer_action(actor, run: JudgeRun, reason: str, action: str, apply, new_status: str, refusal: str) -> None:
     reason = require_reason(reason)
     with transaction.atomic():
         status = JudgeRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-        if not cancel(run.pk):
-            raise ActionRefused(f"judge run #{run.pk} is {status}: only a queued, running or incomplete run can be "
-                                "cancelled.")
-        record(actor, "judge.cancel", run, reason, status=[status, JudgeStatus.CANCELLED])
+        if not apply(run.pk):
+            raise ActionRefused(f"judge run #{run.pk} is {status}: {refusal}.")
+        record(actor, action, run, reason, status=[status, new_status])
 
 
 def _notify_scores_final(run_id: int) -> None:

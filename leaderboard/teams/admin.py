@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from leaderboard.audit.actions import ReasonForm, confirm_with_reason
-
 from leaderboard.challenges.models import Phase
 
 from . import services
