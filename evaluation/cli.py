@@ -16,6 +16,9 @@ from .predictions import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NARRATION_CHARS, Va
 from .references import load_references
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR, EXIT_JUDGE_INCOMPLETE = 0, 1, 2, 3
+#: Why a score has no L1 and L2, in the text output and as ``judge.reason`` in the JSON one.
+NO_JUDGE_REASON = "none configured: L1 and L2 need --judge-base-url and --judge-model (or JUDGE_*)"
+JUDGE_TURNED_OFF_REASON = "turned off with --no-judge: L1 and L2 are not computed"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,8 +135,9 @@ def _validate_or_score(args: argparse.Namespace) -> int:
     exit_code = EXIT_OK if judged is None or judged.complete else EXIT_JUDGE_INCOMPLETE
     if args.json:
         output = result.to_dict() | {"metrics": metrics}
-        if judged is not None:
-            output["judge"] = judged.to_dict()
+        # Always a judge object, so a script can tell "not asked" (and why) from a missing key.
+        output["judge"] = judged.to_dict() if judged is not None else {
+            "status": "not_configured", "reason": JUDGE_TURNED_OFF_REASON if args.no_judge else NO_JUDGE_REASON}
         print(json.dumps(output, ensure_ascii=False))
         return exit_code
     print(f"Movie101v2 metrics ({result.language}, {result.clips:,} clips"
@@ -147,8 +151,8 @@ def _validate_or_score(args: argparse.Namespace) -> int:
     print(f"took        {result.duration_seconds:.1f} s (classic)")
     if judged is not None:
         _print_judge(judged, cached=args.judge_cache is not None)
-    elif not args.no_judge:
-        print("judge       none configured: L1 and L2 need --judge-base-url and --judge-model (or JUDGE_*)")
+    else:
+        print(f"judge       {JUDGE_TURNED_OFF_REASON if args.no_judge else NO_JUDGE_REASON}")
     return exit_code
 
 

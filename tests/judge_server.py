@@ -4,7 +4,8 @@ It stands in for a judge (OpenAI, vLLM, Ollama...) in tests and in the bench.
 Its answers are a pure function of the prompt (:func:`scores_for`), so a test
 can compute what every clip must score without asking it. Faults are
 scripted per request: HTTP errors with headers, hangs past the client's
-timeout, and answers of any text.
+timeout, answers of any text, and 200 responses whose body is not a
+chat completion at all (truncated JSON, no choices).
 """
 
 from __future__ import annotations
@@ -61,12 +62,14 @@ def expected_stage_metrics(references, predictions, language, templates=None) ->
 
 @dataclass
 class Fault:
-    """What to do instead of answering: an HTTP status, a hang, or another answer text."""
+    """What to do instead of answering: an HTTP status, a hang, another answer text, or a raw body."""
 
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     hang_seconds: float = 0.0
     text: str | None = None
+    #: Sent as is with 200 and ``Content-Type: application/json``: a broken proxy or server.
+    body: bytes | None = None
 
 
 @dataclass
@@ -147,8 +150,8 @@ class FakeJudge:
             def log_message(self, *args) -> None:
                 pass
 
-            def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
+            def _send(self, status: int, payload: dict | bytes, headers: dict[str, str] | None = None) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -202,6 +205,10 @@ class FakeJudge:
                 if fault and fault.status:
                     request.answered_with = str(fault.status)
                     self._send(fault.status, {"error": {"message": f"injected {fault.status}"}}, fault.headers)
+                    return
+                if fault and fault.body is not None:
+                    request.answered_with = "raw body"
+                    self._send(200, fault.body, fault.headers)
                     return
                 text = fault.text if fault and fault.text is not None else judge.answer(request.prompt)
                 request.answered_with = text

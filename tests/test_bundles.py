@@ -216,7 +216,9 @@ def _append(path: str, item):
         (_set("phases.0.judge", {"templates": {"l2": {"en": {"user": "{reference}{prediction}", "parser": "xml"}}}}),
          "phases[0].judge.templates.l2.en.parser: unknown parser 'xml'"),
         (_set("phases.0.judge", {"api_key": "sk-secret"}), "phases[0].judge.api_key: keys never go in a bundle"),
-        (_set("phases.0.judge", {"api_key_env": "MY-KEY"}), 'phases[0].judge.api_key_env: "MY-KEY" is not an environment variable name'),
+        (_set("phases.0.judge", {"api_key_env": "MY-KEY"}), 'phases[0].judge.api_key_env: "MY-KEY" is not allowed: name JUDGE_API_KEY or JUDGE_API_KEY_<SUFFIX>'),
+        (_set("phases.0.judge", {"api_key_env": "DATABASE_URL"}), 'phases[0].judge.api_key_env: "DATABASE_URL" is not allowed'),
+        (_set("phases.0.judge", {"api_key_env": "judge_api_key_x"}), 'phases[0].judge.api_key_env: "judge_api_key_x" is not allowed'),
         (_set("phases.0.judge", {"base_url": "localhost:8000"}), "phases[0].judge.base_url: must start with http:// or https://"),
         (_set("phases.0.judge", {"temperature": 3}), "phases[0].judge.temperature: must be a number between 0 and 2"),
     ],
@@ -304,7 +306,7 @@ def test_the_showcase_bundle_loads_everything_it_states(db, tmp_path):
     assert val.show_all_entries and val.max_submissions_per_day == 20 and val.ends_at.year == 2030
     assert test.board_visibility == "hidden_until" and test.boards_public_from.isoformat() == "2030-01-02T00:00:00+00:00"
     assert test.requires_approval and test.frozen_at.day == 25
-    assert test.judge_model == "qwen2.5:7b" and test.judge_api_key_env == "SHOWCASE_JUDGE_KEY"
+    assert test.judge_model == "qwen2.5:7b" and test.judge_api_key_env == "JUDGE_API_KEY_SHOWCASE"
     assert test.judge_templates["l2"]["en"]["parser"] == "comma" and test.judge_max_tokens == 64
     assert [board.key for board in val.boards.all()] == ["l1", "classic"]
     assert val.boards.get(key="l1").precision == 2
@@ -574,12 +576,12 @@ def test_pages_baselines_and_judge_templates_survive_the_round_trip(db, tmp_path
 
 
 def test_export_leaves_references_out_unless_asked_and_never_holds_a_key(db, tmp_path, monkeypatch):
-    monkeypatch.setenv("SHOWCASE_JUDGE_KEY", "sk-very-secret-value")
+    monkeypatch.setenv("JUDGE_API_KEY_SHOWCASE", "sk-very-secret-value")
     run("load_challenge", str(copy_showcase(tmp_path)))
     text = run("export_challenge", "showcase")
     narrations = [text_ for reference_set in ReferenceSet.objects.all() for text_ in reference_set.narrations.values()]
     assert not [narration for narration in narrations if narration in text]
-    assert "api_key_env: SHOWCASE_JUDGE_KEY" in text and "sk-very-secret-value" not in text
+    assert "api_key_env: JUDGE_API_KEY_SHOWCASE" in text and "sk-very-secret-value" not in text
     exported = yaml.safe_load(text)
     test_zh = exported["phases"][1]["references"]["zh"]
     stored = ReferenceSet.objects.get(phase__slug="test", language="zh")

@@ -17,11 +17,12 @@ from fractions import Fraction
 
 import pytest
 
+from evaluation.cli import NO_JUDGE_REASON
 from evaluation.judge import templates_for, templates_from_data
 from evaluation.metrics import CLASSIC_METRICS, STAGE_METRICS
 
 from .conftest import DEMO_DATA, DEMO_PREDICTIONS, ROOT
-from .judge_server import FakeJudge, scores_for
+from .judge_server import FakeJudge, Fault, scores_for
 
 PREDICTIONS = DEMO_PREDICTIONS / "val-en.json"
 MODEL = "fake-judge-cli"
@@ -78,14 +79,18 @@ def split(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(split, tmp_path_factory):
-    """Five score runs: judged with a cache file and again with it; judged from JUDGE_* by a judge whose
-    answers never parse; and without a judge. Two chains run side by side."""
+    """Six score runs: judged with a cache file and again with it; judged from JUDGE_* by a judge whose
+    answers never parse; without a judge; and by a judge whose responses are cut off. Three chains run
+    side by side."""
     path, _, _ = split
     folder = tmp_path_factory.mktemp("cli-judge-runs")
     cache = folder / "judge.sqlite3"
     templates = folder / "templates.json"
     templates.write_text(json.dumps(COMMA_TEMPLATES), encoding="utf-8")
-    with FakeJudge() as judge, FakeJudge(answer=lambda prompt: "It is a fine narration.") as garbage:
+    with FakeJudge() as judge, FakeJudge(answer=lambda prompt: "It is a fine narration.") as garbage, \
+            FakeJudge() as broken:
+        # Every response a 200 whose JSON body stops mid-way, as a dying proxy sends it.
+        broken.fault_rule = lambda prompt, index: Fault(body=b'{"id": "chatcmpl-1", "choices": [{"ind')
         flags = ["--judge-base-url", judge.base_url, "--judge-model", MODEL, "--judge-cache", cache,
                  "--judge-concurrency", 2, "--judge-temperature", 0]
 
@@ -101,9 +106,15 @@ def runs(split, tmp_path_factory):
             no_judge = run_score(path, env=clean_env())
             return {"from_env": from_env, "garbage_requests": list(garbage.requests), "no_judge": no_judge}
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            chains = [pool.submit(cached_chain), pool.submit(other_chain)]
-            results = chains[0].result() | chains[1].result()
+        def broken_chain():
+            # No transport retries, so the run does not wait out a backoff per judgment.
+            truncated = run_score(path, "--judge-base-url", broken.base_url, "--judge-model", MODEL, judge=broken,
+                                  env=clean_env(JUDGE_MAX_RETRIES="0"))
+            return {"truncated": truncated}
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            chains = [pool.submit(cached_chain), pool.submit(other_chain), pool.submit(broken_chain)]
+            results = chains[0].result() | chains[1].result() | chains[2].result()
     return results
 
 
@@ -195,7 +206,20 @@ def test_without_a_judge_there_are_no_stage_metrics_and_the_exit_code_is_0(runs)
     assert run.returncode == 0, run.stderr
     output = run.output
     assert set(output["metrics"]) == set(CLASSIC_METRICS)
-    assert "judge" not in output
+    # A script sees why L1 and L2 are absent, in the words the text output uses.
+    assert output["judge"] == {"status": "not_configured", "reason": NO_JUDGE_REASON}
+    assert "--judge-base-url" in NO_JUDGE_REASON and "--judge-model" in NO_JUDGE_REASON
+
+
+def test_a_judge_that_sends_truncated_bodies_fails_its_judgments_without_a_traceback(runs):
+    run = runs["truncated"]
+    assert run.returncode == 3, run.stderr
+    assert "Traceback" not in run.stderr
+    judge = run.output["judge"]
+    assert set(run.output["metrics"]) == set(CLASSIC_METRICS)
+    assert judge["status"] == "incomplete" and (judge["judged_clips"], judge["failed_judgments"]) == (0, 20)
+    assert all("the endpoint sent an unreadable response" in failure["reason"] for failure in judge["failures"])
+    assert judge["accounting"]["calls"] == run.judge_calls == 20
 
 
 def test_a_half_configured_judge_is_refused_before_scoring():

@@ -32,7 +32,7 @@ from evaluation.judge import (
     templates_for,
     templates_from_data,
 )
-from evaluation.judge.client import RateLimiter, retry_after_seconds
+from evaluation.judge.client import ChatClient, EndpointRefused, RateLimiter, retry_after_seconds
 from evaluation.movie101v2 import read_split
 
 from .conftest import DEMO_DATA, DEMO_PREDICTIONS
@@ -207,6 +207,33 @@ def test_comma_answers_of_the_released_protocol_are_read(text, stage, expected):
 def test_comma_answers_that_are_ambiguous_or_out_of_range_are_refused(text, stage, reason):
     with pytest.raises(AnswerError, match=reason):
         parse_answer(text, stage, "comma")
+
+
+@pytest.mark.parametrize("text, stage, parser", [
+    ('```json\n{"plot": 1}\n```\nOn reflection:\n```json\n{"plot": 5}\n```', "l2", "json"),
+    ('```\n{"environment": 2, "character": 3}\n```\n```\n{"environment": 2, "character": 4}\n```', "l1", "json"),
+    ('```\n{"plot": 1}\n```\n```\n{"plot": 7}\n```', "l2", "json"),
+    ("```\n1\n```\nOn reflection:\n```\n5\n```", "l2", "comma"),
+    ("```\n2,4\n```\n```\n2,5\n```", "l1", "comma"),
+])
+def test_an_answer_with_two_different_sets_of_scores_is_refused_in_either_parser(text, stage, parser):
+    with pytest.raises(AnswerError, match="more than one set of scores"):
+        parse_answer(text, stage, parser)
+
+
+@pytest.mark.parametrize("text, stage, parser, expected", [
+    ('```json\n{"plot": 4}\n```\nAgain:\n```json\n{"plot": "4"}\n```', "l2", "json", {"plot": 4}),
+    ('```\n{"reasoning": "similar"}\n```\n```\n{"plot": 2}\n```', "l2", "json", {"plot": 2}),
+    ('Format: {"plot": <0-5>}.\n```json\n{"plot": 3}\n```', "l2", "json", {"plot": 3}),
+    ("```\n3,5\n```\nSo:\n```\n3, 5.\n```", "l1", "comma", {"environment": 3, "character": 5}),
+])
+def test_one_set_of_scores_given_twice_or_beside_other_objects_is_read(text, stage, parser, expected):
+    assert parse_answer(text, stage, parser) == expected
+
+
+def test_a_fenced_comma_answer_is_read_from_its_fences_only():
+    with pytest.raises(AnswerError, match="expected 1 number"):
+        parse_answer("Clip 3:\n```\nunsure\n```", "l2", "comma")
 
 
 def test_an_unknown_stage_or_parser_is_a_programming_error_not_an_unreadable_answer():
@@ -387,6 +414,9 @@ def full_width_answer(prompt: str) -> str:
     return json_answer(prompt).translate(FULL_WIDTH).replace(",", "，").replace(":", "：")
 
 
+#: A 200 with content-type application/json cut off mid-answer, as a dying proxy sends it.
+TRUNCATED_BODY = b'{"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "message": {"ro'
+
 #: fault for the first request of one judgment -> (retries, reasks, extra requests)
 FAULTS = {
     "429 with Retry-After": (lambda prompt: Fault(status=429, headers={"Retry-After": "1"}), (1, 0, 1)),
@@ -397,6 +427,10 @@ FAULTS = {
     "out of range": (lambda prompt: Fault(text='{"environment": 6, "character": -1}'), (0, 1, 1)),
     "a fraction": (lambda prompt: Fault(text='{"environment": 2.5, "character": 3}'), (0, 1, 1)),
     "full-width digits": (lambda prompt: Fault(text=full_width_answer(prompt)), (0, 0, 0)),
+    # A 200 the package cannot read is a transport fault (retried), not an answer (re-asked).
+    "a truncated JSON body": (lambda prompt: Fault(body=TRUNCATED_BODY), (1, 0, 1)),
+    "a body without choices": (lambda prompt: Fault(body=b'{"id": "chatcmpl-x", "object": "chat.completion"}'),
+                               (1, 0, 1)),
 }
 
 
@@ -484,6 +518,65 @@ def test_a_judgment_that_keeps_failing_beyond_the_retries_fails_alone_and_a_resu
     assert [request.prompt for request in judge.requests] == [prompt]
     assert resumed.complete
     assert resumed.metrics == expected_scores(references, predictions, templates_for("en"))[0]
+
+
+def test_a_body_that_stays_unreadable_fails_its_judgment_alone_with_a_clear_reason(demo, judge):
+    references, predictions = demo
+    clip_id, prompt = first_clip_prompt(references, predictions, stage="l2")
+    config = config_for(judge, max_retries=1)
+    judge.fault_rule = lambda asked, index: Fault(body=TRUNCATED_BODY) if asked == prompt else None
+
+    result = run_judge(references, predictions, "en", config)
+
+    assert result.metrics == {} and result.judged_clips == 9 and result.stopped_because == ""
+    assert [(failure.clip_id, failure.stage) for failure in result.failures] == [(clip_id, "l2")]
+    assert "the endpoint sent an unreadable response" in result.failures[0].reason
+    assert "2 attempts" in result.failures[0].reason
+    assert result.accounting["calls"] == judge.calls == 19 + config.max_retries + 1
+    assert (result.accounting["retries"], result.accounting["reasks"]) == (config.max_retries, 0)
+
+
+class SurprisingClient(ChatClient):
+    """A client that raises what nobody planned for on one prompt: a bug, a new exception of the package."""
+
+    def __init__(self, config: JudgeConfig, prompt: str, error: Exception):
+        super().__init__(config)
+        self.prompt, self.error = prompt, error
+
+    def complete(self, messages, *, want_json):
+        if messages[-1]["content"] == self.prompt:
+            raise self.error
+        return super().complete(messages, want_json=want_json)
+
+
+def test_an_unexpected_exception_fails_one_judgment_and_never_aborts_the_run(demo, judge):
+    references, predictions = demo
+    clip_id, prompt = first_clip_prompt(references, predictions, stage="l1")
+    config = config_for(judge)
+    client = SurprisingClient(config, prompt, KeyError("choices"))
+    try:
+        result = run_judge(references, predictions, "en", config, client=client)
+    finally:
+        client.close()
+
+    assert not result.complete and result.metrics == {} and result.judged_clips == 9
+    assert [(failure.clip_id, failure.stage) for failure in result.failures] == [(clip_id, "l1")]
+    assert "KeyError" in result.failures[0].reason and result.stopped_because == ""
+    # The other 19 judgments were asked and answered; the surprise made no request.
+    assert judge.calls == result.accounting["calls"] == 19 and result.accounting["failures"] == 1
+
+
+def test_a_refusal_is_still_a_refusal_not_an_unexpected_failure(judge):
+    references, predictions = synthetic_split(3)
+    config = config_for(judge, concurrency=1)
+    _, prompt = first_clip_prompt(references, predictions)
+    client = SurprisingClient(config, prompt, EndpointRefused("the judge endpoint refused the request: HTTP 401"))
+    try:
+        result = run_judge(references, predictions, "en", config, client=client)
+    finally:
+        client.close()
+    assert "HTTP 401" in result.stopped_because
+    assert judge.calls == 0 and len(result.failures) == 6
 
 
 def test_an_endpoint_that_refuses_the_key_stops_the_run_early(judge):
@@ -622,6 +715,39 @@ def test_comma_templates_are_read_with_the_comma_parser_and_sent_without_json_mo
     assert {stage: info["parser"] for stage, info in result.judge["stages"].items()} == {"l1": "comma", "l2": "comma"}
 
 
+def test_a_new_judge_protocol_asks_again_and_signs_differently(demo, judge, tmp_path, monkeypatch):
+    """New parsing or aggregation rules must neither reuse old answers nor be ranked with old numbers."""
+    references, predictions = demo
+    cache = SqliteJudgeCache(tmp_path / "judge.sqlite3")
+    before = run_judge(references, predictions, "en", config_for(judge), cache=cache)
+    key_before = cache_key(MODEL, BUILTIN[("l2", "en")], "r", "p", 0)
+    judge.reset()
+
+    # The cache and the runner import the one constant; a new protocol changes it for both.
+    monkeypatch.setattr("evaluation.judge.cache.JUDGE_PROTOCOL", "movie101v2-judge/test")
+    monkeypatch.setattr("evaluation.judge.runner.JUDGE_PROTOCOL", "movie101v2-judge/test")
+    after = run_judge(references, predictions, "en", config_for(judge), cache=cache)
+    cache.close()
+
+    assert cache_key(MODEL, BUILTIN[("l2", "en")], "r", "p", 0) != key_before
+    assert judge.calls == 20 and after.accounting["cache_hits"] == 0
+    assert before.judge["protocol"] == "movie101v2-judge/1" and after.judge["protocol"] == "movie101v2-judge/test"
+    assert after.judge["signature"] != before.judge["signature"]
+    assert after.metrics == before.metrics  # the same fake judge: only the bookkeeping differs
+
+
+def test_the_cache_key_does_not_depend_on_the_endpoint_url(demo, judge, tmp_path):
+    """The same model behind another URL (a proxy, a second vLLM) reuses the cache."""
+    references, predictions = demo
+    cache = SqliteJudgeCache(tmp_path / "judge.sqlite3")
+    run_judge(references, predictions, "en", config_for(judge), cache=cache)
+    judge.reset()
+    elsewhere = config_for(judge, base_url=judge.base_url.replace("127.0.0.1", "localhost"))
+    again = run_judge(references, predictions, "en", elsewhere, cache=cache)
+    cache.close()
+    assert judge.calls == 0 and again.accounting["cache_hits"] == 20
+
+
 def test_one_template_for_both_stages_is_cached_per_stage(judge, tmp_path):
     """A single prompt asking for all three scores, used for L1 and L2: the cache must not mix the stages."""
     user = 'Reference: {reference}\nGenerated: {prediction}\nAnswer {"environment": e, "character": c, "plot": p}'
@@ -664,38 +790,54 @@ class FakeClock:
         self.now += seconds
 
 
-def test_the_rate_limiter_lets_a_minutes_requests_through_at_once_then_paces_them():
+def most_in_any_window(starts: list[float], seconds: float = 60.0) -> int:
+    """The largest number of starts inside one half-open window [t, t + seconds)."""
+    return max(sum(1 for other in starts if start <= other < start + seconds) for start in starts)
+
+
+def test_the_rate_limiter_never_starts_more_than_the_cap_in_any_60_second_window():
     clock = FakeClock()
     limiter = RateLimiter(60, None, clock=clock, sleep=clock.sleep)
-    for _ in range(60):
+    starts = []
+    for _ in range(150):
         limiter.acquire()
-    assert clock.slept == [] and clock.now == 0.0
-    limiter.acquire()
-    assert clock.now == pytest.approx(1.0)
-    limiter.acquire()
-    assert clock.now == pytest.approx(2.0)
-    # Half a minute of silence refills half the bucket, never more than a minute's worth.
-    clock.now += 30
-    waited = len(clock.slept)
-    for _ in range(30):
-        limiter.acquire()
-    assert len(clock.slept) == waited
-    limiter.acquire()
-    assert clock.now == pytest.approx(33.0)
+        starts.append(clock.now)
+    # A full minute's worth at once, then nothing until the first of them is a minute old (a bucket that
+    # started full let 119 through in the first minute).
+    assert starts[:60] == [0.0] * 60 and clock.slept[0] == pytest.approx(60.0)
+    assert most_in_any_window(starts) == 60
+    assert starts[60:120] == [pytest.approx(60.0)] * 60 and starts[120] == pytest.approx(120.0)
 
 
-def test_the_rate_limiter_debits_the_tokens_responses_report():
+def test_the_rate_limiter_window_slides_with_irregular_requests():
+    clock = FakeClock()
+    limiter = RateLimiter(3, None, clock=clock, sleep=clock.sleep)
+    starts = []
+    for gap in [0, 10, 10, 0, 5, 45, 0, 0, 0, 100, 1, 1, 1, 1, 59, 0.5]:
+        clock.now += gap
+        limiter.acquire()
+        starts.append(clock.now)
+    assert most_in_any_window(starts) == 3
+    # Never slower than the cap needs: the 4th request waits only until the 1st is a minute old.
+    assert starts[:4] == [0, 10, 20, pytest.approx(60.0)]
+
+
+def test_the_rate_limiter_debits_the_tokens_responses_report_for_a_minute():
     clock = FakeClock()
     limiter = RateLimiter(None, 600, clock=clock, sleep=clock.sleep)
     limiter.acquire()
     limiter.record_tokens(500)
-    limiter.acquire()  # 100 tokens left: not in debt, no wait
+    clock.now = 10.0
+    limiter.acquire()  # 500 of 600 in the window: room left, no wait
     assert clock.slept == []
-    limiter.record_tokens(400)  # 300 in debt, at 10 tokens a second
+    limiter.record_tokens(400)  # 900 in the window: over the cap until the 500 are a minute old
     limiter.acquire()
-    assert clock.now == pytest.approx(30.0)
+    assert clock.now == pytest.approx(60.0)
+    limiter.acquire()  # 400 in the window
+    assert clock.now == pytest.approx(60.0)
+    limiter.record_tokens(300)  # 700: wait for the 400 reported at 10 s to leave
     limiter.acquire()
-    assert clock.now == pytest.approx(30.0)
+    assert clock.now == pytest.approx(70.0)
 
 
 def test_a_rate_limiter_without_caps_never_waits():

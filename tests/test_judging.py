@@ -84,8 +84,8 @@ def test_the_judge_comes_from_the_settings_and_a_phase_overrides_it(demo_val, se
         "http://judge.example/v1", "default-model", "k1")
     assert setup.templates["l1"].language == "zh" and setup.config.temperature == 0
 
-    monkeypatch.setenv("PHASE_JUDGE_KEY", "k2")
-    demo_val.judge_model, demo_val.judge_api_key_env, demo_val.judge_temperature = "phase-model", "PHASE_JUDGE_KEY", 0.3
+    monkeypatch.setenv("JUDGE_API_KEY_PHASE", "k2")
+    demo_val.judge_model, demo_val.judge_api_key_env, demo_val.judge_temperature = "phase-model", "JUDGE_API_KEY_PHASE", 0.3
     setup = judge_setup(demo_val, "zh")
     assert (setup.config.model, setup.config.api_key, setup.config.temperature) == ("phase-model", "k2", 0.3)
     assert setup.identity["model"] == "phase-model" and "k2" not in json.dumps(setup.identity)
@@ -219,7 +219,9 @@ def test_a_clip_that_keeps_failing_leaves_the_stage_incomplete_and_resume_asks_o
     metrics = Result.objects.get(pk=submission.current_result_id).metrics
     assert {name: metrics[name] for name in expected} == expected
     run.refresh_from_db()
-    assert run.calls == 20 + 2 + 1 and run.cache_hits == 19  # 3 asks of the broken one at first
+    # 22 calls at first (19 answers, 3 asks of the broken one), 1 on the resume. The 19 answers the
+    # resume found in the cache are the run's own, paid for by its first attempt: not cache hits.
+    assert run.calls == 20 + 2 + 1 and run.answered_judgments == 20 and run.cache_hits == 0
 
 
 def test_an_incomplete_run_resumes_itself_once_its_time_comes(alice, judged_val, fake_judge, settings):
@@ -327,3 +329,224 @@ def test_the_comma_parser_reads_the_released_protocols_answers(alice, judged_val
     assert {name: metrics[name] for name in expected} == expected
     assert all("response_format" not in request.body for request in fake_judge.requests)
     assert Result.objects.get(pk=submission.current_result_id).judge["stages"]["l1"]["parser"] == "comma"
+
+
+# -- keys -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def authorizations(monkeypatch):
+    """The Authorization header of every request any loopback server receives, as sent on the wire."""
+    from http.server import BaseHTTPRequestHandler
+
+    seen: list[str] = []
+    parse_request = BaseHTTPRequestHandler.parse_request
+
+    def recording(handler):
+        parsed = parse_request(handler)
+        if parsed:
+            seen.append(handler.headers.get("Authorization", ""))
+        return parsed
+
+    monkeypatch.setattr(BaseHTTPRequestHandler, "parse_request", recording)
+    return seen
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "judge_api_key",
+                                  "JUDGE_API_KEYS", "JUDGE_API_KEY_test", "JUDGE_API_KEY-X", "MY_JUDGE_API_KEY"])
+def test_a_phase_can_name_only_a_judge_key_variable(demo_val, name, monkeypatch, settings):
+    from django.core.exceptions import ValidationError
+
+    demo_val.judge_api_key_env = name
+    with pytest.raises(ValidationError) as error:
+        demo_val.clean()
+    assert "judge_api_key_env" in error.value.message_dict
+
+    # A name stored before the check is refused at run time too: its value is never read.
+    monkeypatch.setenv(name, "the-worker-secret")
+    settings.JUDGE_DEFAULTS = {"base_url": "http://judge.example/v1", "model": "m"}
+    setup = judge_setup(demo_val, "en")
+    assert setup.config is None and "misconfigured" in setup.reason
+
+
+@pytest.mark.parametrize("name", ["JUDGE_API_KEY", "JUDGE_API_KEY_TEST", "JUDGE_API_KEY_VAL_2"])
+def test_judge_key_variables_are_accepted(demo_val, name):
+    demo_val.judge_api_key_env = name
+    demo_val.clean()
+
+
+def test_the_default_key_is_not_sent_to_a_phase_endpoint_on_another_origin(
+    alice, judged_val, fake_judge, settings, monkeypatch, authorizations, caplog
+):
+    settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "base_url": "https://judge.example/v1",
+                               "model": "default-model", "api_key": "sk-default-secret"}
+    submission = scored_submission(alice, judged_val)  # the phase points at the loopback judge
+    with caplog.at_level("INFO"):
+        assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    assert len(authorizations) == 20 and not [header for header in authorizations if "sk-default-secret" in header]
+    run = run_of(submission)
+    assert run.judge["key_source"].startswith("none: JUDGE_API_KEY is only sent to the origin of JUDGE_BASE_URL")
+    assert "no key sent" in caplog.text and "sk-default-secret" not in caplog.text + json.dumps(run.judge)
+
+    # The same origin (case and default port aside) gets the default key; a phase naming a variable gets that one.
+    settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "base_url": "https://JUDGE.example:443/other/v1"}
+    judged_val.judge_base_url = "https://judge.example/v1"
+    setup = judge_setup(judged_val, "en")
+    assert (setup.config.api_key, setup.key_source, setup.key_withheld) == ("sk-default-secret", "JUDGE_API_KEY", False)
+    judged_val.judge_base_url = "https://judge.example:8443/v1"
+    assert judge_setup(judged_val, "en").config.api_key == ""
+    monkeypatch.setenv("JUDGE_API_KEY_ELSEWHERE", "sk-phase-key")
+    judged_val.judge_api_key_env = "JUDGE_API_KEY_ELSEWHERE"
+    setup = judge_setup(judged_val, "en")
+    assert (setup.config.api_key, setup.key_source) == ("sk-phase-key", "JUDGE_API_KEY_ELSEWHERE")
+
+
+def test_a_phase_key_is_sent_to_its_endpoint_and_shown_nowhere(alice, judged_val, fake_judge, monkeypatch,
+                                                               authorizations, caplog):
+    monkeypatch.setenv("JUDGE_API_KEY_VAL", "sk-never-shown-5678")
+    judged_val.judge_api_key_env = "JUDGE_API_KEY_VAL"
+    judged_val.full_clean()
+    judged_val.save()
+    submission = scored_submission(alice, judged_val)
+    with caplog.at_level("DEBUG"):
+        assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    assert authorizations and set(authorizations) == {"Bearer sk-never-shown-5678"}
+    run = run_of(submission)
+    assert run.judge["key_source"] == "JUDGE_API_KEY_VAL"
+    organizer = make_participant("olga")
+    organizer.is_staff = organizer.is_superuser = True
+    organizer.save()
+    client = api_client_for(organizer)
+    client.force_login(organizer)
+    shown = [
+        json.dumps(client.get(f"/api/v1/submissions/{submission.pk}/").json()),
+        client.get(f"/admin/judging/judgerun/{run.pk}/change/").content.decode(),
+        client.get(f"/submissions/{submission.pk}/").content.decode(),
+        json.dumps([run.judge, Result.objects.get(pk=run.result_id).judge]),
+        caplog.text,
+    ]
+    assert not [text for text in shown if "sk-never-shown-5678" in text]
+
+
+# -- stopping, interruptions and their accounting -------------------------------------------
+
+
+def test_cancelling_stops_a_running_attempt_and_keeps_what_it_spent(alice, judged_val, fake_judge, settings,
+                                                                    monkeypatch):
+    from leaderboard.judging.cache import DatabaseJudgeCache
+
+    settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "concurrency": 1}
+    monkeypatch.setattr(judging, "PROGRESS_SECONDS", 0.0)  # the attempt looks at its run after every clip
+    submission = scored_submission(alice, judged_val)
+    run_id = run_of(submission).pk
+    put_many = DatabaseJudgeCache.put_many
+
+    def cancel_after_the_first_answers(cache, entries):
+        put_many(cache, entries)
+        judging.cancel(run_id)  # an organizer, while the worker judges
+
+    monkeypatch.setattr(DatabaseJudgeCache, "put_many", cancel_after_the_first_answers)
+    assert judging.judge_result(run_id).outcome == judging.Outcome.SKIPPED
+    run = JudgeRun.objects.get(pk=run_id)
+    assert run.status == JudgeStatus.CANCELLED
+    assert fake_judge.calls == 2  # one clip, two stages: nothing more was asked
+    assert (run.calls, run.answered_judgments, run.cache_hits) == (2, 2, 0)
+    assert run.prompt_tokens > 0 and run.completion_tokens > 0
+    first = {request.prompt for request in fake_judge.requests}
+
+    monkeypatch.setattr(DatabaseJudgeCache, "put_many", put_many)
+    fake_judge.reset()
+    assert judging.resume(run_id)
+    assert judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    asked = [request.prompt for request in fake_judge.requests]
+    assert len(asked) == 18 and not first & set(asked)  # only what was missing
+    run.refresh_from_db()
+    assert (run.calls, run.answered_judgments, run.cache_hits) == (20, 20, 0)
+
+
+def test_a_soft_time_limit_keeps_the_calls_made_and_a_resume_asks_the_rest(alice, judged_val, fake_judge, settings,
+                                                                          monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from workers.tasks import judge_result as judge_task
+
+    settings.JUDGE_AUTO_RESUMES = 0
+    settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "concurrency": 1}
+    submission = scored_submission(alice, judged_val)
+    run_id = run_of(submission).pk
+    asks = 0
+    should_stop = judging._AttemptBook.should_stop
+
+    def time_runs_out_after_the_first_clip(book):
+        # Celery raises SoftTimeLimitExceeded wherever the worker's main thread is; here, as it is
+        # about to ask the second clip.
+        nonlocal asks
+        asks += 1
+        if asks == 2:
+            raise SoftTimeLimitExceeded()
+        return should_stop(book)
+
+    monkeypatch.setattr(judging._AttemptBook, "should_stop", time_runs_out_after_the_first_clip)
+    assert judge_task(run_id) == judging.Outcome.INCOMPLETE  # the task, in-process
+    run = JudgeRun.objects.get(pk=run_id)
+    assert run.status == JudgeStatus.INCOMPLETE and "took longer than the limit" in run.reason
+    assert run.calls == fake_judge.calls == 2 and run.answered_judgments == 2 and run.prompt_tokens > 0
+
+    monkeypatch.setattr(judging._AttemptBook, "should_stop", should_stop)
+    fake_judge.reset()
+    assert judging.resume(run_id) and judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    run.refresh_from_db()
+    assert fake_judge.calls == 18 and (run.calls, run.cache_hits) == (20, 0)
+
+
+def test_an_organizer_recovers_a_run_that_gave_up_after_lost_workers(alice, judged_val, fake_judge, settings,
+                                                                     monkeypatch):
+    settings.JUDGE_MAX_ATTEMPTS = 0  # the first lost worker is already too many
+
+    class WorkerLost(BaseException):
+        pass
+
+    def die(*args, **kwargs):
+        raise WorkerLost
+
+    submission = scored_submission(alice, judged_val)
+    run_id = run_of(submission).pk
+    monkeypatch.setattr(judging, "run_judge", die)
+    with pytest.raises(WorkerLost):
+        judging.judge_result(run_id)
+    monkeypatch.undo()
+    # Its lease runs out; the next delivery takes over, and gives up.
+    JudgeRun.objects.filter(pk=run_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert judging.judge_result(run_id).outcome == judging.Outcome.INCOMPLETE
+    run = JudgeRun.objects.get(pk=run_id)
+    assert run.takeovers == 1 and "interrupted 1 times" in run.reason and fake_judge.calls == 0
+
+    organizer = make_participant("olga")
+    organizer.is_staff = True
+    organizer.save()
+    judging.resume_by_organizer(organizer, run, "the workers are fixed")
+    run.refresh_from_db()
+    assert (run.status, run.takeovers, run.automatic_resumes) == (JudgeStatus.QUEUED, 0, 0)
+    assert judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    assert fake_judge.calls == 20
+
+
+def test_run_judge_stops_asking_when_its_caller_says_so(judged_val, fake_judge):
+    from evaluation.judge import MemoryJudgeCache, run_judge
+
+    references, predictions = references_and_predictions(judged_val)
+    setup = judge_setup(judged_val, "en")
+    config = setup.config.with_changes(concurrency=2)
+    cache, judged_so_far, spent = MemoryJudgeCache(), [], []
+    judged = run_judge(references, predictions, "en", config, templates=setup.templates, cache=cache,
+                       progress=lambda judged, total: judged_so_far.append(judged),
+                       should_stop=lambda: judged_so_far[-1] >= 1, on_accounting=spent.append)
+    # Two clips were in flight when the first finished and it said stop: they finished, nothing else was asked.
+    assert fake_judge.calls == 4 and judged.judged_clips == 2 and not judged.complete
+    assert judged.stopped_because == "stopped by the caller"
+    assert {failure.reason for failure in judged.failures} == {"not asked: stopped by the caller"}
+    assert len(judged.failures) == 16
+    assert sum(increments.get("calls", 0) for increments in spent) == 4 == judged.accounting["calls"]
+
+    again = run_judge(references, predictions, "en", config, templates=setup.templates, cache=cache)
+    assert again.complete and fake_judge.calls == 20 and again.accounting["cache_hits"] == 4  # the answers were kept

@@ -10,7 +10,8 @@ from .client import ChatClient
 from .config import JudgeConfig, JudgeConfigError, values_from_env
 from .parsing import PARSERS, STAGE_KEYS, AnswerError, parse_answer
 from .prompts import BUILTIN, STAGES, Template, TemplateError, templates_for, templates_from_data
-from .runner import JUDGE_PROTOCOL, JudgeResult, JudgmentFailure, aggregate, judge_identity, run_judge
+from .protocol import JUDGE_PROTOCOL
+from .runner import JudgeResult, JudgmentFailure, aggregate, judge_identity, run_judge
 
 __all__ = [
     "BUILTIN",

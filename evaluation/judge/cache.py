@@ -2,8 +2,10 @@
 
 The key holds everything that decides what the judge is asked and how its
 answer is read, so a cached answer is the answer the same question would get
-(at temperature 0) and re-scoring costs no calls. The service keeps the cache
-in its database; the command line in a SQLite file.
+(at temperature 0) and re-scoring costs no calls. The judge protocol is in it
+too: an answer read under old parsing rules is not an answer under new ones.
+The endpoint's URL is not: the same model behind another URL answers the same.
+The service keeps the cache in its database; the command line in a SQLite file.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from pathlib import Path
 from typing import Protocol
 
 from .prompts import Template
+from .protocol import JUDGE_PROTOCOL
 
 
 def cache_key(model: str, template: Template, reference: str, prediction: str, temperature: float) -> str:
     canonical = json.dumps(
         # The stage too: one wording may serve both stages, whose answers are read for different scores.
-        [model, template.stage, template.hash, template.parser, reference, prediction, float(temperature)],
+        [model, template.stage, template.hash, template.parser, reference, prediction, float(temperature),
+         JUDGE_PROTOCOL],
         ensure_ascii=False,
         separators=(",", ":"),
     )

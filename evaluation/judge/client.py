@@ -3,8 +3,8 @@
 The official ``openai`` package does the protocol; this module adds what a
 benchmark needs from it: our own bounded retries with exponential backoff and
 jitter that honour ``Retry-After``, JSON response format where the endpoint
-accepts it, and optional request and token caps per minute shared by every
-thread of a run.
+accepts it, and optional request and token caps over any 60-second window,
+shared by every thread of a run (each run, in each process, has its own caps).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import email.utils
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ RETRYABLE_STATUSES = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600)
 RUN_WIDE_REFUSALS = frozenset({401, 403, 404})
 #: A server asking us to wait longer than this is waited on for this long, then asked again.
 MAX_RETRY_AFTER_SECONDS = 300.0
+#: The reason given when a 200 response cannot be read as a chat completion.
+UNREADABLE_RESPONSE = "the endpoint sent an unreadable response"
 
 
 @dataclass(frozen=True)
@@ -57,51 +60,83 @@ class EndpointRefused(EvaluationError):
 
 
 class RateLimiter:
-    """Token buckets for requests and tokens per minute, shared by a run's threads.
+    """Request and token caps over any 60-second window, shared by one run's threads.
 
-    Tokens are counted when the response reports them, so the cap holds over
-    any minute after the first few requests.
+    A sliding-window log, not a token bucket: a bucket that starts full lets a
+    minute's worth through at once and then another minute's worth as it
+    refills, nearly twice the cap in the first minute. Here a request starts
+    only when fewer than ``requests_per_minute`` requests started in the 60
+    seconds before it, so no 60-second window ever holds more.
+
+    Tokens are known only when a response reports them, so they are logged
+    then: a request starts only while the tokens reported in the last 60
+    seconds are under ``tokens_per_minute``. Requests already in flight may
+    still carry a window past that cap by their own tokens.
+
+    The caps are per instance, that is per run and process: runs in parallel,
+    here or on other workers, each have the whole cap.
     """
+
+    WINDOW_SECONDS = 60.0
 
     def __init__(self, requests_per_minute: int | None, tokens_per_minute: int | None, *,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self._rpm, self._tpm = requests_per_minute or None, tokens_per_minute or None
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
-        self._requests = float(self._rpm or 0)
-        self._tokens = float(self._tpm or 0)
-        self._updated = clock()
+        #: When each request of the window started, oldest first.
+        self._starts: deque[float] = deque()
+        #: (when, tokens) each response of the window reported, oldest first, and their sum.
+        self._token_log: deque[tuple[float, int]] = deque()
+        self._tokens_in_window = 0
 
-    def _refill(self) -> None:
-        now = self._clock()
-        elapsed, self._updated = now - self._updated, now
-        if self._rpm:
-            self._requests = min(self._rpm, self._requests + elapsed * self._rpm / 60)
-        if self._tpm:
-            self._tokens = min(self._tpm, self._tokens + elapsed * self._tpm / 60)
+    def _forget_before(self, now: float) -> None:
+        horizon = now - self.WINDOW_SECONDS
+        while self._starts and self._starts[0] <= horizon:
+            self._starts.popleft()
+        while self._token_log and self._token_log[0][0] <= horizon:
+            self._tokens_in_window -= self._token_log.popleft()[1]
+
+    def _wait_needed(self, now: float) -> float:
+        """Seconds until a request may start; 0 when it may start now."""
+        wait = 0.0
+        if self._rpm and len(self._starts) >= self._rpm:
+            # The window must lose its oldest starts until one slot is free.
+            wait = self._starts[len(self._starts) - self._rpm] + self.WINDOW_SECONDS - now
+        if self._tpm and self._tokens_in_window >= self._tpm:
+            # Wait until enough of the oldest reports leave the window to bring it under the cap.
+            remaining = self._tokens_in_window
+            for when, tokens in self._token_log:
+                remaining -= tokens
+                if remaining < self._tpm:
+                    wait = max(wait, when + self.WINDOW_SECONDS - now)
+                    break
+        return max(wait, 0.0)
 
     def acquire(self) -> None:
+        """Block until a request may start, and count it as started."""
         if not self._rpm and not self._tpm:
             return
         while True:
             with self._lock:
-                self._refill()
-                wait = 0.0
-                if self._rpm and self._requests < 1:
-                    wait = (1 - self._requests) * 60 / self._rpm
-                if self._tpm and self._tokens < 0:
-                    wait = max(wait, -self._tokens * 60 / self._tpm)
+                now = self._clock()
+                self._forget_before(now)
+                wait = self._wait_needed(now)
                 if wait == 0.0:
                     if self._rpm:
-                        self._requests -= 1
+                        self._starts.append(now)
                     return
-            self._sleep(wait)
+            # A hair past the boundary: float rounding must not wake us just before it, forever.
+            self._sleep(wait + 1e-6)
 
     def record_tokens(self, tokens: int) -> None:
-        if self._tpm:
+        """Debit the tokens a response reported, at the time it arrived."""
+        if self._tpm and tokens > 0:
             with self._lock:
-                self._refill()
-                self._tokens -= tokens
+                now = self._clock()
+                self._forget_before(now)
+                self._token_log.append((now, tokens))
+                self._tokens_in_window += tokens
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
@@ -158,7 +193,11 @@ class ChatClient:
         return self._random.uniform(ceiling / 2, ceiling)
 
     def complete(self, messages: list[dict[str, str]], *, want_json: bool) -> Completion:
-        """Ask once, retrying transport faults. Raises TransportFailure or EndpointRefused."""
+        """Ask once, retrying transport faults. Raises TransportFailure or EndpointRefused.
+
+        Transport faults are retryable statuses, timeouts, connection errors and responses that
+        cannot be read (a truncated body, no choices): none of them is the judge's answer.
+        """
         retries = calls = 0
         while True:
             use_json = want_json and self._json_format
@@ -191,18 +230,45 @@ class ChatClient:
                 reason, wait_hint = f"no answer within {self.config.timeout:g} s", None
             except openai.APIConnectionError as exc:
                 reason, wait_hint = f"connection failed ({_cause(exc)})", None
+            except (openai.APIError, ValueError) as exc:
+                # A 200 whose body is cut off or is not a completion (json.JSONDecodeError is a
+                # ValueError; the package may also wrap it): a broken proxy or server, worth a retry.
+                reason, wait_hint = f"{UNREADABLE_RESPONSE} ({type(exc).__name__})", None
             else:
-                usage = getattr(response, "usage", None)
-                prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-                completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-                self._limiter.record_tokens(prompt_tokens + completion_tokens)
-                choices = getattr(response, "choices", None) or []
-                text = (choices[0].message.content if choices and choices[0].message else None) or ""
-                return Completion(text, prompt_tokens, completion_tokens, retries, calls)
+                read = _read_response(response)
+                if read is not None:
+                    text, prompt_tokens, completion_tokens = read
+                    self._limiter.record_tokens(prompt_tokens + completion_tokens)
+                    return Completion(text, prompt_tokens, completion_tokens, retries, calls)
+                reason, wait_hint = f"{UNREADABLE_RESPONSE} (no choices or message)", None
             if retries >= self.config.max_retries:
                 raise TransportFailure(f"{reason}, {retries + 1} attempts", retries=retries, calls=calls)
             retries += 1
             self._sleep(self.backoff(retries, wait_hint))
+
+
+def _read_response(response: object) -> tuple[str, int, int] | None:
+    """The answer's text and token counts; None when the response has no choice or message.
+
+    A message whose content is empty is an answer (the parser refuses it and the judgment is
+    re-asked); a response without any message is a fault of the transport (retried).
+    """
+    choices = getattr(response, "choices", None)
+    message = getattr(choices[0], "message", None) if isinstance(choices, list) and choices else None
+    if not isinstance(message, openai.BaseModel):  # absent, or a bare string where an object belongs
+        return None
+    content = getattr(message, "content", None)
+    usage = getattr(response, "usage", None)
+    return (content if isinstance(content, str) else "", _token_count(usage, "prompt_tokens"),
+            _token_count(usage, "completion_tokens"))
+
+
+def _token_count(usage: object, name: str) -> int:
+    # Servers report usage loosely (absent, null, a string); a count we cannot read counts as 0.
+    try:
+        return max(0, int(getattr(usage, name, 0) or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _error_text(exc: openai.APIStatusError) -> str:

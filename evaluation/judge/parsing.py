@@ -81,7 +81,7 @@ def _refuse_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
 
 
 def _parse_json(text: str, stage: str) -> dict[str, int]:
-    found = None
+    objects = []
     for candidate in _json_objects(text):
         try:
             value = json.loads(candidate, object_pairs_hook=_refuse_repeated_keys)
@@ -90,25 +90,51 @@ def _parse_json(text: str, stage: str) -> dict[str, int]:
         except ValueError:
             continue
         if isinstance(value, dict):
-            found = value
-            break
-    if found is None:
+            objects.append(value)
+    if not objects:
         if text.count("{") > 1 and text.count("}") > 1:
             raise AnswerError("the answer holds several JSON objects or broken JSON; expected exactly one object")
         raise AnswerError("no JSON object in the answer")
-    by_key = found
+    keys = STAGE_KEYS[stage]
+    # Two fenced blocks, or a block and a different object in the prose, are two verdicts: taking
+    # either would be a guess. The same verdict repeated (the block found again as the text) is one.
+    with_scores = [found for found in objects if any(key in found for key in keys)]
+    _refuse_different_readings([_reading(found, keys) for found in with_scores])
+    chosen = (with_scores or objects)[0]
     scores = {}
-    for key in STAGE_KEYS[stage]:
-        if key not in by_key:
+    for key in keys:
+        if key not in chosen:
             raise AnswerError(f'the answer has no "{key}"')
-        scores[key] = _score(by_key[key], key)
+        scores[key] = _score(chosen[key], key)
     return scores
+
+
+def _reading(found: dict, keys: tuple[str, ...]) -> tuple:
+    """What a candidate says about each score, so that ``4``, ``4.0`` and ``"4"`` read the same."""
+    reading = []
+    for key in keys:
+        try:
+            reading.append(_score(found[key], key) if key in found else None)
+        except AnswerError:
+            reading.append(("unreadable", json.dumps(found[key], ensure_ascii=False, sort_keys=True)))
+    return tuple(reading)
+
+
+def _refuse_different_readings(readings: list) -> None:
+    if len(set(readings)) > 1:
+        raise AnswerError("the answer gives more than one set of scores")
 
 
 def _parse_comma(text: str, stage: str) -> dict[str, int]:
     """The released protocol's form: ``"3,5"`` for L1 and ``"4"`` for L2."""
-    for block in _FENCE.findall(text):
-        text = block
+    blocks = _FENCE.findall(text)
+    if blocks:
+        # A fenced answer is read from its fences only. Fenced blocks that disagree are two
+        # verdicts; the same numbers fenced twice are one.
+        with_numbers = [block for block in blocks if _NUMBER.search(block)]
+        _refuse_different_readings([tuple(float(number) for number in _NUMBER.findall(block))
+                                    for block in with_numbers])
+        text = (with_numbers or blocks)[0]
     numbers = _NUMBER.findall(text)
     keys = STAGE_KEYS[stage]
     if len(numbers) != len(keys):

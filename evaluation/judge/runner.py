@@ -25,9 +25,7 @@ from .client import ChatClient, EndpointRefused, TransportFailure
 from .config import JudgeConfig
 from .parsing import AnswerError, parse_answer
 from .prompts import STAGES, Template, templates_for
-
-#: Names the judge protocol: prompts' placement, parsing rules and aggregation.
-JUDGE_PROTOCOL = "movie101v2-judge/1"
+from .protocol import JUDGE_PROTOCOL
 
 Progress = Callable[[int, int], None]
 
@@ -63,13 +61,19 @@ class JudgeAccounting:
 
 
 def judge_identity(model: str, temperature: float, templates: Mapping[str, Template]) -> dict[str, Any]:
-    """What makes two judged results comparable, with one signature naming it all."""
+    """What makes two judged results comparable, with one signature naming it all.
+
+    The protocol is in it: the same model and prompts under other parsing or aggregation rules
+    give numbers that must not be ranked together.
+    """
     stages = {stage: {"template": templates[stage].hash, "parser": templates[stage].parser} for stage in STAGES}
-    canonical = json.dumps({"model": model, "temperature": float(temperature), "stages": stages}, sort_keys=True)
+    canonical = json.dumps({"model": model, "temperature": float(temperature), "stages": stages,
+                            "protocol": JUDGE_PROTOCOL}, sort_keys=True)
     return {
         "model": model,
         "temperature": float(temperature),
         "stages": stages,
+        "protocol": JUDGE_PROTOCOL,
         "signature": "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
     }
 
@@ -170,6 +174,9 @@ def _judge_clip(client: ChatClient, clip_id: str, jobs: list[tuple[str, str, lis
                 outcome.refusal = last_error = str(exc)
                 stop.set()
                 break
+            except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen fault fails this judgment, not the run
+                last_error = f"the judgment failed unexpectedly: {type(exc).__name__}: {exc}"[:500]
+                break
             counts.calls += completion.calls
             counts.retries += completion.retries
             counts.prompt_tokens += completion.prompt_tokens
@@ -180,6 +187,9 @@ def _judge_clip(client: ChatClient, clip_id: str, jobs: list[tuple[str, str, lis
             except AnswerError as exc:
                 last_error = f"unreadable answer after {attempt + 1} ask(s): {exc}"
                 continue
+            except Exception as exc:  # noqa: BLE001 - a parser bug fails this judgment; re-asking would hit it again
+                last_error = f"the judgment failed unexpectedly: {type(exc).__name__}: {exc}"[:500]
+                break
             outcome.entries.append(CacheEntry(
                 key=key, stage=stage, model=config.model, template_hash=template.hash, parser=template.parser,
                 scores=scores, raw_text=completion.text, prompt_tokens=completion.prompt_tokens,
@@ -201,10 +211,18 @@ def run_judge(
     cache: JudgeCache | None = None,
     progress: Progress | None = None,
     client: ChatClient | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_accounting: Callable[[dict[str, int]], None] | None = None,
 ) -> JudgeResult:
     """Judge every clip of ``references`` (a missing prediction is judged as an empty narration).
 
     ``progress(judged_clips, total_clips)`` is called from this thread as clips finish.
+    ``should_stop()`` is asked before each clip is submitted: once it returns True, nothing more
+    is asked, the clips in flight finish (their answers are cached), and the result says
+    ``stopped_because="stopped by the caller"``. ``on_accounting(increments)`` is called from
+    this thread with the accounting as it accrues: the cache hits once, then each clip's calls,
+    retries, re-asks and tokens as soon as the clip finishes, so a caller that is interrupted
+    still knows what was spent.
     """
     from .. import __version__
 
@@ -237,6 +255,9 @@ def run_judge(
 
     failures: list[JudgmentFailure] = []
     refusal = ""
+    stopped_by_caller = False
+    if on_accounting:
+        on_accounting({"cache_hits": accounting.cache_hits})
     if progress:
         progress(judged(), len(clip_ids))
     if pending:
@@ -249,7 +270,10 @@ def run_judge(
             queue = iter(pending.items())
             running: set[Future] = set()
             while True:
-                while len(running) < config.concurrency and not stop.is_set():
+                while len(running) < config.concurrency and not stop.is_set() and not stopped_by_caller:
+                    if should_stop is not None and should_stop():
+                        stopped_by_caller = True
+                        break
                     item = next(queue, None)
                     if item is None:
                         break
@@ -259,6 +283,8 @@ def run_judge(
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     outcome = future.result()
+                    if on_accounting:
+                        on_accounting(outcome.accounting.to_dict())
                     cache.put_many(outcome.entries)
                     for entry in outcome.entries:
                         answers[outcome.clip_id][entry.stage] = entry.scores
@@ -272,7 +298,8 @@ def run_judge(
             for clip_id, jobs in pending.items():
                 for stage, *_ in jobs:
                     if stage not in answers[clip_id] and (clip_id, stage) not in failed:
-                        failures.append(JudgmentFailure(clip_id, stage, f"not asked: {refusal}"))
+                        failures.append(JudgmentFailure(clip_id, stage,
+                                                        f"not asked: {refusal or 'stopped by the caller'}"))
         finally:
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
@@ -294,7 +321,7 @@ def run_judge(
         failures=tuple(failures),
         accounting=accounting.to_dict(),
         judge=judge_identity(config.model, config.temperature, templates),
-        stopped_because=refusal,
+        stopped_because=refusal or ("stopped by the caller" if stopped_by_caller else ""),
         versions={"evaluation": __version__, "judge_protocol": JUDGE_PROTOCOL},
         duration_seconds=time.perf_counter() - started,
     )

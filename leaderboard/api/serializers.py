@@ -6,7 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from leaderboard.challenges.models import Board, Challenge, Phase
-from leaderboard.judging.selectors import judge_summary, latest_run
+from leaderboard.judging.selectors import submission_judge
 from leaderboard.operations.selectors import queue_position
 from leaderboard.submissions import rules
 from leaderboard.submissions.models import Submission
@@ -80,7 +80,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
     clip_scores_url = serializers.SerializerMethodField()
     judge = serializers.SerializerMethodField(
         help_text="the LLM judge stage (L1, L2): status, progress (clips judged / total), failures; "
-        "calls and tokens for organizers"
+        "calls and tokens for organizers: accounting (the newest run) and accounting_total (every run of the "
+        "submission, re-scores included, with runs: their number)"
     )
     queue_position = serializers.SerializerMethodField(
         help_text="while waiting: 1 + the submissions waiting ahead of this one; null otherwise"
@@ -120,10 +121,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     def get_judge(self, submission: Submission) -> dict | None:
         request = self.context.get("request")
-        return judge_summary(
-            latest_run(submission),
-            current_result_id=submission.current_result_id,
-            with_accounting=bool(request and rules.can_view_judge_accounting(request.user)),
+        return submission_judge(
+            submission, with_accounting=bool(request and rules.can_view_judge_accounting(request.user))
         )
 
     def get_file(self, submission: Submission) -> dict:
@@ -158,6 +157,11 @@ class LeaderboardRowSerializer(serializers.Serializer):
         child=serializers.FloatField(),
         help_text="L1/L2 from a judge configuration other than the board's: shown, never ranked",
     )
+    other_judge = serializers.CharField(
+        help_text="set with other_judge_scores: other_configuration (an entry judged with another configuration "
+        "of this board's judge) or reported_by_source (an external baseline's L1/L2 as its source reported "
+        "them, from the source's own judge); empty otherwise",
+    )
     baseline = serializers.BooleanField(help_text="a baseline: placed by score, without a rank, not a team's entry")
     citation = serializers.CharField(help_text="where a baseline's numbers come from")
     moderation = serializers.CharField(
@@ -173,6 +177,9 @@ class BoardJudgeSerializer(serializers.Serializer):
     signature = serializers.CharField(help_text="hash of model, temperature, templates and parsers")
     stages = serializers.DictField(help_text="stage -> {template: hash, parser}")
     reason = serializers.CharField(help_text="why there is no judge, if there is none")
+    current = serializers.BooleanField(
+        help_text="whether this is the phase's judge now; false on a frozen board judged by an earlier configuration"
+    )
 
 
 class PhaseApprovalSerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ urlpatterns = [
         views.PhaseApprovalRequest.as_view(),
         name="phase-approval",
     ),
+    path("challenges/<slug:challenge>/phases/<slug:phase>/judge/", views.PhaseJudge.as_view(), name="phase-judge"),
     path(
         "challenges/<slug:challenge>/phases/<slug:phase>/leaderboards/<str:language>/<slug:stage>/",
         views.Leaderboard.as_view(),

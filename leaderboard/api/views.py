@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.judging.selectors import published_judge
 from leaderboard.operations import selectors as operations
 from leaderboard.submissions import rules, selectors, services
 from leaderboard.submissions.models import Result, Submission
@@ -263,7 +266,9 @@ class Leaderboard(APIView):
                 "title": serializers.CharField(),
                 "primary_metric": serializers.CharField(),
                 "columns": serializers.ListField(child=serializers.CharField()),
-                "judge": BoardJudgeSerializer(),
+                "judge": BoardJudgeSerializer(
+                    help_text="the judge whose L1/L2 the rows rank: on a frozen board, the one in effect then"
+                ),
                 "frozen_at": serializers.DateTimeField(
                     allow_null=True, help_text="the phase's freeze date once it has passed; null before"
                 ),
@@ -291,12 +296,60 @@ class Leaderboard(APIView):
                 "title": board.title,
                 "primary_metric": board.primary_metric,
                 "columns": board.columns,
-                "judge": BoardJudgeSerializer(selectors.board_judge(phase_obj, language)).data,
+                "judge": BoardJudgeSerializer(view.judge).data,
                 "frozen_at": view.frozen_at,
                 "as_of": view.as_of,
                 "rows": LeaderboardRowSerializer(view.rows, many=True).data,
             }
         )
+
+
+class JudgeTemplatesRenderer(JSONRenderer):
+    """``?format=templates``: the judge's templates alone, a file for ``--judge-templates``."""
+
+    format = "templates"
+
+
+class PhaseJudge(APIView):
+    """The phase's judge, to reproduce its L1 and L2 offline. Whoever may see the phase's boards.
+
+    ``?format=templates`` answers only ``templates``: save it and pass it to
+    ``python -m evaluation score --judge-templates FILE``.
+    """
+
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, JudgeTemplatesRenderer]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "PhaseJudge",
+            {
+                "challenge": serializers.CharField(),
+                "phase": serializers.CharField(),
+                "languages": serializers.DictField(
+                    help_text="language -> {configured, reason, model, temperature, max_tokens, response_format, "
+                    "signature, stages: stage -> {template: hash, parser, source: builtin | phase}}; never the "
+                    "endpoint or its key"
+                ),
+                "templates": serializers.DictField(
+                    help_text="stage -> language -> {system, user, parser}, ours or the phase's own: exactly what "
+                    "--judge-templates FILE reads (also alone with ?format=templates)"
+                ),
+                "templates_url": serializers.CharField(help_text="this document's templates alone"),
+            },
+        )
+    )
+    def get(self, request, challenge: str, phase: str):
+        phase_obj = get_phase(challenge, phase)
+        if not rules.can_view_board(request.user, phase_obj):
+            raise Http404
+        published = published_judge(phase_obj, selectors.phase_languages(phase_obj))
+        if request.accepted_renderer.format == JudgeTemplatesRenderer.format:
+            return Response(published["templates"])
+        templates_url = request.build_absolute_uri(
+            reverse("api:phase-judge", args=[challenge, phase]) + "?format=" + JudgeTemplatesRenderer.format
+        )
+        return Response({"challenge": challenge, "phase": phase, **published, "templates_url": templates_url})
 
 
 class Status(APIView):

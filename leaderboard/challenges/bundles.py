@@ -36,12 +36,19 @@ from evaluation.metrics import METRICS
 from evaluation.movie101v2 import SPLITS, read_split
 from evaluation.references import load_references, reference_hash
 
-from .models import BOARD_PRECISION_MAX, JUDGE_MAX_TOKENS_MIN, Board, BoardVisibility, Phase
+from .models import (
+    BOARD_PRECISION_MAX,
+    JUDGE_API_KEY_ENV_HELP,
+    JUDGE_MAX_TOKENS_MIN,
+    Board,
+    BoardVisibility,
+    Phase,
+    is_judge_api_key_env,
+)
 
 BUNDLE_FILE = "challenge.yaml"
 REFERENCES_FOLDER = "references"
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 VISIBILITIES = tuple(BoardVisibility.values)
 
@@ -411,8 +418,8 @@ class _Validator:
         if base_url and not base_url.startswith(("http://", "https://")):
             self.error(_join(path, "base_url"), "must start with http:// or https://")
         api_key_env = self.text(data, "api_key_env", path, default=defaults["judge_api_key_env"], max_length=100)
-        if api_key_env and not ENV_NAME.match(api_key_env):
-            self.error(_join(path, "api_key_env"), f'"{api_key_env}" is not an environment variable name')
+        if api_key_env and not is_judge_api_key_env(api_key_env):
+            self.error(_join(path, "api_key_env"), f'"{api_key_env}" is not allowed: name {JUDGE_API_KEY_ENV_HELP}')
         temperature = data.get("temperature")
         if temperature is not None and (not isinstance(temperature, (int, float)) or isinstance(temperature, bool)
                                         or not 0 <= temperature <= 2):

@@ -30,6 +30,16 @@ class BoardVisibility(models.TextChoices):
 BOARD_PRECISION_MAX = 10
 JUDGE_MAX_TOKENS_MIN = 1
 
+#: The only variables a phase may name for its judge key: the value is sent to the phase's endpoint,
+#: so a phase must not be able to send ``DATABASE_URL`` or ``SECRET_KEY`` to a server of its choosing.
+JUDGE_API_KEY_ENV = re.compile(r"JUDGE_API_KEY(_[A-Z0-9_]+)?")
+JUDGE_API_KEY_ENV_HELP = "JUDGE_API_KEY or JUDGE_API_KEY_<SUFFIX> (uppercase letters, digits, _)"
+
+
+def is_judge_api_key_env(name: str) -> bool:
+    """Whether a phase may name ``name`` as the environment variable holding its judge key."""
+    return JUDGE_API_KEY_ENV.fullmatch(name) is not None
+
 #: Phase fields whose every change is recorded in the audit log, old -> new, with the reason:
 #: by the admin's change form and by a bundle reload alike.
 AUDITED_PHASE_FIELDS = (
@@ -136,7 +146,8 @@ class Phase(models.Model):
         default=dict,
         blank=True,
         help_text=_('Prompt templates replacing ours: {"l1": {"zh": {"system": "...", "user": "...{reference}...'
-                    '{prediction}...", "parser": "json" or "comma"}}}. Stages and languages left out keep ours.'),
+                    '{prediction}...", "parser": "json" or "comma"}}}. Stages and languages left out keep ours. '
+                    'Published with the boards: put nothing secret in them.'),
     )
 
     class Meta:
@@ -156,8 +167,8 @@ class Phase(models.Model):
             errors["boards_public_from"] = _("Only with “hidden until a date, then public”: clear it.")
         if self.judge_base_url and not self.judge_base_url.startswith(("http://", "https://")):
             errors["judge_base_url"] = _("Start with http:// or https://.")
-        if self.judge_api_key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.judge_api_key_env):
-            errors["judge_api_key_env"] = _("The name of an environment variable, e.g. JUDGE_API_KEY_TEST.")
+        if self.judge_api_key_env and not is_judge_api_key_env(self.judge_api_key_env):
+            errors["judge_api_key_env"] = _("Only %(names)s, e.g. JUDGE_API_KEY_TEST.") % {"names": JUDGE_API_KEY_ENV_HELP}
         if self.judge_temperature is not None and not 0 <= self.judge_temperature <= 2:
             errors["judge_temperature"] = _("Between 0 and 2.")
         try:

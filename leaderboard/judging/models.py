@@ -62,6 +62,9 @@ class JudgeRun(models.Model):
     reasks = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveBigIntegerField(default=0)
     completion_tokens = models.PositiveBigIntegerField(default=0)
+    #: Judgments this run got a valid answer for from the judge, over all its attempts: it paid for
+    #: them, so a resume that finds them in the cache does not count them as cache hits.
+    answered_judgments = models.PositiveIntegerField(default=0)
 
     attempts = models.PositiveIntegerField(default=0)
     #: Attempts that took over from a worker that died holding the run.

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property, partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, IntegerField, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from evaluation.errors import EvaluationError
@@ -35,7 +37,7 @@ from evaluation.judge import (
     templates_from_data,
 )
 from leaderboard.audit.services import ActionRefused, record, require_reason
-from leaderboard.challenges.models import Phase, ReferenceSet
+from leaderboard.challenges.models import JUDGE_API_KEY_ENV_HELP, Phase, ReferenceSet, is_judge_api_key_env
 from leaderboard.statemachine import conditional_transition
 from leaderboard.submissions.models import Result, Submission
 from leaderboard.submissions.services import ScoringFailed, read_predictions
@@ -47,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 #: Failure details kept per run for organizers; the counts are always complete.
 MAX_STORED_FAILURES = 500
+
+#: How often (seconds) a running attempt writes its progress and costs, and learns whether it still holds the run.
+PROGRESS_SECONDS = 1.0
 
 
 def transition(run_id: int, from_statuses, to_status: str, *, condition: Q | None = None, **changes: Any) -> bool:
@@ -64,6 +69,10 @@ class JudgeSetup:
     config: JudgeConfig | None
     templates: dict[str, Template] = field(default_factory=dict)
     reason: str = ""
+    #: Which variable the key came from (never the key), or why none is sent: organizers only.
+    key_source: str = ""
+    #: The default JUDGE_API_KEY was withheld from the phase's endpoint (another origin).
+    key_withheld: bool = False
 
     @cached_property
     def identity(self) -> dict[str, Any] | None:
@@ -84,8 +93,23 @@ def judge_setup(phase: Phase, language: str) -> JudgeSetup:
         return JudgeSetup(None, reason="The organizers turned the LLM judge off for this phase: "
                                        "L1 and L2 are not computed; the classic metrics are final.")
     values = dict(settings.JUDGE_DEFAULTS)
+    key_withheld = False
     if phase.judge_api_key_env:
+        if not is_judge_api_key_env(phase.judge_api_key_env):
+            # Stored before names were checked: reading it could send any worker secret to the endpoint.
+            logger.error("phase %s: judge_api_key_env %r is refused: only %s", phase, phase.judge_api_key_env,
+                         JUDGE_API_KEY_ENV_HELP)
+            return JudgeSetup(None, reason=MISCONFIGURED)
         values["api_key"] = os.environ.get(phase.judge_api_key_env, "")
+        key_source = phase.judge_api_key_env
+    elif phase.judge_base_url and not _same_origin(phase.judge_base_url, values.get("base_url")):
+        # The default key belongs to JUDGE_BASE_URL's server; a phase pointing elsewhere names its own.
+        values["api_key"] = ""
+        key_withheld = True
+        key_source = ("none: JUDGE_API_KEY is only sent to the origin of JUDGE_BASE_URL, and this phase "
+                      "names no key variable")
+    else:
+        key_source = "JUDGE_API_KEY"
     try:
         config = JudgeConfig.from_values(
             values,
@@ -97,11 +121,34 @@ def judge_setup(phase: Phase, language: str) -> JudgeSetup:
         templates = templates_for(language, templates_from_data(phase.judge_templates))
     except (JudgeConfigError, TemplateError) as exc:
         logger.error("phase %s: the judge is misconfigured: %s", phase, exc)
-        return JudgeSetup(None, reason="The LLM judge of this phase is misconfigured, so L1 and L2 are not "
-                                       "computed yet; the organizers have been told.")
+        return JudgeSetup(None, reason=MISCONFIGURED)
     if config is None:
         return JudgeSetup(None, reason=NOT_CONFIGURED)
-    return JudgeSetup(config, templates)
+    return JudgeSetup(config, templates, key_source=key_source, key_withheld=key_withheld)
+
+
+MISCONFIGURED = ("The LLM judge of this phase is misconfigured, so L1 and L2 are not computed yet; "
+                 "the organizers have been told.")
+
+
+def _origin(url: str | None) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of a URL, the port made explicit; None if there is no URL or it is malformed."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _same_origin(url: str, other: str | None) -> bool:
+    origin = _origin(url)
+    return origin is not None and origin == _origin(other)
 
 
 # -- starting and resuming -------------------------------------------------------
@@ -145,7 +192,11 @@ def enqueue_judging(run_id: int, *, countdown: float | None = None) -> bool:
 
 
 def resume(run_id: int) -> bool:
-    """Ask the judge again for what is missing: an organizer's resume of an incomplete run."""
+    """Ask the judge again for what is missing: an organizer's resume of an incomplete run.
+
+    The run starts afresh on lost workers and automatic resumes, so one that gave up after too
+    many takeovers can run again. ``attempts`` is kept: it tells a late worker its attempt is over.
+    """
     with transaction.atomic():
         resumed = transition(
             run_id,
@@ -154,6 +205,8 @@ def resume(run_id: int) -> bool:
             reason="",
             resume_at=None,
             lease_expires_at=None,
+            takeovers=0,
+            automatic_resumes=0,
         )
         if resumed:
             transaction.on_commit(partial(enqueue_judging, run_id))
@@ -259,14 +312,21 @@ def judge_result(run_id: int) -> JudgeOutcome:
     JudgeRun.objects.filter(pk=run_id, attempts=attempt).update(
         judge=_run_identity(setup), signature=setup.identity["signature"], total_clips=len(references),
     )
+    if setup.key_withheld:
+        logger.warning("judge run %s: no key sent to %s (%s)", run_id, setup.config.base_url, setup.key_source)
+    book = _AttemptBook(run_id, attempt)
     try:
         judged = run_judge(
             references, predictions, submission.language, setup.config,
-            templates=setup.templates, cache=DatabaseJudgeCache(), progress=_progress_writer(run_id, attempt),
+            templates=setup.templates, cache=_CountingCache(book), progress=book.progress,
+            should_stop=book.should_stop, on_accounting=book.add,
         )
     except EvaluationError as exc:
         logger.exception("judge run %s failed", run_id)
         return _give_up(run_id, attempt, f"The judge could not run: {exc}.")
+    finally:
+        # Whatever ends the attempt (done, cancelled, taken over, time limit), what it spent counts.
+        book.flush_accounting()
     if judged.complete:
         return _complete(run, attempt, judged)
     return _incomplete(run, attempt, judged)
@@ -286,28 +346,77 @@ def _inputs(run: JudgeRun) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _run_identity(setup: JudgeSetup) -> dict[str, Any]:
-    """The identity, plus what only organizers see (the endpoint)."""
-    return {**setup.identity, "base_url": setup.config.base_url}
+    """The identity, plus what only organizers see (the endpoint, where its key came from)."""
+    return {**setup.identity, "base_url": setup.config.base_url, "key_source": setup.key_source}
 
 
-def _progress_writer(run_id: int, attempt: int):
-    last_write = 0.0
+class _AttemptBook:
+    """One attempt's running writes: progress while it holds the run, and its costs in any case.
 
-    def write(judged_clips: int, total_clips: int) -> None:
-        nonlocal last_write
+    Costs are added to the run as they accrue (by pk only: a cancelled or taken-over attempt
+    still spent them). Progress is written only while the run is ``running`` in this attempt;
+    when that UPDATE finds no row, the run was cancelled or taken over and ``should_stop`` says so.
+    """
+
+    def __init__(self, run_id: int, attempt: int):
+        self.run_id, self.attempt = run_id, attempt
+        self.pending: Counter[str] = Counter()
+        #: Judgments this attempt found in the cache; written once, as the run's cache hits.
+        self.served: int | None = None
+        self.served_written = False
+        self.last_write = 0.0
+        self.lost = False
+
+    def add(self, increments: dict[str, int]) -> None:
+        for name, value in increments.items():
+            if name == "cache_hits":
+                self.served = (self.served or 0) + value
+            elif name in ACCOUNTING_FIELDS and value:
+                self.pending[name] += value
+
+    def answered(self, judgments: int) -> None:
+        self.pending["answered_judgments"] += judgments
+
+    def flush_accounting(self) -> None:
+        changes: dict[str, Any] = {name: F(name) + value for name, value in self.pending.items() if value}
+        if self.served is not None and not self.served_written:
+            # Cache hits: what the cache served minus what this run paid for in earlier attempts
+            # (the UPDATE reads answered_judgments before this attempt's answers are added).
+            changes["cache_hits"] = Greatest(Value(self.served) - F("answered_judgments"), Value(0),
+                                             output_field=IntegerField())
+            self.served_written = True
+        if changes:
+            JudgeRun.objects.filter(pk=self.run_id).update(**changes)
+        self.pending.clear()
+
+    def progress(self, judged_clips: int, total_clips: int) -> None:
         now = time.monotonic()
-        if judged_clips == total_clips or now - last_write >= 1.0:
-            last_write = now
-            JudgeRun.objects.filter(pk=run_id, attempts=attempt).update(
-                judged_clips=judged_clips, total_clips=total_clips, updated_at=timezone.now()
-            )
+        if judged_clips != total_clips and now - self.last_write < PROGRESS_SECONDS:
+            return
+        self.last_write = now
+        self.flush_accounting()
+        held = JudgeRun.objects.filter(pk=self.run_id, status=JudgeStatus.RUNNING, attempts=self.attempt).update(
+            judged_clips=judged_clips, total_clips=total_clips, updated_at=timezone.now()
+        )
+        if not held and not self.lost:
+            logger.info("judge run %s: attempt %s no longer holds the run (cancelled or taken over); stopping",
+                        self.run_id, self.attempt)
+            self.lost = True
 
-    return write
+    def should_stop(self) -> bool:
+        return self.lost
 
 
-def _accounting_changes(judged: JudgeResult) -> dict[str, Any]:
-    """Add this attempt's costs to the run's."""
-    return {name: F(name) + judged.accounting[name] for name in ACCOUNTING_FIELDS}
+class _CountingCache(DatabaseJudgeCache):
+    """The database cache, counting the answers this attempt paid for as they are stored."""
+
+    def __init__(self, book: _AttemptBook):
+        self.book = book
+
+    def put_many(self, entries) -> None:
+        entries = list(entries)
+        super().put_many(entries)
+        self.book.answered(len(entries))
 
 
 def _complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcome:
@@ -315,7 +424,7 @@ def _complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcome:
         done = transition(
             run.pk, JudgeStatus.RUNNING, JudgeStatus.COMPLETE, condition=Q(attempts=attempt),
             judged_clips=judged.judged_clips, total_clips=judged.clips, failed_judgments=0, failures=[],
-            reason="", lease_expires_at=None, finished_at=timezone.now(), **_accounting_changes(judged),
+            reason="", lease_expires_at=None, finished_at=timezone.now(),
         )
         if not done:
             logger.warning("judge run %s changed while it ran (cancelled?); its numbers are dropped", run.pk)
@@ -330,8 +439,8 @@ def _complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcome:
         if run.promote_when_complete:
             _promote(run)
         _notify_scores_final(run.pk)
-    logger.info("judge run %s complete: %s calls, %s cached", run.pk, judged.accounting["calls"],
-                judged.accounting["cache_hits"])
+    logger.info("judge run %s complete: %s calls in this attempt, %s judgments served from the cache", run.pk,
+                judged.accounting["calls"], judged.accounting["cache_hits"])
     return JudgeOutcome(Outcome.COMPLETE)
 
 
@@ -344,7 +453,6 @@ def _incomplete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcom
         failures=[failure.to_dict() for failure in judged.failures[:MAX_STORED_FAILURES]],
         reason=incomplete_reason(judged, resume_at), lease_expires_at=None, finished_at=timezone.now(),
         resume_at=resume_at, automatic_resumes=F("automatic_resumes") + (1 if resumes_left else 0),
-        **_accounting_changes(judged),
     )
     if not recorded:
         return JudgeOutcome(Outcome.SKIPPED)

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 
 from evaluation.metrics import STAGE_METRICS
 from leaderboard.challenges.models import Baseline, Board, Phase
-from leaderboard.judging.models import JudgeStatus
+from leaderboard.judging.models import JudgeRun, JudgeStatus
 from leaderboard.judging.services import judge_setup
 from leaderboard.teams.services import team_of
 
@@ -36,6 +36,9 @@ class BoardRow:
     judge_model: str = ""
     #: Stage scores from a judge configuration other than the board's: shown, flagged, never ranked.
     other_judge_scores: dict[str, float] = field(default_factory=dict)
+    #: Why ``other_judge_scores`` are not the board's judge's, when there are any: ``OTHER_CONFIGURATION``
+    #: (an entry judged with another configuration) or ``REPORTED_BY_SOURCE`` (an external baseline's numbers).
+    other_judge: str = ""
     #: A baseline: placed by score, never ranked, never counted as a team.
     baseline: bool = False
     citation: str = ""
@@ -58,6 +61,14 @@ class BoardView:
     with_moderated: bool
     #: The viewer's team, whose own moderated entries the rows include, marked (a signed-in participant).
     moderated_team_id: int | None = None
+    #: The judge whose stage numbers the rows rank: the one in effect at ``as_of``.
+    judge: BoardJudge | None = None
+
+
+#: ``BoardRow.other_judge``: the entry was judged with a configuration other than the board's.
+OTHER_CONFIGURATION = "other_configuration"
+#: ``BoardRow.other_judge``: an external baseline's stage numbers, as its source reported them.
+REPORTED_BY_SOURCE = "reported_by_source"
 
 
 @dataclass(frozen=True)
@@ -70,15 +81,41 @@ class BoardJudge:
     stages: dict = field(default_factory=dict)
     #: Set when there is no judge.
     reason: str = ""
+    #: Whether this is the phase's judge now (False: a frozen board judged by an earlier configuration).
+    current: bool = True
 
 
-def board_judge(phase: Phase, language: str) -> BoardJudge:
+def board_judge(phase: Phase, language: str, *, as_of: datetime | None = None) -> BoardJudge:
+    """The judge of the phase's boards in ``language``: the phase's configuration now, or at ``as_of``.
+
+    At ``as_of`` (a frozen board) it is the judge of the latest judge run of the
+    phase and language that had completed by then; the current configuration
+    when none had.
+    """
     setup = judge_setup(phase, language)
-    if setup.identity is None:
+    current = setup.identity
+    if as_of is not None:
+        run = (
+            JudgeRun.objects.filter(
+                submission__phase=phase, submission__language=language, status=JudgeStatus.COMPLETE,
+                finished_at__lte=as_of,
+            )
+            .exclude(signature="")
+            .only("judge", "signature")
+            .order_by("-finished_at", "-pk")
+            .first()
+        )
+        if run is not None:
+            identity = run.judge  # also holds the endpoint, which is not published
+            return BoardJudge(
+                model=identity.get("model", ""), temperature=identity.get("temperature", 0.0),
+                signature=run.signature, stages=identity.get("stages", {}),
+                current=current is not None and current["signature"] == run.signature,
+            )
+    if current is None:
         return BoardJudge(reason=setup.reason)
-    identity = setup.identity
-    return BoardJudge(model=identity["model"], temperature=identity["temperature"], signature=identity["signature"],
-                      stages=identity["stages"])
+    return BoardJudge(model=current["model"], temperature=current["temperature"], signature=current["signature"],
+                      stages=current["stages"])
 
 
 def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: datetime | None = None) -> BoardView:
@@ -92,19 +129,21 @@ def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: da
     as_of = rules.board_as_of(viewer, phase, at)
     with_moderated = rules.can_view_moderated_entries(viewer)
     moderated_team_id = None if with_moderated else rules.moderated_entries_team(viewer)
+    judge = board_judge(phase, language, as_of=as_of)
     return BoardView(
         rows=board_rows(phase, language, board, as_of=as_of, with_moderated=with_moderated,
-                        moderated_team_id=moderated_team_id),
+                        moderated_team_id=moderated_team_id, judge=judge),
         as_of=as_of,
         frozen_at=phase.frozen_at if phase.is_frozen(at) else None,
         with_moderated=with_moderated,
         moderated_team_id=moderated_team_id,
+        judge=judge,
     )
 
 
 def board_rows(
     phase: Phase, language: str, board: Board, *, as_of: datetime | None = None, with_moderated: bool = False,
-    moderated_team_id: int | None = None,
+    moderated_team_id: int | None = None, judge: BoardJudge | None = None,
 ) -> list[BoardRow]:
     """The rows of one board: a phase, a language and a stage, ranked by ``ranking.rank_entries``.
 
@@ -116,10 +155,12 @@ def board_rows(
       ``moderated_team_id`` shows that one team's (its members') that way.
     * Baselines (flagged submissions and the phase's external baselines) are
       placed by score, marked, without a rank and never counted as a team.
-    * Stage scores count only when the board's current judge configuration
-      produced them; an entry judged otherwise keeps them, flagged, out of the ranking.
+    * Stage scores count only when the board's judge (``board_judge``, the one
+      in effect at ``as_of``) produced them; an entry judged otherwise keeps
+      them, flagged, out of the ranking. An external baseline's stage scores
+      come from its source's judge: flagged the same way.
     """
-    judge_signature = board_judge(phase, language).signature
+    judge_signature = (judge or board_judge(phase, language, as_of=as_of)).signature
     submissions = Submission.objects.filter(
         Q(is_public=True) | Q(is_baseline=True), phase=phase, language=language, status=Status.FINISHED,
         current_result__isnull=False,
@@ -144,7 +185,7 @@ def board_rows(
         result, scores = results[submission.pk]
         other_judge = {}
         if (result.judge or {}).get("signature", "") != judge_signature:
-            other_judge = {name: scores.pop(name) for name in STAGE_METRICS if name in scores}
+            other_judge = _other_judge_scores(scores, board)
         moderation, reason = _moderation(submission)
         if moderation and not (with_moderated or submission.team_id == moderated_team_id):
             continue
@@ -162,7 +203,8 @@ def board_rows(
                 code_url=submission.code_url,
                 missing_clips=result.missing_clips,
                 judge_model=(result.judge or {}).get("model", ""),
-                other_judge_scores={name: value for name, value in other_judge.items() if name in board.columns},
+                other_judge_scores=other_judge,
+                other_judge=OTHER_CONFIGURATION if other_judge else "",
                 baseline=submission.is_baseline,
                 citation=submission.baseline_citation if submission.is_baseline else "",
                 moderation=moderation,
@@ -171,12 +213,15 @@ def board_rows(
         )
         (unranked_entries if moderation or submission.is_baseline else ranked_entries).append(entry)
     for baseline in Baseline.objects.filter(phase=phase, language=language):
+        scores = dict(baseline.scores)
+        other_judge = _other_judge_scores(scores, board)  # the source's judge (a paper's GPT), never the board's
         unranked_entries.append(Entry(
-            submission_id=0, team_id=0, created_at=None, scores=dict(baseline.scores),
+            submission_id=0, team_id=0, created_at=None, scores=scores,
             payload=BoardRow(
                 rank=None, team="", method_name=baseline.method_name, submission_id=None, submitted_at=None,
-                scores={}, paper_url=baseline.url, code_url="", missing_clips=0, baseline=True,
-                citation=baseline.citation,
+                scores={}, paper_url=baseline.url, code_url="", missing_clips=0,
+                other_judge_scores=other_judge, other_judge=REPORTED_BY_SOURCE if other_judge else "",
+                baseline=True, citation=baseline.citation,
             ),
         ))
 
@@ -195,6 +240,12 @@ _ROW_FIELDS = (
     "id", "team__name", "team__banned", "team__ban_reason", "team_id", "method_name", "paper_url", "code_url",
     "created_at", "moderation", "moderation_reason", "is_baseline", "baseline_citation",
 )
+
+
+def _other_judge_scores(scores: dict[str, float], board: Board) -> dict[str, float]:
+    """Take the stage scores out of ``scores`` (they no longer place the entry); return those the board shows."""
+    taken = {name: scores.pop(name) for name in STAGE_METRICS if name in scores}
+    return {name: value for name, value in taken.items() if name in board.columns}
 
 
 def _moderation(submission: Submission) -> tuple[str, str]:

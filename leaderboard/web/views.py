@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
 from leaderboard.challenges.models import Board, Challenge, ChallengePage, Phase
-from leaderboard.judging.selectors import judge_summary, latest_run
+from leaderboard.judging.selectors import submission_judge
 from leaderboard.notifications import services as notification_services
 from leaderboard.notifications.forms import EmailPreferenceForm
 from leaderboard.operations import selectors as operations
@@ -101,7 +101,7 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         "metrics": [METRICS[name] for name in board_obj.columns if name in METRICS],
         "stage_metrics_missing": any(row.rank for row in rows)
         and not any(board_obj.primary_metric in row.scores for row in rows if row.rank),
-        "judge": selectors.board_judge(phase_obj, language),
+        "judge": view.judge,
         "shows_stage_metrics": any(name in STAGE_METRICS for name in board_obj.columns),
     }
     return render(request, "web/board.html", context)
@@ -248,11 +248,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         "stage": [METRICS[name] for name in STAGE_METRICS],
         "public_flag_refusal": rules.public_flag_refusal(submission) if can_change else None,
         "clip_scores_visible": rules.can_view_clip_scores(request.user, submission),
-        "judge": judge_summary(
-            latest_run(submission),
-            current_result_id=submission.current_result_id,
-            with_accounting=rules.can_view_judge_accounting(request.user),
-        ),
+        "judge": submission_judge(submission, with_accounting=rules.can_view_judge_accounting(request.user)),
         "queue_position": operations.queue_position(submission),
     }
     return render(request, "web/submission_detail.html", context)
