@@ -467,7 +467,8 @@ _FAILURE_KINDS = (
     ("the judge did not answer", "the judge did not answer"),
     ("unreadable answer", "the answer could not be read"),
     ("the judge endpoint refused", "the judge refused the request"),
-    ("not asked", "not asked after the judge refused"),
+    ("the judgment failed unexpectedly", "an unexpected error"),
+    ("not asked", "not asked, the run stopped early"),
 )
 
 
