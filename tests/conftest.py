@@ -82,6 +82,15 @@ def load_test_challenge(references: dict[str, dict[str, str]], *, slug="movie101
 
 
 @pytest.fixture
+def fake_judge():
+    """The tests' loopback chat-completions server (tests/judge_server.py)."""
+    from .judge_server import FakeJudge
+
+    with FakeJudge() as judge:
+        yield judge
+
+
+@pytest.fixture
 def demo_challenge(db):
     from django.core.management import call_command
 

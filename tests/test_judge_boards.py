@@ -20,7 +20,7 @@ from leaderboard.submissions.models import Result, Submission
 
 from .conftest import api_client_for, demo_file, make_participant
 from .judge_server import comma_answer
-from .test_judging import fake_judge, judged_val, run_of, scored_submission  # noqa: F401 (fixtures)
+from .test_judging import judged_val, run_of, scored_submission  # noqa: F401 (fixtures)
 
 BOARD_API = "/api/v1/challenges/demo/phases/val/leaderboards/en/l1/"
 BOARD_PAGE = "/c/demo/val/en/l1/"

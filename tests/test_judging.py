@@ -24,13 +24,7 @@ from leaderboard.submissions import selectors, services
 from leaderboard.submissions.models import Result, Submission
 
 from .conftest import api_client_for, demo_file, make_participant
-from .judge_server import FakeJudge, Fault, expected_stage_metrics, scores_for
-
-
-@pytest.fixture
-def fake_judge():
-    with FakeJudge() as judge:
-        yield judge
+from .judge_server import Fault, expected_stage_metrics, scores_for
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import requests
 from rest_framework.authtoken.models import Token
 
 from .conftest import ROOT, database_url, load_test_challenge, purge_queues, shifted_predictions
-from .judge_server import FakeJudge, expected_stage_metrics
+from .judge_server import expected_stage_metrics
 
 
 def procfile() -> dict[str, str]:
@@ -34,13 +34,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def loopback_judge():
-    with FakeJudge() as judge:
-        yield judge
-
-
-@pytest.fixture
-def procfile_processes(transactional_db, tmp_path, loopback_judge):
+def procfile_processes(transactional_db, tmp_path, fake_judge):
     port = free_port()
     env = {
         **os.environ,
@@ -54,7 +48,7 @@ def procfile_processes(transactional_db, tmp_path, loopback_judge):
         "WEB_CONCURRENCY": "2",
         "WORKER_CONCURRENCY": "1",
         "JUDGE_WORKER_CONCURRENCY": "1",
-        "JUDGE_BASE_URL": loopback_judge.base_url,
+        "JUDGE_BASE_URL": fake_judge.base_url,
         "JUDGE_MODEL": "fake-judge-procfile",
         "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}" if (ROOT / ".venv").exists() else os.environ["PATH"],
     }
@@ -92,7 +86,7 @@ def procfile_processes(transactional_db, tmp_path, loopback_judge):
 
 
 @pytest.mark.slow
-def test_a_test_split_submission_goes_through_the_procfile_processes(procfile_processes, loopback_judge, alice,
+def test_a_test_split_submission_goes_through_the_procfile_processes(procfile_processes, fake_judge, alice,
                                                                      real_test_split):
     base, logs = procfile_processes
     load_test_challenge(real_test_split)
@@ -135,7 +129,7 @@ def test_a_test_split_submission_goes_through_the_procfile_processes(procfile_pr
         time.sleep(1)
     judged_in = time.monotonic() - started - elapsed
     assert body["judge"]["status"] == "complete", (body["judge"], logs["judge"].read_text()[-3000:])
-    assert loopback_judge.calls == 2 * 2227
+    assert fake_judge.calls == 2 * 2227
     expected = expected_stage_metrics(real_test_split["zh"], predictions, "zh")
     for stage in ("l1", "l2"):
         board = requests.get(f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/zh/{stage}/",

@@ -22,7 +22,7 @@ from leaderboard.submissions.models import Result, Submission
 
 from .conftest import wait_for_status
 from .test_admin_actions import CHANGELISTS, logged_in, make_organizer, messages_of, run_action, uploaded
-from .test_judging import fake_judge, judged_val, run_of, scored_submission  # noqa: F401 (fixtures)
+from .test_judging import judged_val, run_of, scored_submission  # noqa: F401 (fixtures)
 
 
 def board_scores(phase, submission_id, language="en", stage="l1") -> dict:
