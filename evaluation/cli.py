@@ -10,7 +10,15 @@ from pathlib import Path
 from . import __version__
 from .classic import LANGUAGES, score
 from .errors import EvaluationError
-from .judge import JudgeConfig, JudgeResult, SqliteJudgeCache, run_judge, templates_for, templates_from_data
+from .judge import (
+    JudgeConfig,
+    JudgeResult,
+    SqliteJudgeCache,
+    require_openai,
+    run_judge,
+    templates_for,
+    templates_from_data,
+)
 from .metrics import CLASSIC_METRICS, STAGE_METRICS, metric_info
 from .predictions import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NARRATION_CHARS, ValidationReport, validate
 from .references import load_references
@@ -109,6 +117,8 @@ def _validate_or_score(args: argparse.Namespace) -> int:
         concurrency=args.judge_concurrency,
         temperature=args.judge_temperature,
     )
+    if judge_config is not None:
+        require_openai()  # before the classic metrics, not after them
     templates = _read_templates(args.judge_templates) if args.judge_templates else {}
 
     result = score(references, report.predictions, args.language, allow_partial=args.allow_partial)

@@ -3,10 +3,12 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from .conftest import DEMO_DATA, DEMO_PREDICTIONS, ROOT
+from .venvs import import_all
 
 
 def run(*args, check=False):
@@ -71,3 +73,10 @@ def test_validate_accepts_the_demo_file(demo_references):
 def test_a_missing_file_is_a_clear_error(demo_references):
     completed = run("validate", "--references", demo_references, "--predictions", "/nonexistent.json")
     assert completed.returncode == 2 and "cannot read the predictions /nonexistent.json" in completed.stderr
+
+
+def test_the_evaluation_package_imports_no_django():
+    # Participants run it without Django installed (tests/test_install_scorer.py does, in fresh virtualenvs).
+    completed = import_all(Path(sys.executable).parent, "evaluation", forbid=("django", "leaderboard", "workers"))
+    assert completed.returncode == 0, completed.stderr
+    assert "ok evaluation.judge.runner" in completed.stdout.splitlines()

@@ -6,7 +6,7 @@ through a cache, and aggregates the answers into ``l1_environment``,
 """
 
 from .cache import CacheEntry, JudgeCache, MemoryJudgeCache, SqliteJudgeCache, cache_key
-from .client import ChatClient
+from .client import ChatClient, JudgeClientMissing, require_openai
 from .config import JudgeConfig, JudgeConfigError, values_from_env
 from .parsing import PARSERS, STAGE_KEYS, AnswerError, parse_answer
 from .prompts import BUILTIN, STAGES, Template, TemplateError, templates_for, templates_from_data
@@ -23,6 +23,7 @@ __all__ = [
     "CacheEntry",
     "ChatClient",
     "JudgeCache",
+    "JudgeClientMissing",
     "JudgeConfig",
     "JudgeConfigError",
     "JudgeResult",
@@ -36,6 +37,7 @@ __all__ = [
     "cache_key",
     "judge_identity",
     "parse_answer",
+    "require_openai",
     "run_judge",
     "templates_for",
     "templates_from_data",

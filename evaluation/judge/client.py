@@ -5,6 +5,10 @@ benchmark needs from it: our own bounded retries with exponential backoff and
 jitter that honour ``Retry-After``, JSON response format where the endpoint
 accepts it, and optional request and token caps over any 60-second window,
 shared by every thread of a run (each run, in each process, has its own caps).
+
+``openai`` is imported only when a client is made (:func:`require_openai`):
+the classic metrics need no judge, and a participant who installed only
+pycocoevalcap scores without it.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-import openai
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ..errors import EvaluationError
 from .config import JudgeConfig
+
+if TYPE_CHECKING:
+    import openai
 
 #: Statuses worth asking again: rate limited, timed out at a proxy, or a server fault.
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
@@ -30,6 +37,28 @@ RUN_WIDE_REFUSALS = frozenset({401, 403, 404})
 MAX_RETRY_AFTER_SECONDS = 300.0
 #: The reason given when a 200 response cannot be read as a chat completion.
 UNREADABLE_RESPONSE = "the endpoint sent an unreadable response"
+
+
+class JudgeClientMissing(EvaluationError):
+    """The judge was asked for, and the ``openai`` package it talks through is not installed."""
+
+
+def require_openai() -> ModuleType:
+    """The ``openai`` package, or an error that says what to install."""
+    try:
+        import openai
+    except ModuleNotFoundError as exc:
+        if exc.name != "openai":  # openai is there but one of its own dependencies is not
+            raise JudgeClientMissing(
+                f"the LLM judge needs the openai package, whose dependency {exc.name!r} is missing: "
+                "pip install -r requirements-scorer.txt"
+            ) from None
+        raise JudgeClientMissing(
+            "the LLM judge (--judge-* options or JUDGE_* variables) needs the openai package, which is "
+            "not installed: pip install -r requirements-scorer.txt (it has openai at the server's version); "
+            "--no-judge scores the classic metrics without it"
+        ) from None
+    return openai
 
 
 @dataclass(frozen=True)
@@ -172,6 +201,7 @@ class ChatClient:
         self.config = config
         self._sleep = sleep
         self._limiter = RateLimiter(config.requests_per_minute, config.tokens_per_minute, sleep=sleep)
+        openai = require_openai()
         # The key may be empty for a local server; the package insists on one.
         self._openai = openai.OpenAI(
             base_url=config.base_url,
@@ -198,6 +228,7 @@ class ChatClient:
         Transport faults are retryable statuses, timeouts, connection errors and responses that
         cannot be read (a truncated body, no choices): none of them is the judge's answer.
         """
+        openai = require_openai()
         retries = calls = 0
         while True:
             use_json = want_json and self._json_format
@@ -235,7 +266,7 @@ class ChatClient:
                 # ValueError; the package may also wrap it): a broken proxy or server, worth a retry.
                 reason, wait_hint = f"{UNREADABLE_RESPONSE} ({type(exc).__name__})", None
             else:
-                read = _read_response(response)
+                read = _read_response(response, openai.BaseModel)
                 if read is not None:
                     text, prompt_tokens, completion_tokens = read
                     self._limiter.record_tokens(prompt_tokens + completion_tokens)
@@ -247,7 +278,7 @@ class ChatClient:
             self._sleep(self.backoff(retries, wait_hint))
 
 
-def _read_response(response: object) -> tuple[str, int, int] | None:
+def _read_response(response: object, message_type: type) -> tuple[str, int, int] | None:
     """The answer's text and token counts; None when the response has no choice or message.
 
     A message whose content is empty is an answer (the parser refuses it and the judgment is
@@ -255,7 +286,7 @@ def _read_response(response: object) -> tuple[str, int, int] | None:
     """
     choices = getattr(response, "choices", None)
     message = getattr(choices[0], "message", None) if isinstance(choices, list) and choices else None
-    if not isinstance(message, openai.BaseModel):  # absent, or a bare string where an object belongs
+    if not isinstance(message, message_type):  # absent, or a bare string where an object belongs
         return None
     content = getattr(message, "content", None)
     usage = getattr(response, "usage", None)
