@@ -8,6 +8,7 @@ independently from the prompts, never read back from the code under test.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from fractions import Fraction
@@ -874,7 +875,11 @@ def test_retry_after_is_read_in_seconds_milliseconds_or_an_http_date(headers, ex
 
 
 def test_retry_after_as_a_future_http_date_is_the_seconds_until_then():
-    assert 100 < retry_after_seconds(httpx.Headers({"Retry-After": http_date(120)})) <= 120
+    before = time.time()
+    headers = httpx.Headers({"Retry-After": http_date(120)})  # whole seconds: up to 1 s earlier than asked
+    seconds = retry_after_seconds(headers)
+    after = time.time()
+    assert before + 119 - after <= seconds <= 120
     assert retry_after_seconds(None) is None
 
 
