@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from evaluation.judge.config import JudgeConfigError
 from evaluation.judge.config import values_from_env as judge_values_from_env
+from leaderboard.logging import LOG_FORMATS, formatter_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -138,8 +139,40 @@ MEDIA_URL = "/media/"  # never served: uploads are private
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+def default_storage_from(environ) -> dict:
+    """Where uploads, reference archives and exports go: S3 when a bucket is named, else ``MEDIA_ROOT``.
+
+    A function of the environment so that the tests configure themselves and
+    the workers they start from the same variables. Credentials are not read
+    here: boto3 takes them from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+    AWS_SESSION_TOKEN, or from an instance or task role.
+    """
+    bucket = environ.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": environ.get("AWS_S3_ENDPOINT_URL") or None,  # MinIO and other S3-compatible stores
+            "region_name": environ.get("AWS_S3_REGION_NAME") or None,
+            "location": environ.get("AWS_LOCATION", "").strip("/"),
+            "addressing_style": environ.get("AWS_S3_ADDRESSING_STYLE") or None,  # "path" for most MinIO set-ups
+            # Predictions and hidden references: objects stay private (the
+            # bucket's own settings decide, and the operator keeps it private),
+            # any URL made for one is signed and expires, and a name in use is
+            # never overwritten.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_from(os.environ),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -253,6 +286,10 @@ else:
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool process whose peak RSS (KiB: its own, not its METEOR Java process's) passed this after a task
+# is replaced by a fresh one. Scoring the full test split peaks at about 245 MiB, judging it at 150 MiB
+# (docs/benchmarks.md): well above that, only a leak or an outsized file trips it. 0 turns it off.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("WORKER_MAX_MEMORY_PER_CHILD", 384 * 1024)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "classic"
 # Classic scores take seconds; the judge takes minutes to hours on its own workers.
@@ -265,15 +302,28 @@ CELERY_TASK_ROUTES = {
     "workers.tasks.judge_result": {"queue": "judge"},
     "workers.tasks.notify_submission": {"queue": "classic"},
     "workers.tasks.send_digests": {"queue": "classic"},
+    "workers.tasks.requeue_waiting": {"queue": "classic"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A run in progress when the broker connection drops goes on and stores its result; its message,
+# redelivered later, finds it done. Cancelled instead (Celery 6's default), the redelivery would
+# find the run's lease alive and wait it out, some twenty minutes, before scoring again.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Logging is Django's LOGGING: workers/celery.py answers Celery's setup_logging signal.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery beat (Procfile ``beat``) sends organizers their digest of new submissions.
 EMAIL_DIGEST_INTERVAL = env_int("EMAIL_DIGEST_INTERVAL", 24 * 60 * 60)
+# Beat also sweeps for submissions and judge runs whose message was lost (a broker outage):
+# whatever waited SWEEP_WAITING_AFTER seconds while its queue is empty is queued again.
+SWEEP_INTERVAL = env_int("SWEEP_INTERVAL", 60)
+SWEEP_WAITING_AFTER = env_int("SWEEP_WAITING_AFTER", 120)
 CELERY_BEAT_SCHEDULE = {
     "send-digests": {"task": "workers.tasks.send_digests", "schedule": EMAIL_DIGEST_INTERVAL},
+    # A sweep that waited out its interval in a busy queue is dropped: the next one is on its way.
+    "requeue-waiting": {"task": "workers.tasks.requeue_waiting", "schedule": SWEEP_INTERVAL,
+                        "options": {"expires": SWEEP_INTERVAL}},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule"))
 
@@ -296,11 +346,19 @@ SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 # -- logging --------------------------------------------------------------------
 
+# ``json`` in production: one object a line, with the task and submission id of worker lines
+# (leaderboard/logging.py); ``plain`` reads better in a terminal.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of {', '.join(LOG_FORMATS)}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"default": formatter_config(LOG_FORMAT)},
+    "filters": {"task_context": {"()": "leaderboard.logging.TaskContextFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["task_context"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -90,6 +90,44 @@ def fake_judge():
         yield judge
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's S3 server on a loopback port (tests/s3_server.py), for the whole run."""
+    from .s3_server import MotoS3Server
+
+    server = MotoS3Server(tmp_path_factory.mktemp("s3") / "moto.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, settings, monkeypatch, tmp_path):
+    """This test's files go to a fresh private bucket, configured from the AWS_* variables as in production.
+
+    ``s3.env`` holds those variables, for the processes the test starts. MEDIA_ROOT
+    points at an empty folder, so a test can check that nothing was written to disk.
+    """
+    from leaderboard.settings import default_storage_from
+
+    from .s3_server import S3Site
+
+    bucket, location = s3_server.create_bucket(), "leaderboard"
+    site = S3Site(server=s3_server, bucket=bucket, location=location,
+                  env=s3_server.service_env(bucket, location=location))
+    # Credentials reach the storage the way they do in production: from the environment.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, site.env[name])
+    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_S3_SESSION_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # Django's setting_changed handler drops the storages built so far, so the next use builds this one.
+    settings.STORAGES = {**settings.STORAGES, "default": default_storage_from(site.env)}
+    return site
+
+
 @pytest.fixture
 def demo_challenge(db):
     from django.core.management import call_command
@@ -176,6 +214,8 @@ def process_env(**extra: str) -> dict[str, str]:
     env.update(extra)
     if any(name.startswith("JUDGE_") for name in extra):
         env["TEST_JUDGE_ENV"] = "1"
+    if "AWS_STORAGE_BUCKET_NAME" in extra:
+        env["TEST_STORAGE_ENV"] = "1"
     return env
 
 

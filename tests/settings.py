@@ -25,6 +25,11 @@ if not os.environ.get("TEST_JUDGE_ENV"):
     for name in [name for name in os.environ if name.startswith("JUDGE_")]:
         del os.environ[name]
 
+# Nor may tests write to a developer's bucket: the S3 tests start their own
+# loopback S3 (tests/s3_server.py) and pass it on with TEST_STORAGE_ENV=1.
+if not os.environ.get("TEST_STORAGE_ENV"):
+    os.environ.pop("AWS_STORAGE_BUCKET_NAME", None)
+
 from leaderboard.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

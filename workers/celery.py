@@ -6,12 +6,22 @@ environment is read in one place.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import celeryd_init, worker_process_init
+from celery.signals import (
+    celeryd_after_setup,
+    celeryd_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
+
+from leaderboard import logging as service_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
 
@@ -35,9 +45,14 @@ _consumes_classic = True
 
 
 @celeryd_init.connect
-def note_queues(options=None, **_kwargs) -> None:
+def note_queues(instance=None, options=None, **_kwargs) -> None:
     """A worker only for the judge queue needs no METEOR (nor Java)."""
     global _consumes_classic
+    from django.conf import settings
+
+    if instance is not None and settings.LOG_FORMAT == "json":
+        # The start-up banner is printed, not logged: JSON logs are only log lines.
+        instance.quiet = True
     queues = (options or {}).get("queues")
     if queues:
         names = queues.split(",") if isinstance(queues, str) else list(queues)
@@ -52,6 +67,7 @@ def start_meteor(**_kwargs) -> None:
     processes returns corrupt numbers. Popen returns at once; Java keeps
     loading in the background, well within Celery's process start-up timeout.
     """
+    service_logging.one_task_per_process()
     if not _consumes_classic:
         return
     from evaluation.errors import EvaluationError
@@ -62,3 +78,65 @@ def start_meteor(**_kwargs) -> None:
     except EvaluationError:
         # No Java: say so now; each run will fail with the same reason.
         logging.getLogger(__name__).exception("cannot start METEOR in this worker process")
+
+
+# -- logging ------------------------------------------------------------------------
+
+
+@setup_logging.connect
+def use_django_logging(loglevel=None, **_kwargs) -> None:
+    """Log through Django's LOGGING (settings.py), not Celery's own handlers and format.
+
+    Connected, this receiver makes Celery configure no logging at all: no handler of its own on the
+    root, ``celery.task`` or multiprocessing loggers, and every line — ``celery.worker``,
+    ``celery.app.trace``, ours — goes through the one root handler. The worker's ``--loglevel`` still
+    sets the level, as Celery would.
+    """
+    from django.conf import settings
+    from django.utils.log import configure_logging
+
+    # django.setup() configured it already in a worker and in beat; other commands may not call it.
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
+@celeryd_after_setup.connect
+def redirect_prints(instance=None, **_kwargs) -> None:
+    """What the worker prints (the console email backend, a library's print) becomes log lines, as
+    Celery does when it configures logging itself (``worker_redirect_stdouts``)."""
+    if instance is not None and instance.redirect_stdouts:
+        instance.app.log.redirect_stdouts(instance.redirect_stdouts_level)
+
+
+#: The tasks' parameters that name a submission or a judge run, and the log field each fills.
+_ID_PARAMETERS = {"submission_id": "submission_id", "run_id": "judge_run_id"}
+_tokens: dict[str, object] = {}
+
+
+@task_prerun.connect
+def enter_task(task_id=None, task=None, args=(), kwargs=None, **_kwargs) -> None:
+    """Tag every line logged while a task runs with the task and the submission it works on."""
+    fields = {"task": task.name, "task_id": task_id}
+    try:
+        bound = inspect.signature(task.run).bind_partial(*args, **(kwargs or {})).arguments
+    except TypeError:  # called with arguments that do not fit: Celery reports it
+        bound = {}
+    for parameter, name in _ID_PARAMETERS.items():
+        if parameter in bound:
+            fields[name] = bound[parameter]
+    if "judge_run_id" in fields:
+        fields["submission_id"] = _submission_of_judge_run(fields["judge_run_id"])
+    _tokens[task_id] = service_logging.enter_task(**fields)
+
+
+@task_postrun.connect
+def leave_task(task_id=None, **_kwargs) -> None:
+    service_logging.leave_task(_tokens.pop(task_id, None))
+
+
+def _submission_of_judge_run(run_id) -> int | None:
+    from leaderboard.judging.models import JudgeRun
+
+    # One primary-key lookup before a run of minutes.
+    return JudgeRun.objects.filter(pk=run_id).values_list("submission_id", flat=True).first()

@@ -8,13 +8,14 @@ Classic scoring runs on the ``classic`` queue, the LLM judge on ``judge``.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from leaderboard.judging import services as judging
 from leaderboard.notifications import services as notifications
-from leaderboard.submissions import moderation, services
+from leaderboard.submissions import moderation, requeue, services
 
 from .celery import app
 
@@ -112,3 +113,10 @@ def notify_submission(submission_id: int, kind: str) -> str:
 @app.task(name="workers.tasks.send_digests", acks_late=True)
 def send_digests() -> int:
     return notifications.send_digests()
+
+
+@app.task(name="workers.tasks.requeue_waiting", acks_late=True)
+def requeue_waiting() -> dict[str, list]:
+    done = requeue.requeue_waiting(timedelta(seconds=settings.SWEEP_WAITING_AFTER), requeue.SWEEP_ACTOR,
+                                   only_idle_queues=True)
+    return {"submissions": done.submissions, "judge_runs": done.judge_runs, "busy_queues": done.busy_queues}

@@ -211,7 +211,11 @@ class Phase(models.Model):
 
 
 class ReferenceSet(models.Model):
-    """The hidden (or, on a validation phase, public) narrations a phase scores against."""
+    """The hidden (or, on a validation phase, public) narrations a phase scores against.
+
+    Narrations change through ``services.load_bundle``, which keeps a copy of
+    each version in the file storage (``services.archive_references``).
+    """
 
     phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="reference_sets")
     language = models.CharField(max_length=2, choices=Language.choices)

@@ -8,19 +8,34 @@ it. It is idempotent and returns a line per thing created, updated or unchanged.
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.utils import timezone
 
 from leaderboard.audit.services import field_changes, record
 
-from .bundles import BundleError, BundleSpec, PhaseSpec, ReferenceSpec, format_moment
+from .bundles import (
+    BUNDLE_FILE,
+    BundleError,
+    BundleSpec,
+    PhaseSpec,
+    ReferenceSpec,
+    challenge_bundle,
+    dump_bundle,
+    dump_references,
+    format_moment,
+)
 from .models import AUDITED_PHASE_FIELDS, Baseline, Board, Challenge, ChallengePage, Phase, ReferenceSet
+
+logger = logging.getLogger(__name__)
 
 #: The stage boards of Movie101v2. Until a judge is configured the stage
 #: metrics are absent, and the ranking falls through to the classic columns.
@@ -292,6 +307,7 @@ def _sync_references(phase: Phase, language: str, spec: ReferenceSpec, report: U
     if existing is None:
         created = ReferenceSet.objects.create(phase=phase, language=language, narrations=spec.narrations,
                                               source=spec.source)
+        archive_references(created)
         report.add(f"{label}: created, {created.clip_count:,} clips, {created.content_hash}")
         return
     if existing.content_hash == spec.content_hash:
@@ -300,6 +316,7 @@ def _sync_references(phase: Phase, language: str, spec: ReferenceSpec, report: U
     old_hash, old_clip_count = existing.content_hash, existing.clip_count
     existing.narrations, existing.source = spec.narrations, spec.source or existing.source
     existing.save()
+    archive_references(existing)
     report.add(f"{label}: updated, {existing.clip_count:,} clips, {old_hash} -> {existing.content_hash}")
     if audit is not None:
         # Hashes and counts only: the narrations of a hidden test set stay out of the audit log.
@@ -309,12 +326,68 @@ def _sync_references(phase: Phase, language: str, spec: ReferenceSpec, report: U
 
 
 def _keep_references(existing: ReferenceSet, spec: ReferenceSpec, label: str, report: UpsertReport) -> None:
+    # Unchanged, but possibly stored before references were archived: a reload fills the gap.
+    archive_references(existing)
     if spec.source and spec.source != existing.source:
         existing.source = spec.source
         existing.save(update_fields=["source", "updated_at"])
         report.add(f"{label}: source updated, {existing.clip_count:,} clips, {existing.content_hash}")
     else:
         report.add(f"{label}: unchanged, {existing.clip_count:,} clips")
+
+
+# -- copies in storage ----------------------------------------------------------------------
+
+
+def reference_archive_name(reference_set: ReferenceSet) -> str:
+    phase = reference_set.phase
+    return (f"references/{phase.challenge.slug}/{phase.slug}/{reference_set.language}/"
+            f"{reference_set.content_hash}.json")
+
+
+def archive_references(reference_set: ReferenceSet) -> None:
+    """Keep the narrations behind ``content_hash`` as a private file in storage, once the change commits.
+
+    Every result names the hash of the references it was scored against; the
+    database keeps only the current narrations, so this copy is what still
+    shows, after a fix, what an old result was scored against. Call it
+    wherever narrations are stored or changed. The write waits for the commit,
+    so a load that rolls back (an error, a dry run) leaves nothing behind. A
+    copy already stored is left alone: the name says what the content is.
+    """
+    name = reference_archive_name(reference_set)
+    # Read now: by the time the transaction commits the object may have changed again.
+    content = dump_references(reference_set.narrations).encode("utf-8")
+
+    def write() -> None:
+        if default_storage.exists(name):
+            return
+        # Two loads racing here both write the same bytes; the second copy gets a suffixed name.
+        stored = default_storage.save(name, ContentFile(content))
+        logger.info("references archived as %s", stored)
+
+    transaction.on_commit(write)
+
+
+def export_files(challenge: Challenge, *, with_references: bool = False) -> dict[str, str]:
+    """A challenge as files, name -> text: ``challenge.yaml`` and, with references, the files it names."""
+    bundle, reference_files = challenge_bundle(challenge, with_references=with_references)
+    files = {BUNDLE_FILE: dump_bundle(bundle)}
+    files.update((name, dump_references(narrations)) for name, narrations in reference_files.items())
+    return files
+
+
+def export_to_storage(challenge: Challenge, *, with_references: bool = False) -> list[str]:
+    """Write a challenge's export under ``exports/<slug>/<UTC time>/`` in storage; the names written.
+
+    The time has microseconds so that two exports never share a folder: the
+    bundle names its reference files relative to itself.
+    """
+    folder = f"exports/{challenge.slug}/{timezone.now().strftime('%Y%m%dT%H%M%S.%fZ')}"
+    return [
+        default_storage.save(f"{folder}/{name}", ContentFile(text.encode("utf-8")))
+        for name, text in export_files(challenge, with_references=with_references).items()
+    ]
 
 
 # -- the Movie101v2 preset ----------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""Operating the service: the status page (queue depths, workers, what runs). No models."""
+"""Operating the service: the status page (queue depths, workers, what runs) and /readyz. No models."""

@@ -265,14 +265,14 @@ class ScoringOutcome:
     retry_in_seconds: float | None = None
 
 
-def _duration(seconds: int) -> str:
+def duration_text(seconds: int) -> str:
     return f"{seconds} seconds" if seconds < 120 else f"{seconds // 60} minutes"
 
 
 def failure_reasons() -> dict[str, str]:
     not_charged = "This run does not count against your team's limits."
     return {
-        "time_limit": f"Scoring took longer than the limit of {_duration(settings.SCORING_SOFT_TIME_LIMIT)} "
+        "time_limit": f"Scoring took longer than the limit of {duration_text(settings.SCORING_SOFT_TIME_LIMIT)} "
         f"and was stopped. {not_charged} "
         "Please submit again; if it happens twice, contact the organizers.",
         "internal": f"The scorer hit an internal error; the organizers can see it in the logs. {not_charged} "

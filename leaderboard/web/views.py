@@ -10,6 +10,7 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
@@ -18,6 +19,7 @@ from leaderboard.challenges.models import Board, Challenge, ChallengePage, Phase
 from leaderboard.judging.selectors import submission_judge
 from leaderboard.notifications import services as notification_services
 from leaderboard.notifications.forms import EmailPreferenceForm
+from leaderboard.operations import readiness
 from leaderboard.operations import selectors as operations
 from leaderboard.submissions import rules, selectors, services
 from leaderboard.submissions.models import Submission
@@ -36,6 +38,13 @@ def healthz(request: HttpRequest) -> HttpResponse:
     except Exception as exc:  # any database error means unhealthy
         return JsonResponse({"status": "error", "database": type(exc).__name__}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> HttpResponse:
+    """200 when the database, the broker and the file storage all answer; 503 naming what does not."""
+    report = readiness.readiness()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
 
 
 def challenge_list(request: HttpRequest) -> HttpResponse:

@@ -1,36 +1,29 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db.models import Q
-from django.utils import timezone
 
-from leaderboard.judging.models import JudgeRun, JudgeStatus
-from leaderboard.judging.services import enqueue_judging
-from leaderboard.submissions.models import Status, Submission
-from leaderboard.submissions.services import enqueue_scoring
+from leaderboard.submissions.requeue import requeue_waiting
+
+COMMAND_ACTOR = "command requeue_waiting"
 
 
 class Command(BaseCommand):
     help = (
         "Queue again the submissions still waiting to be scored and the judge runs still waiting for the "
         "judge, e.g. after the broker was down, and incomplete judge runs whose automatic resume is overdue. "
-        "Safe to run any time: each is done once however often it is queued."
+        "Safe to run any time: each is done once however often it is queued. Celery beat runs the same "
+        "sweep every SWEEP_INTERVAL seconds."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", type=int, default=60, metavar="SECONDS",
+        parser.add_argument("--older-than", type=int, default=settings.SWEEP_WAITING_AFTER, metavar="SECONDS",
                             help="only what has waited at least this long (default %(default)s)")
 
     def handle(self, older_than: int, **options):
-        cutoff = timezone.now() - timedelta(seconds=older_than)
-        waiting = Submission.objects.filter(status=Status.SUBMITTED, created_at__lte=cutoff).values_list(
-            "pk", flat=True
-        )
-        queued = [pk for pk in waiting if enqueue_scoring(pk)]
-        self.stdout.write(f"queued {len(queued)} waiting submission(s): {', '.join(map(str, queued)) or 'none'}")
-        runs = JudgeRun.objects.filter(
-            Q(status=JudgeStatus.QUEUED, updated_at__lte=cutoff)
-            | Q(status=JudgeStatus.INCOMPLETE, resume_at__lte=cutoff)
-        ).values_list("pk", flat=True)
-        queued_runs = [pk for pk in runs if enqueue_judging(pk)]
-        self.stdout.write(f"queued {len(queued_runs)} judge run(s): {', '.join(map(str, queued_runs)) or 'none'}")
+        # An operator asking for it gets it even while the queues hold other messages, unlike the sweep.
+        done = requeue_waiting(timedelta(seconds=older_than), COMMAND_ACTOR)
+        self.stdout.write(f"queued {len(done.submissions)} waiting submission(s): "
+                          f"{', '.join(map(str, done.submissions)) or 'none'}")
+        self.stdout.write(f"queued {len(done.judge_runs)} judge run(s): "
+                          f"{', '.join(map(str, done.judge_runs)) or 'none'}")
