@@ -190,6 +190,15 @@ def upload(client, phase, language: str, data: bytes, name="predictions.json", *
 # -- real processes -----------------------------------------------------------------
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server a test starts."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def database_url() -> str:
     """The URL of the database the tests use, for a process they start."""
     from django.db import connection

@@ -17,7 +17,6 @@ listings.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 import boto3
 import requests
 
+from .conftest import free_port
+
 REGION = "us-east-1"
 #: moto accepts any signed request when its IAM mode is off; these only have to be present.
 ACCESS_KEY_ID = "AKIATESTLEADERBOARD0"
@@ -36,12 +37,6 @@ PUBLIC_GRANTEES = (
     "http://acs.amazonaws.com/groups/global/AllUsers",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class MotoS3Server:

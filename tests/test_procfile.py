@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 import requests
 from rest_framework.authtoken.models import Token
 
-from .conftest import ROOT, database_url, load_test_challenge, purge_queues, shifted_predictions
+from .conftest import ROOT, database_url, free_port, load_test_challenge, purge_queues, shifted_predictions
 from .judge_server import FakeJudge, expected_stage_metrics
 from .venvs import clean_env
 
@@ -43,12 +42,6 @@ def procfile() -> dict[str, str]:
             name, command = line.split(":", 1)
             entries[name.strip()] = command.strip()
     return entries
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
