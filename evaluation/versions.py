@@ -6,6 +6,13 @@ import functools
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
+# Here, not in the package's __init__, which imports the modules that record them.
+__version__ = "1.1.0"
+
+#: Names the scoring protocol. Bump it whenever a change could move a number:
+#: normalization, tokenization, metric set or metric configuration.
+PROTOCOL = "movie101v2-classic/1"
+
 
 def _package_version(name: str) -> str:
     try:
@@ -16,7 +23,6 @@ def _package_version(name: str) -> str:
 
 @functools.cache
 def classic_versions() -> dict[str, str]:
-    from . import PROTOCOL, __version__
     from .java import java_version
 
     return {

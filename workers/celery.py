@@ -1,17 +1,14 @@
-"""The Celery app. ``celery -A workers worker`` finds it here.
+"""The Celery worker's side of the app: its tasks and its signal receivers. ``celery -A workers worker`` finds it here.
 
-Configuration comes from Django settings (the ``CELERY_`` names), so the
-environment is read in one place.
+The app itself, and its configuration from Django settings, is ``leaderboard.celery_app``: the web
+process sends to it by task name (``leaderboard.queueing``) without importing this package.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import os
-from pathlib import Path
 
-from celery import Celery
 from celery.signals import (
     celeryd_after_setup,
     celeryd_init,
@@ -22,23 +19,10 @@ from celery.signals import (
 )
 
 from leaderboard import logging as service_logging
+from leaderboard.celery_app import app
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
-
-app = Celery("movie101v2", include=["workers.tasks"])
-app.config_from_object("django.conf:settings", namespace="CELERY")
-
-
-def _make_broker_folders() -> None:
-    # kombu's filesystem transport expects its folders to exist.
-    options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
-        if options.get(key):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
-
-
-if str(app.conf.broker_url).startswith("filesystem://"):
-    _make_broker_folders()
+# A worker imports them as it starts; a process that only sends never does.
+app.conf.include = ["workers.tasks"]
 
 
 _consumes_classic = True

@@ -3,6 +3,7 @@
 Tasks take ids, never objects, and are idempotent: the services claim their
 row with a conditional UPDATE, so a message delivered twice works once.
 Classic scoring runs on the ``classic`` queue, the LLM judge on ``judge``.
+The services queue them by name (``leaderboard.queueing``), never importing this module.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import timedelta
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
+from leaderboard import queueing
 from leaderboard.judging import services as judging
 from leaderboard.notifications import services as notifications
 from leaderboard.submissions import moderation, requeue, services
@@ -24,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 @app.task(
     bind=True,
-    name="workers.tasks.score_submission",
+    name=queueing.SCORE_SUBMISSION,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.SCORING_SOFT_TIME_LIMIT,
@@ -51,7 +53,7 @@ def score_submission(self, submission_id: int) -> str:
 
 
 @app.task(
-    name="workers.tasks.rescore_submission",
+    name=queueing.RESCORE_SUBMISSION,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.SCORING_SOFT_TIME_LIMIT,
@@ -69,7 +71,7 @@ def rescore_submission(submission_id: int, request_key: str = "") -> str:
 
 @app.task(
     bind=True,
-    name="workers.tasks.judge_result",
+    name=queueing.JUDGE_RESULT,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.JUDGE_SOFT_TIME_LIMIT,
@@ -91,12 +93,12 @@ def judge_result(self, run_id: int) -> str:
         raise self.retry(countdown=outcome.retry_in_seconds)
     if outcome.resume_in_seconds is not None:
         # The failed clips are asked again later; the answers so far are cached.
-        self.apply_async((run_id,), countdown=outcome.resume_in_seconds)
+        judging.enqueue_judging(run_id, countdown=outcome.resume_in_seconds)
     return outcome.outcome
 
 
 @app.task(
-    name="workers.tasks.notify_submission",
+    name=queueing.NOTIFY_SUBMISSION,
     acks_late=True,
     reject_on_worker_lost=True,
     # A mail server that is down or refuses for now: try again later. The

@@ -36,11 +36,13 @@ from evaluation.judge import (
     templates_for,
     templates_from_data,
 )
+from leaderboard import queueing
 from leaderboard.audit.services import ActionRefused, record, require_reason
 from leaderboard.challenges.models import JUDGE_API_KEY_ENV_HELP, Phase, ReferenceSet, is_judge_api_key_env
+from leaderboard.notifications.services import enqueue_on_commit
 from leaderboard.statemachine import conditional_transition
+from leaderboard.submissions.files import ScoringFailed, read_predictions
 from leaderboard.submissions.models import Result, Submission
-from leaderboard.submissions.services import ScoringFailed, read_predictions
 
 from .cache import DatabaseJudgeCache
 from .models import ACCOUNTING_FIELDS, JUDGE_TRANSITIONS, JudgeRun, JudgeStatus
@@ -181,14 +183,8 @@ def start_judging(result: Result, *, promote_when_complete: bool = False) -> Jud
 
 def enqueue_judging(run_id: int, *, countdown: float | None = None) -> bool:
     """Queue a judge run on the judge queue. A broker outage leaves it queued, for ``resume_judging``."""
-    from workers.tasks import judge_result
-
-    try:
-        judge_result.apply_async((run_id,), countdown=countdown)
-    except Exception:
-        logger.exception("could not queue judge run %s", run_id)
-        return False
-    return True
+    return queueing.send(queueing.JUDGE_RESULT, run_id, countdown=countdown, log=logger,
+                         unsent=f"could not queue judge run {run_id}")
 
 
 def resume(run_id: int) -> bool:
@@ -243,8 +239,6 @@ def _organizer_action(actor, run: JudgeRun, reason: str, action: str, apply, new
 
 def _notify_scores_final(run_id: int) -> None:
     """The judge stopped (complete, incomplete, not configured): the team's scores are final; email them once."""
-    from leaderboard.notifications.services import enqueue_on_commit
-
     submission_id = JudgeRun.objects.filter(pk=run_id).values_list("submission_id", flat=True).first()
     if submission_id is not None:
         enqueue_on_commit(submission_id, "finished")

@@ -1,7 +1,7 @@
 """Email to participants when their scores are final or a run failed, and organizers' digests.
 
 Emails are sent by Celery tasks (``workers.tasks.notify_submission``,
-``workers.tasks.send_digests``), queued after the commit that changed a
+``workers.tasks.send_digests``), queued by name (``leaderboard.queueing``) after the commit that changed a
 submission. Sending is idempotent: a :class:`SentNotification` row, unique per
 submission and outcome, is written in the same transaction as the send, so a
 redelivered task finds it and sends nothing.
@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from evaluation.metrics import CLASSIC_METRICS, STAGE_METRICS, metric_info
+from leaderboard import queueing
 from leaderboard.judging.models import JudgeRun, JudgeStatus
 from leaderboard.submissions.models import Status, Submission
 
@@ -73,14 +74,8 @@ def enqueue_on_commit(submission_id: int, kind: str) -> None:
 
 def enqueue_notification(submission_id: int, kind: str) -> bool:
     """Queue the email task. A broker outage costs the email, never the scoring."""
-    from workers.tasks import notify_submission
-
-    try:
-        notify_submission.delay(submission_id, kind)
-    except Exception:
-        logger.exception("could not queue the %s email of submission %s", kind, submission_id)
-        return False
-    return True
+    return queueing.send(queueing.NOTIFY_SUBMISSION, submission_id, kind, log=logger,
+                         unsent=f"could not queue the {kind} email of submission {submission_id}")
 
 
 def scores_are_final(submission: Submission) -> bool:

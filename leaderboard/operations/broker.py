@@ -83,7 +83,7 @@ class WorkerInfo:
 
 def live_workers(timeout: float = TIMEOUT) -> list[WorkerInfo] | None:
     """The workers that answer within ``timeout``, with their queues and running tasks; None if unknown."""
-    from workers.celery import app
+    from leaderboard.celery_app import app
 
     try:
         # The folder broker polls for replies: poll often, or each question costs a second more.

@@ -71,7 +71,7 @@ def check_broker() -> Check:
             return OK
         if scheme == "filesystem":
             return _writable_folder(Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
-        from workers.celery import app
+        from leaderboard.celery_app import app
 
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=TIMEOUT)

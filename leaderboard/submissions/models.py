@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -55,12 +54,14 @@ class SubmissionQuerySet(models.QuerySet):
 
     def with_details(self):
         """With phase, team, user and current result, leaving the large per-clip scores unloaded."""
+        # The judge runs point here (judging depends on submissions, not the reverse): reached by their relation.
+        judge_runs = self.model._meta.get_field("judge_runs").related_model
         return (
             self.select_related("phase__challenge", "team", "user", "current_result")
             .defer("current_result__per_clip")
             .prefetch_related(
                 # The failure details can be long; lists need only the counts.
-                models.Prefetch("judge_runs", queryset=apps.get_model("judging", "JudgeRun").objects.defer("failures"))
+                models.Prefetch("judge_runs", queryset=judge_runs.objects.defer("failures"))
             )
         )
 

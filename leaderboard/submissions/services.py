@@ -25,12 +25,16 @@ from django.utils import timezone
 import evaluation
 from evaluation.errors import EvaluationError
 from evaluation.predictions import Problem, file_too_large, no_file
+from leaderboard import queueing
 from leaderboard.challenges.models import Phase, ReferenceSet
+from leaderboard.judging.services import start_judging
+from leaderboard.notifications.services import enqueue_on_commit
 from leaderboard.statemachine import conditional_transition
 from leaderboard.teams.models import Team
 from leaderboard.teams.services import team_of
 
 from . import rules
+from .files import FILE_MISSING, NOT_CHARGED, ScoringFailed, read_predictions, validate_predictions
 from .models import TRANSITIONS, Result, Status, Submission
 
 logger = logging.getLogger(__name__)
@@ -107,32 +111,6 @@ def read_upload(upload: UploadedFile | None, *, oversized_bytes: int | None = No
     return data
 
 
-def validate_predictions(
-    phase: Phase,
-    language: str,
-    data: bytes,
-    filename: str = "",
-    *,
-    references: Mapping[str, str] | None = None,
-    enforce_caps: bool = True,
-) -> evaluation.ValidationReport:
-    """The server's validation: the evaluation package's, with the phase's settings.
-
-    ``enforce_caps=False`` skips the size caps, for a file that passed them on upload.
-    """
-    if references is None:
-        references = ReferenceSet.objects.get(phase=phase, language=language).narrations
-    return evaluation.validate(
-        data,
-        references,
-        filename=filename,
-        allow_partial=phase.allow_partial,
-        max_file_bytes=settings.SUBMISSION_MAX_BYTES if enforce_caps else None,
-        max_narration_chars=settings.NARRATION_MAX_CHARS if enforce_caps else None,
-        split_name=f"the {phase.title} references ({language})",
-    )
-
-
 def submit(
     *,
     user,
@@ -203,14 +181,10 @@ def submit_upload(
 
 def enqueue_scoring(submission_id: int) -> bool:
     """Queue a scoring run. A broker outage leaves the submission waiting, not lost."""
-    from workers.tasks import score_submission
-
-    try:
-        score_submission.delay(submission_id)
-    except Exception:
-        logger.exception("could not queue submission %s; it stays submitted until it is queued again", submission_id)
-        return False
-    return True
+    return queueing.send(
+        queueing.SCORE_SUBMISSION, submission_id, log=logger,
+        unsent=f"could not queue submission {submission_id}; it stays submitted until it is queued again",
+    )
 
 
 class ChangeRefused(Exception):
@@ -270,19 +244,17 @@ def duration_text(seconds: int) -> str:
 
 
 def failure_reasons() -> dict[str, str]:
-    not_charged = "This run does not count against your team's limits."
     return {
         "time_limit": f"Scoring took longer than the limit of {duration_text(settings.SCORING_SOFT_TIME_LIMIT)} "
-        f"and was stopped. {not_charged} "
+        f"and was stopped. {NOT_CHARGED} "
         "Please submit again; if it happens twice, contact the organizers.",
-        "internal": f"The scorer hit an internal error; the organizers can see it in the logs. {not_charged} "
+        "internal": f"The scorer hit an internal error; the organizers can see it in the logs. {NOT_CHARGED} "
         "Please submit again later.",
         "crashed": f"Scoring was interrupted {settings.SCORING_MAX_ATTEMPTS} times (the worker stopped). "
-        f"{not_charged} Please contact the organizers.",
-        "no_references": f"This phase no longer has references for this language. {not_charged} "
+        f"{NOT_CHARGED} Please contact the organizers.",
+        "no_references": f"This phase no longer has references for this language. {NOT_CHARGED} "
         "Please contact the organizers.",
-        "file_missing": f"The uploaded file could not be read back from storage. {not_charged} "
-        "Please submit it again.",
+        "file_missing": FILE_MISSING,
     }
 
 
@@ -337,38 +309,6 @@ def score_submission(submission_id: int) -> ScoringOutcome:
     return ScoringOutcome(Outcome.FINISHED)
 
 
-class ScoringFailed(Exception):
-    """A scoring run cannot produce numbers; ``reason`` is for the team."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def read_predictions(submission: Submission, references: Mapping[str, str]) -> dict[str, str]:
-    """The stored file's narrations, checked against ``references`` as on upload (the caps excepted)."""
-    reasons = failure_reasons()
-    try:
-        with submission.predictions_file.open("rb") as handle:
-            data = handle.read()
-    except OSError:
-        logger.exception("submission %s: cannot read %s", submission.pk, submission.predictions_file.name)
-        raise ScoringFailed(reasons["file_missing"]) from None
-    # The file passed the caps on upload: caps lowered since then must not fail it now.
-    report = validate_predictions(
-        submission.phase, submission.language, data, submission.original_filename,
-        references=references, enforce_caps=False,
-    )
-    if not report.ok:
-        # Only possible when the references changed after the upload.
-        listing = " ".join(problem.message for problem in report.problems)
-        raise ScoringFailed(
-            "The phase's references changed after your upload, and the file no longer matches them: "
-            f"{listing} This run does not count against your team's limits."
-        )
-    return report.predictions
-
-
 def compute_classic(submission: Submission) -> evaluation.ScoreResult:
     """The classic metrics of a submission against its phase's current references."""
     try:
@@ -398,8 +338,6 @@ def store_result(
     On upload the classic numbers show at once (``make_current``); a re-score
     replaces the current result only once its judge stage is done.
     """
-    from leaderboard.judging.services import start_judging
-
     stored = Result.objects.create(
         submission=submission,
         metrics=result.metrics,
@@ -447,14 +385,8 @@ def rescore(submission_id: int, request_key: str = "") -> Result | None:
 
 
 def enqueue_rescore(submission_id: int, request_key: str = "") -> bool:
-    from workers.tasks import rescore_submission
-
-    try:
-        rescore_submission.delay(submission_id, request_key)
-    except Exception:
-        logger.exception("could not queue the re-score of submission %s", submission_id)
-        return False
-    return True
+    return queueing.send(queueing.RESCORE_SUBMISSION, submission_id, request_key, log=logger,
+                         unsent=f"could not queue the re-score of submission {submission_id}")
 
 
 def record_failure(submission_id: int, reason_key: str) -> bool:
@@ -479,8 +411,6 @@ def _mark_failed(submission_id: int, reason: str, condition: Q | None = None) ->
 
 def notify_on_commit(submission_id: int, kind: str) -> None:
     """Email the team's submitter the outcome (a Celery task, after the commit; sent once)."""
-    from leaderboard.notifications.services import enqueue_on_commit
-
     enqueue_on_commit(submission_id, kind)
 
 
