@@ -31,7 +31,7 @@ from pycocoevalcap.meteor.meteor import Meteor as UpstreamMeteor  # noqa: E402
 import evaluation  # noqa: E402
 from evaluation.meteor import Meteor  # noqa: E402
 from evaluation.movie101v2 import read_split  # noqa: E402
-from tests.pycocoevalcap_reference import direct_pycocoevalcap  # noqa: E402
+from tests.support.pycocoevalcap_reference import direct_pycocoevalcap  # noqa: E402
 
 
 def shifted(references: dict[str, str]) -> dict[str, str]:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/judge_throughput.py [--data ../shared/movie101v2] [--latency 0.2 0.5]
                                                [--concurrency 1 8 32] [--language en]
 
-The judge is tests/judge_server.py (a real HTTP server speaking chat completions) answering every
+The judge is tests/support/judge_server.py (a real HTTP server speaking chat completions) answering every
 request after ``--latency`` seconds, as a remote endpoint would. For each latency and concurrency it
 judges all 2,227 clips (4,454 requests, no cache) and reports wall-clock seconds, requests per
 second and the ceiling ``concurrency / latency``; then a second run over a SQLite cache (zero
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from evaluation.judge import JudgeConfig, SqliteJudgeCache, run_judge  # noqa: E402
 from evaluation.movie101v2 import read_split  # noqa: E402
-from tests.judge_server import FakeJudge, expected_stage_metrics  # noqa: E402
+from tests.support.judge_server import FakeJudge, expected_stage_metrics  # noqa: E402
 
 
 def main() -> None:

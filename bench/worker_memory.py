@@ -5,7 +5,7 @@
 Fresh ``celery worker`` processes as the Procfile's ``worker`` and ``judge`` (one pool process
 each) score and judge submissions of the 2,227 test clips (predictions = the previous clip's
 reference) uploaded through ``services.submit``, on a throw-away SQLite database and folder broker,
-with the tests' loopback judge (tests/judge_server.py). Reported from /proc/<pid>/status: each pool
+with the tests' loopback judge (tests/support/judge_server.py). Reported from /proc/<pid>/status: each pool
 process's VmHWM (peak RSS), idle and after each submission — the number Celery's
 ``worker_max_memory_per_child`` compares (billiard reads the process's own
 ``getrusage(RUSAGE_SELF).ru_maxrss`` after each task) — and, for reference, the METEOR Java
@@ -63,8 +63,9 @@ def main() -> None:
     from leaderboard.judging.models import JudgeRun
     from leaderboard.submissions import services
     from leaderboard.submissions.models import Submission
-    from tests.conftest import make_participant, shifted_predictions
-    from tests.judge_server import FakeJudge
+    from tests.support.data import shifted_predictions
+    from tests.support.judge_server import FakeJudge
+    from tests.support.service import make_participant
 
     call_command("migrate", verbosity=0)
     with open(os.devnull, "w") as quiet:

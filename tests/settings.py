@@ -26,7 +26,7 @@ if not os.environ.get("TEST_JUDGE_ENV"):
         del os.environ[name]
 
 # Nor may tests write to a developer's bucket: the S3 tests start their own
-# loopback S3 (tests/s3_server.py) and pass it on with TEST_STORAGE_ENV=1.
+# loopback S3 (tests/support/s3_server.py) and pass it on with TEST_STORAGE_ENV=1.
 if not os.environ.get("TEST_STORAGE_ENV"):
     os.environ.pop("AWS_STORAGE_BUCKET_NAME", None)
 

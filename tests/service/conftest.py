@@ -1,0 +1,114 @@
+"""The service's fixtures: challenges, people, the loopback judge and S3, and real worker processes.
+
+Django is set up by pytest-django (``DJANGO_SETTINGS_MODULE`` in pyproject.toml) before this file is
+imported. Helpers that are not fixtures are in tests/support (``service``, ``processes``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.processes import WorkerProcess
+from tests.support.service import make_participant
+
+
+@pytest.fixture
+def fake_judge():
+    """The tests' loopback chat-completions server (tests/support/judge_server.py)."""
+    from tests.support.judge_server import FakeJudge
+
+    with FakeJudge() as judge:
+        yield judge
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's S3 server on a loopback port (tests/support/s3_server.py), for the whole run."""
+    from tests.support.s3_server import MotoS3Server
+
+    server = MotoS3Server(tmp_path_factory.mktemp("s3") / "moto.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, settings, monkeypatch, tmp_path):
+    """This test's files go to a fresh private bucket, configured from the AWS_* variables as in production.
+
+    ``s3.env`` holds those variables, for the processes the test starts. MEDIA_ROOT
+    points at an empty folder, so a test can check that nothing was written to disk.
+    """
+    from leaderboard.settings import default_storage_from
+    from tests.support.s3_server import S3Site
+
+    bucket, location = s3_server.create_bucket(), "leaderboard"
+    site = S3Site(server=s3_server, bucket=bucket, location=location,
+                  env=s3_server.service_env(bucket, location=location))
+    # Credentials reach the storage the way they do in production: from the environment.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, site.env[name])
+    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_S3_SESSION_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # Django's setting_changed handler drops the storages built so far, so the next use builds this one.
+    settings.STORAGES = {**settings.STORAGES, "default": default_storage_from(site.env)}
+    return site
+
+
+@pytest.fixture
+def demo_challenge(db):
+    from django.core.management import call_command
+
+    call_command("load_demo", "--no-user", stdout=open(os.devnull, "w"))
+    from leaderboard.challenges.models import Challenge
+
+    return Challenge.objects.get(slug="demo")
+
+
+@pytest.fixture
+def demo_val(demo_challenge):
+    return demo_challenge.phases.get(slug="val")
+
+
+@pytest.fixture
+def demo_test(demo_challenge):
+    return demo_challenge.phases.get(slug="test")
+
+
+@pytest.fixture
+def alice(db):
+    return make_participant("alice", "Team A")
+
+
+@pytest.fixture
+def bob(db):
+    return make_participant("bob", "Team B")
+
+
+@pytest.fixture
+def judged_val(demo_val, fake_judge, settings):
+    settings.JUDGE_DEFAULTS = {"backoff_base": 0.01, "concurrency": 4}
+    demo_val.judge_base_url = fake_judge.base_url
+    demo_val.judge_model = "fake-judge-1"
+    demo_val.save()
+    return demo_val
+
+
+# -- real processes -----------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path) -> Iterator[WorkerProcess]:
+    """A real ``celery worker`` process on the test database and broker."""
+    worker = WorkerProcess(tmp_path / "worker.log")
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()

@@ -1,0 +1,102 @@
+"""The site in headless Chromium: sign in, upload with the progress bar, watch the scoring, read the board."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.data import DEMO_PREDICTIONS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail("REQUIRE_BROWSER=1 but Debian's chromium and chromium-driver are not installed")
+        pytest.skip("Debian's chromium and chromium-driver are not installed (./run-tests installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+def wait_for(driver, condition, timeout=60):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # The status page reloads itself when the status changes: an element found
+    # just before a reload is stale a moment later; look again.
+    return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
+
+
+def sign_in(driver, base, username, password):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/accounts/login/")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(driver, lambda d: "Sign out" in d.page_source)
+
+
+def test_submit_through_the_page_and_see_the_board(browser, live_server, celery_worker, alice, demo_val, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    base = live_server.url
+    sign_in(browser, base, "alice", "pw-alice")
+
+    browser.get(f"{base}/c/demo/val/submit/")
+    assert "20 submissions left today" in browser.find_element(By.ID, "quota").text
+    browser.find_element(By.CSS_SELECTOR, "input[name=language][value=en]").click()
+    browser.find_element(By.NAME, "predictions").send_keys(str(DEMO_PREDICTIONS / "val-en.json"))
+    browser.find_element(By.NAME, "method_name").send_keys("Browser <b>bold</b> baseline")
+    browser.find_element(By.NAME, "is_public").click()
+    browser.find_element(By.ID, "submit-button").click()
+
+    wait_for(browser, lambda d: "/submissions/" in d.current_url)
+    wait_for(browser, lambda d: "Scored" in d.find_element(By.ID, "status").text, timeout=120)
+    assert "BLEU-4" in browser.page_source
+    browser.save_screenshot(str(tmp_path / "submission.png"))
+
+    browser.get(f"{base}/c/demo/val/en/l1/")
+    row = browser.find_element(By.CSS_SELECTOR, "table.board tbody tr")
+    assert "Team A" in row.text and "Browser <b>bold</b> baseline" in row.text  # shown as text, not markup
+    assert not browser.find_elements(By.CSS_SELECTOR, "table.board tbody b")
+
+
+def test_a_rejected_upload_lists_its_problems_without_leaving_the_page(browser, live_server, alice, demo_val,
+                                                                     tmp_path):
+    from selenium.webdriver.common.by import By
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"9100000000000000001_12_18": 1, "<img src=x onerror=alert(1)>": "x"}', encoding="utf-8")
+    sign_in(browser, live_server.url, "alice", "pw-alice")
+    browser.get(f"{live_server.url}/c/demo/val/submit/")
+    browser.find_element(By.CSS_SELECTOR, "input[name=language][value=zh]").click()
+    browser.find_element(By.NAME, "predictions").send_keys(str(bad))
+    browser.find_element(By.ID, "submit-button").click()
+    problems = wait_for(browser, lambda d: d.find_element(By.ID, "problems").is_displayed()
+                        and d.find_element(By.ID, "problem-list"))
+    text = problems.text
+    assert "Narrations that are not strings (1)" in text and "without a narration (9)" in text
+    assert '"<img src=x onerror=alert(1)>"' in text  # the key is shown as text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#problem-list img")
+    assert browser.current_url.endswith("/c/demo/val/submit/")

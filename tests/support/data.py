@@ -1,0 +1,33 @@
+"""Where the project, the demo data and the real Movie101v2 annotations are, and small data helpers. No Django."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_DATA = ROOT / "demo" / "data"
+DEMO_PREDICTIONS = ROOT / "demo" / "predictions"
+
+
+def movie101v2_root() -> Path | None:
+    """``$MOVIE101V2_DATA``, else ``../shared/movie101v2`` beside the project."""
+    configured = os.environ.get("MOVIE101V2_DATA")
+    path = Path(configured) if configured else ROOT.parent / "shared" / "movie101v2"
+    if (path / "splits.json").exists():
+        return path
+    if configured:
+        raise RuntimeError(f"MOVIE101V2_DATA={configured} has no splits.json")
+    return None
+
+
+def shifted_predictions(references: dict[str, str]) -> dict[str, str]:
+    """Plausible but wrong narrations: each clip gets its predecessor's reference."""
+    ids = sorted(references)
+    return {clip_id: references[ids[index - 1]] for index, clip_id in enumerate(ids)}
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
