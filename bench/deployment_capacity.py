@@ -89,16 +89,45 @@ def run_once(image: str, data: Path, submissions: int, concurrency: int, languag
     try:
         docker("run", "--rm", *common, image, "release")
         bundle = Path(docker("volume", "inspect", volume, "--format", "{{.Mountpoint}}").strip()) / "bundle"
-        docker("run", "--rm", *common, "-v", f"{data.resolve()}:/data:ro", image, "python", "manage.py",
-               "import_movie101v2", "/data", "--write-bundle", "/var/lib/movie101v2/bundle", "--no-load")
+        docker(
+            "run",
+            "--rm",
+            *common,
+            "-v",
+            f"{data.resolve()}:/data:ro",
+            image,
+            "python",
+            "manage.py",
+            "import_movie101v2",
+            "/data",
+            "--write-bundle",
+            "/var/lib/movie101v2/bundle",
+            "--no-load",
+        )
         spec = yaml.safe_load((bundle / "challenge.yaml").read_text(encoding="utf-8"))
         for phase in spec["phases"]:
             phase["max_submissions_per_day"] = phase["max_submissions_total"] = submissions + 10
         (bundle / "challenge.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-        docker("run", "--rm", *common, "-v", f"{data.resolve()}:/data:ro", image, "python", "manage.py",
-               "load_challenge", "/var/lib/movie101v2/bundle", "--reason", "capacity bench")
-        token = docker("run", "--rm", *common, image, "python", "manage.py", "issue_token", "bench",
-                       "--team", "Bench").strip().splitlines()[-1].split()[-1]
+        docker(
+            "run",
+            "--rm",
+            *common,
+            "-v",
+            f"{data.resolve()}:/data:ro",
+            image,
+            "python",
+            "manage.py",
+            "load_challenge",
+            "/var/lib/movie101v2/bundle",
+            "--reason",
+            "capacity bench",
+        )
+        token = (
+            docker("run", "--rm", *common, image, "python", "manage.py", "issue_token", "bench", "--team", "Bench")
+            .strip()
+            .splitlines()[-1]
+            .split()[-1]
+        )
 
         started = time.monotonic()
         for role in ("web", "worker"):
@@ -123,9 +152,13 @@ def run_once(image: str, data: Path, submissions: int, concurrency: int, languag
         for index in range(submissions):
             body = json.dumps(shuffled_predictions(references, index), ensure_ascii=False).encode()
             at = time.monotonic()
-            response = requests.post(f"{base}/api/v1/challenges/movie101v2/phases/test/submissions/",
-                                     headers=headers, data={"language": language},
-                                     files={"predictions": ("p.json", body)}, timeout=120)
+            response = requests.post(
+                f"{base}/api/v1/challenges/movie101v2/phases/test/submissions/",
+                headers=headers,
+                data={"language": language},
+                files={"predictions": ("p.json", body)},
+                timeout=120,
+            )
             response.raise_for_status()
             ids.append(response.json()["id"])
             uploaded_at[ids[-1]] = at
@@ -166,13 +199,18 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--language", default="en", choices=("en", "zh"))
     args = parser.parse_args()
-    print("| worker concurrency | submissions | cold start to ready (s) | wall (s) | submissions/hour "
-          "| median upload to finished (s) | first (s) |")
+    print(
+        "| worker concurrency | submissions | cold start to ready (s) | wall (s) | submissions/hour "
+        "| median upload to finished (s) | first (s) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for concurrency in args.concurrency:
         row = run_once(args.image, args.data, args.submissions, concurrency, args.language)
-        print(f"| {row['concurrency']} | {row['submissions']} | {row['ready_s']:.1f} | {row['wall_s']:.1f} "
-              f"| {row['per_hour']:.0f} | {row['median_s']:.1f} | {row['first_s']:.1f} |", flush=True)
+        print(
+            f"| {row['concurrency']} | {row['submissions']} | {row['ready_s']:.1f} | {row['wall_s']:.1f} "
+            f"| {row['per_hour']:.0f} | {row['median_s']:.1f} | {row['first_s']:.1f} |",
+            flush=True,
+        )
     return 0
 
 

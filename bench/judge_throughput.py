@@ -39,8 +39,10 @@ def main() -> None:
     ids = sorted(references)
     predictions = {clip_id: references[ids[index - 1]] for index, clip_id in enumerate(ids)}
     expected = expected_stage_metrics(references, predictions, args.language)
-    print(f"{len(references):,} clips ({args.language}), {2 * len(references):,} requests a run; "
-          f"Python {platform.python_version()}, {platform.machine()}")
+    print(
+        f"{len(references):,} clips ({args.language}), {2 * len(references):,} requests a run; "
+        f"Python {platform.python_version()}, {platform.machine()}"
+    )
     print("| latency (s) | concurrency | wall (s) | requests/s | ceiling (requests/s) |")
     print("|---|---|---|---|---|")
     for latency in args.latency:
@@ -55,7 +57,9 @@ def main() -> None:
                 wall = time.perf_counter() - started
             assert result.complete and result.metrics == expected, "the numbers must not depend on concurrency"
             assert judge.calls == 2 * len(references)
-            print(f"| {latency} | {concurrency} | {wall:.1f} | {judge.calls / wall:.1f} | {concurrency / latency:.1f} |")
+            print(
+                f"| {latency} | {concurrency} | {wall:.1f} | {judge.calls / wall:.1f} | {concurrency / latency:.1f} |"
+            )
 
     with tempfile.TemporaryDirectory() as folder, FakeJudge(latency=args.latency[0]) as judge:
         cache = SqliteJudgeCache(Path(folder) / "cache.sqlite")
@@ -66,8 +70,10 @@ def main() -> None:
         again = run_judge(references, predictions, args.language, config, cache=cache)
         wall = time.perf_counter() - started
         assert judge.calls == calls and again.metrics == expected
-        print(f"\nsecond run from the SQLite cache: {wall:.2f} s, {judge.calls - calls} requests, "
-              f"{again.accounting['cache_hits']:,} cache hits")
+        print(
+            f"\nsecond run from the SQLite cache: {wall:.2f} s, {judge.calls - calls} requests, "
+            f"{again.accounting['cache_hits']:,} cache hits"
+        )
 
 
 if __name__ == "__main__":

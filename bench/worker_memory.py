@@ -50,8 +50,12 @@ def main() -> None:
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         os.environ.pop(name, None)
     # No recycling while measuring: the limit under test must not cut the peak short.
-    os.environ.update(VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="leaderboard.settings",
-                      WORKER_MAX_MEMORY_PER_CHILD="0", LOG_LEVEL="INFO")
+    os.environ.update(
+        VAR_DIR=str(var_dir),
+        DJANGO_SETTINGS_MODULE="leaderboard.settings",
+        WORKER_MAX_MEMORY_PER_CHILD="0",
+        LOG_LEVEL="INFO",
+    )
 
     import django
 
@@ -71,8 +75,10 @@ def main() -> None:
     with open(os.devnull, "w") as quiet:
         call_command("import_movie101v2", str(args.data), stdout=quiet)
     phase = Phase.objects.get(challenge__slug="movie101v2", slug="test")
-    files = {language: json.dumps(shifted_predictions(read_split(args.data, "test", language)),
-                                  ensure_ascii=False).encode() for language in ("en", "zh")}
+    files = {
+        language: json.dumps(shifted_predictions(read_split(args.data, "test", language)), ensure_ascii=False).encode()
+        for language in ("en", "zh")
+    }
 
     rows = []
     with FakeJudge() as judge:
@@ -81,8 +87,10 @@ def main() -> None:
         # One language per fresh process, then both twice in one process: does the peak creep up?
         for run, languages in enumerate((["en"], ["zh"], ["en", "zh", "en", "zh"])):
             user = make_participant(f"bench{run}", f"Bench {run}")  # a team's limits allow a few a day
-            workers = {queues: start_worker(queues, var_dir / f"worker-{run}-{queues}.log")
-                       for queues in ("classic,rescore", "judge")}
+            workers = {
+                queues: start_worker(queues, var_dir / f"worker-{run}-{queues}.log")
+                for queues in ("classic,rescore", "judge")
+            }
             try:
                 time.sleep(10)  # let METEOR finish loading, so the first number is the idle pool process
                 pools = {queues: pool_of(worker) for queues, worker in workers.items()}
@@ -116,17 +124,37 @@ def main() -> None:
     print("| submissions, in order | classic pool process | judge pool process | METEOR (Java) |")
     print("|---|---|---|---|")
     for languages, peaks, java in rows:
-        classic, judged = (" → ".join(f"{peak / 1024:.0f}" for peak in peaks[queues])
-                           for queues in ("classic,rescore", "judge"))
+        classic, judged = (
+            " → ".join(f"{peak / 1024:.0f}" for peak in peaks[queues]) for queues in ("classic,rescore", "judge")
+        )
         print(f"| {languages} | {classic} | {judged} | {java / 1024:.0f} |")
 
 
 def start_worker(queues: str, log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--queues", queues, "--concurrency", "1",
-             "--without-gossip", "--without-mingle", "--loglevel", "INFO", "--hostname", f"{queues}@%h"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers",
+                "worker",
+                "--queues",
+                queues,
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"{queues}@%h",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     while " ready." not in log.read_text():
         if worker.poll() is not None:

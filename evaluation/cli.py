@@ -40,32 +40,50 @@ def build_parser() -> argparse.ArgumentParser:
     def add_file_arguments(command: argparse.ArgumentParser) -> None:
         command.add_argument("--references", required=True, type=Path, help="{clip_id: narration} JSON (or JSON Lines)")
         command.add_argument("--predictions", required=True, type=Path, help="your narrations, same format")
-        command.add_argument("--allow-partial", action="store_true",
-                             help="score missing clips as empty narrations instead of refusing the file")
-        command.add_argument("--max-narration-chars", type=int, default=DEFAULT_MAX_NARRATION_CHARS,
-                             help="the server's length cap per narration (default %(default)s)")
+        command.add_argument(
+            "--allow-partial",
+            action="store_true",
+            help="score missing clips as empty narrations instead of refusing the file",
+        )
+        command.add_argument(
+            "--max-narration-chars",
+            type=int,
+            default=DEFAULT_MAX_NARRATION_CHARS,
+            help="the server's length cap per narration (default %(default)s)",
+        )
         command.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
 
     score_command = commands.add_parser("score", help="compute the classic metrics")
     add_file_arguments(score_command)
     score_command.add_argument("--language", required=True, choices=LANGUAGES)
-    score_command.add_argument("--per-clip", type=Path, metavar="FILE",
-                               help="also write every clip's scores to FILE as JSON")
+    score_command.add_argument(
+        "--per-clip", type=Path, metavar="FILE", help="also write every clip's scores to FILE as JSON"
+    )
     judge = score_command.add_argument_group(
         "LLM judge (L1, L2)",
         "Any OpenAI-compatible chat-completions endpoint. Defaults come from JUDGE_BASE_URL, JUDGE_MODEL, "
         "JUDGE_API_KEY (and the other JUDGE_* variables); without a base URL and a model, only the classic "
         "metrics are computed.",
     )
-    judge.add_argument("--judge-base-url", metavar="URL", help="e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1")
+    judge.add_argument(
+        "--judge-base-url", metavar="URL", help="e.g. https://api.openai.com/v1, http://127.0.0.1:8000/v1"
+    )
     judge.add_argument("--judge-model", metavar="NAME")
     judge.add_argument("--judge-api-key", metavar="KEY", help="empty for a local server without keys")
-    judge.add_argument("--judge-cache", type=Path, metavar="FILE",
-                       help="SQLite file of answers: a second run asks only what is not in it")
+    judge.add_argument(
+        "--judge-cache",
+        type=Path,
+        metavar="FILE",
+        help="SQLite file of answers: a second run asks only what is not in it",
+    )
     judge.add_argument("--judge-concurrency", type=int, metavar="N", help="requests in flight (default 8)")
     judge.add_argument("--judge-temperature", type=float, metavar="T", help="default 0")
-    judge.add_argument("--judge-templates", type=Path, metavar="FILE",
-                       help="JSON {stage: {language: {user, system, parser}}} replacing our prompts")
+    judge.add_argument(
+        "--judge-templates",
+        type=Path,
+        metavar="FILE",
+        help="JSON {stage: {language: {user, system, parser}}} replacing our prompts",
+    )
     judge.add_argument("--no-judge", action="store_true", help="ignore JUDGE_* and compute the classic metrics only")
 
     validate_command = commands.add_parser("validate", help="check a predictions file the way the upload does")
@@ -110,12 +128,16 @@ def _validate_or_score(args: argparse.Namespace) -> int:
         _print_report(report, as_json=args.json)
         return EXIT_OK if report.ok else EXIT_INVALID
 
-    judge_config = None if args.no_judge else JudgeConfig.from_env(
-        base_url=args.judge_base_url,
-        model=args.judge_model,
-        api_key=args.judge_api_key,
-        concurrency=args.judge_concurrency,
-        temperature=args.judge_temperature,
+    judge_config = (
+        None
+        if args.no_judge
+        else JudgeConfig.from_env(
+            base_url=args.judge_base_url,
+            model=args.judge_model,
+            api_key=args.judge_api_key,
+            concurrency=args.judge_concurrency,
+            temperature=args.judge_temperature,
+        )
     )
     if judge_config is not None:
         require_openai()  # before the classic metrics, not after them
@@ -127,8 +149,12 @@ def _validate_or_score(args: argparse.Namespace) -> int:
         cache = SqliteJudgeCache(args.judge_cache) if args.judge_cache else None
         try:
             judged = run_judge(
-                references, report.predictions, args.language, judge_config,
-                templates=templates_for(args.language, templates), cache=cache,
+                references,
+                report.predictions,
+                args.language,
+                judge_config,
+                templates=templates_for(args.language, templates),
+                cache=cache,
                 progress=None if args.json else _progress_printer(),
             )
         finally:
@@ -146,12 +172,18 @@ def _validate_or_score(args: argparse.Namespace) -> int:
     if args.json:
         output = result.to_dict() | {"metrics": metrics}
         # Always a judge object, so a script can tell "not asked" (and why) from a missing key.
-        output["judge"] = judged.to_dict() if judged is not None else {
-            "status": "not_configured", "reason": JUDGE_TURNED_OFF_REASON if args.no_judge else NO_JUDGE_REASON}
+        output["judge"] = (
+            judged.to_dict()
+            if judged is not None
+            else {"status": "not_configured", "reason": JUDGE_TURNED_OFF_REASON if args.no_judge else NO_JUDGE_REASON}
+        )
         print(json.dumps(output, ensure_ascii=False))
         return exit_code
-    print(f"Movie101v2 metrics ({result.language}, {result.clips:,} clips"
-          + (f", {result.missing_clips:,} missing and scored as empty" if result.missing_clips else "") + ")")
+    print(
+        f"Movie101v2 metrics ({result.language}, {result.clips:,} clips"
+        + (f", {result.missing_clips:,} missing and scored as empty" if result.missing_clips else "")
+        + ")"
+    )
     shown = (STAGE_METRICS if judged and judged.complete else ()) + CLASSIC_METRICS
     for name in shown:
         info = metric_info(name)
@@ -186,16 +218,26 @@ def _progress_printer():
 
 def _print_judge(judged: JudgeResult, *, cached: bool) -> None:
     identity, counts = judged.judge, judged.accounting
-    stages = ", ".join(f"{stage} {info['template'][7:19]} ({info['parser']})" for stage, info in identity["stages"].items())
+    stages = ", ".join(
+        f"{stage} {info['template'][7:19]} ({info['parser']})" for stage, info in identity["stages"].items()
+    )
     print(f"judge       {identity['model']} at temperature {identity['temperature']:g}; templates {stages}")
-    print(f"            {counts['calls']:,} calls, {counts['cache_hits']:,} cached, {counts['retries']:,} retries, "
-          f"{counts['reasks']:,} re-asked, {counts['prompt_tokens']:,} + {counts['completion_tokens']:,} tokens, "
-          f"{judged.duration_seconds:.1f} s")
+    print(
+        f"            {counts['calls']:,} calls, {counts['cache_hits']:,} cached, {counts['retries']:,} retries, "
+        f"{counts['reasks']:,} re-asked, {counts['prompt_tokens']:,} + {counts['completion_tokens']:,} tokens, "
+        f"{judged.duration_seconds:.1f} s"
+    )
     if not judged.complete:
-        print(f"INCOMPLETE  {len(judged.failures):,} judgments failed on {judged.clips - judged.judged_clips:,} clips; "
-              "L1 and L2 need every clip. "
-              + ("Run again to ask only those: the cache keeps the rest." if cached
-                 else "Use --judge-cache FILE so that a second run asks only those."), file=sys.stderr)
+        print(
+            f"INCOMPLETE  {len(judged.failures):,} judgments failed on {judged.clips - judged.judged_clips:,} clips; "
+            "L1 and L2 need every clip. "
+            + (
+                "Run again to ask only those: the cache keeps the rest."
+                if cached
+                else "Use --judge-cache FILE so that a second run asks only those."
+            ),
+            file=sys.stderr,
+        )
         if judged.stopped_because:
             print(f"            {judged.stopped_because}", file=sys.stderr)
         for failure in judged.failures[:10]:
@@ -222,8 +264,10 @@ def _references(args: argparse.Namespace) -> int:
     text = json.dumps(references, ensure_ascii=False, indent=0, sort_keys=True) + "\n"
     if args.output:
         args.output.write_text(text, encoding="utf-8")
-        print(f"wrote {len(references):,} {args.language} references of the {args.split} split to {args.output}",
-              file=sys.stderr)
+        print(
+            f"wrote {len(references):,} {args.language} references of the {args.split} split to {args.output}",
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -45,8 +45,6 @@ def java_executable() -> str:
 @functools.cache
 def java_version() -> str:
     """The runtime's own version line, e.g. ``openjdk version "17.0.15" 2025-04-15``."""
-    completed = subprocess.run(
-        [java_executable(), "-version"], capture_output=True, text=True, timeout=60, check=False
-    )
+    completed = subprocess.run([java_executable(), "-version"], capture_output=True, text=True, timeout=60, check=False)
     lines = (completed.stderr or completed.stdout).strip().splitlines()
     return lines[0] if lines else "unknown"

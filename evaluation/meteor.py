@@ -108,9 +108,7 @@ class Meteor:
         )
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=_pump_lines, args=(process.stdout, lines), daemon=True).start()
-        threading.Thread(
-            target=_pump_stderr, args=(process.stderr, self._stderr_tail), daemon=True
-        ).start()
+        threading.Thread(target=_pump_stderr, args=(process.stderr, self._stderr_tail), daemon=True).start()
         self._process, self._owner_pid, self._lines = process, os.getpid(), lines
         return process
 

@@ -131,7 +131,9 @@ def parse_narration_file(
 
 def _decode(data: bytes) -> tuple[str, Problem | None]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not data.startswith(codecs.BOM_UTF32_LE):
-        return "", Problem("not_utf8", "The file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8.")
+        return "", Problem(
+            "not_utf8", "The file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8."
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -271,7 +273,7 @@ def _parse_json_lines(text: str) -> ParsedFile:
             bad_lines.append(
                 Problem(
                     "bad_line",
-                    f'Line {number} has the keys {", ".join(map(json.dumps, names)) or "none"}; '
+                    f"Line {number} has the keys {', '.join(map(json.dumps, names)) or 'none'}; "
                     'expected exactly "clip_id" and "narration", once each.',
                     line=number,
                 )
@@ -417,9 +419,7 @@ def validate(
     problems = list(parsed.problems)
     # An unreadable or empty file would make every clip "missing": say nothing more then.
     if parsed.given_ids:
-        problems += check_clip_ids(
-            parsed.given_ids, reference_ids, allow_partial=allow_partial, split_name=split_name
-        )
+        problems += check_clip_ids(parsed.given_ids, reference_ids, allow_partial=allow_partial, split_name=split_name)
     missing = len(reference_ids - parsed.narrations.keys())
     return ValidationReport(parsed.narrations, problems, parsed.format, len(reference_ids), missing)
 
@@ -427,8 +427,9 @@ def validate(
 # -- wording ---------------------------------------------------------------
 
 
-def _about_clips(code: str, heading: str, clip_ids: list[str], details: list[str] | None = None,
-                 advice: str = "") -> Problem:
+def _about_clips(
+    code: str, heading: str, clip_ids: list[str], details: list[str] | None = None, advice: str = ""
+) -> Problem:
     """``Heading (count): the first ten details and N more. Advice.``"""
     details = clip_ids if details is None else details
     message = f"{heading} ({len(clip_ids):,}): {_listing(details, len(details))}."

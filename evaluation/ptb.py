@@ -57,9 +57,7 @@ def ptb_tokenize(captions: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT_SE
             path,
         ]
         try:
-            completed = subprocess.run(
-                command, cwd=private_dir, capture_output=True, timeout=timeout, check=False
-            )
+            completed = subprocess.run(command, cwd=private_dir, capture_output=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
             raise TokenizerError(f"the PTB tokenizer did not finish within {timeout:g} s") from exc
 
@@ -70,9 +68,7 @@ def ptb_tokenize(captions: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT_SE
     lines = completed.stdout.decode("utf-8").split("\n")
     if len(lines) < len(captions):
         # pycocoevalcap would zip() the shorter list and silently drop captions.
-        raise TokenizerError(
-            f"the PTB tokenizer returned {len(lines)} lines for {len(captions)} captions"
-        )
+        raise TokenizerError(f"the PTB tokenizer returned {len(lines)} lines for {len(captions)} captions")
     return [
         " ".join(word for word in line.rstrip().split(" ") if word not in PUNCTUATIONS)
         for line in lines[: len(captions)]

@@ -26,9 +26,7 @@ def normalize(text: str) -> str:
     """Apply the protocol's normalization to one narration."""
     text = unicodedata.normalize("NFKC", text)
     text = text.translate(_NAME_MARKUP)
-    text = "".join(
-        " " if char == "|" or _is_separator_or_control(char) else char for char in text
-    )
+    text = "".join(" " if char == "|" or _is_separator_or_control(char) else char for char in text)
     return _RUNS_OF_SPACES.sub(" ", text).strip()
 
 
@@ -38,6 +36,4 @@ def tokenize_zh(normalized: str) -> str:
     Lowercases, drops punctuation (P*), separators (Z*) and controls (C*), and
     joins the remaining characters with single spaces.
     """
-    return " ".join(
-        char for char in normalized.lower() if unicodedata.category(char)[0] not in "PZC"
-    )
+    return " ".join(char for char in normalized.lower() if unicodedata.category(char)[0] not in "PZC")

@@ -322,8 +322,11 @@ SWEEP_WAITING_AFTER = env_int("SWEEP_WAITING_AFTER", 120)
 CELERY_BEAT_SCHEDULE = {
     "send-digests": {"task": "workers.tasks.send_digests", "schedule": EMAIL_DIGEST_INTERVAL},
     # A sweep that waited out its interval in a busy queue is dropped: the next one is on its way.
-    "requeue-waiting": {"task": "workers.tasks.requeue_waiting", "schedule": SWEEP_INTERVAL,
-                        "options": {"expires": SWEEP_INTERVAL}},
+    "requeue-waiting": {
+        "task": "workers.tasks.requeue_waiting",
+        "schedule": SWEEP_INTERVAL,
+        "options": {"expires": SWEEP_INTERVAL},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule"))
 

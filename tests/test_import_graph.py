@@ -93,7 +93,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for target in sorted(edges[node]):
             if state.get(target) == "open":
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state:
                 found = visit(target)
                 if found:
@@ -112,8 +112,11 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
 def imports_of(package: str, forbidden: tuple[str, ...], names: dict[str, set[str]]) -> dict[str, list[str]]:
     """What the modules of ``package`` import from the ``forbidden`` top-level packages, by module."""
-    found = {module: sorted(name for name in imported if name.split(".")[0] in forbidden)
-             for module, imported in names.items() if module.split(".")[0] == package}
+    found = {
+        module: sorted(name for name in imported if name.split(".")[0] in forbidden)
+        for module, imported in names.items()
+        if module.split(".")[0] == package
+    }
     return {module: names for module, names in found.items() if names}
 
 

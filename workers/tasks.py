@@ -119,6 +119,7 @@ def send_digests() -> int:
 
 @app.task(name="workers.tasks.requeue_waiting", acks_late=True)
 def requeue_waiting() -> dict[str, list]:
-    done = requeue.requeue_waiting(timedelta(seconds=settings.SWEEP_WAITING_AFTER), requeue.SWEEP_ACTOR,
-                                   only_idle_queues=True)
+    done = requeue.requeue_waiting(
+        timedelta(seconds=settings.SWEEP_WAITING_AFTER), requeue.SWEEP_ACTOR, only_idle_queues=True
+    )
     return {"submissions": done.submissions, "judge_runs": done.judge_runs, "busy_queues": done.busy_queues}

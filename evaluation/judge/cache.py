@@ -26,8 +26,16 @@ from .protocol import JUDGE_PROTOCOL
 def cache_key(model: str, template: Template, reference: str, prediction: str, temperature: float) -> str:
     canonical = json.dumps(
         # The stage too: one wording may serve both stages, whose answers are read for different scores.
-        [model, template.stage, template.hash, template.parser, reference, prediction, float(temperature),
-         JUDGE_PROTOCOL],
+        [
+            model,
+            template.stage,
+            template.hash,
+            template.parser,
+            reference,
+            prediction,
+            float(temperature),
+            JUDGE_PROTOCOL,
+        ],
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -101,8 +109,17 @@ class SqliteJudgeCache:
 
     def put_many(self, entries: Iterable[CacheEntry]) -> None:
         rows = [
-            (e.key, e.stage, e.model, e.template_hash, e.parser, json.dumps(e.scores, sort_keys=True), e.raw_text,
-             e.prompt_tokens, e.completion_tokens)
+            (
+                e.key,
+                e.stage,
+                e.model,
+                e.template_hash,
+                e.parser,
+                json.dumps(e.scores, sort_keys=True),
+                e.raw_text,
+                e.prompt_tokens,
+                e.completion_tokens,
+            )
             for e in entries
         ]
         with self._lock, self._connection:

@@ -108,8 +108,14 @@ class RateLimiter:
 
     WINDOW_SECONDS = 60.0
 
-    def __init__(self, requests_per_minute: int | None, tokens_per_minute: int | None, *,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        requests_per_minute: int | None,
+        tokens_per_minute: int | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self._rpm, self._tpm = requests_per_minute or None, tokens_per_minute or None
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
@@ -244,18 +250,26 @@ class ChatClient:
                 )
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                if use_json and status in (400, 422) and self.config.response_format == "auto" \
-                        and "response_format" in _error_text(exc):
+                if (
+                    use_json
+                    and status in (400, 422)
+                    and self.config.response_format == "auto"
+                    and "response_format" in _error_text(exc)
+                ):
                     # This server has no JSON mode: ask in plain text from now on.
                     self._json_format = False
                     continue
                 if status in RUN_WIDE_REFUSALS:
-                    raise EndpointRefused(f"the judge endpoint refused the request: HTTP {status}: "
-                                          f"{_error_text(exc)[:300]}", retries=retries, calls=calls) from exc
+                    raise EndpointRefused(
+                        f"the judge endpoint refused the request: HTTP {status}: {_error_text(exc)[:300]}",
+                        retries=retries,
+                        calls=calls,
+                    ) from exc
                 if status not in RETRYABLE_STATUSES:
                     # This request only (too long, filtered): asking again gives the same.
-                    raise TransportFailure(f"HTTP {status}: {_error_text(exc)[:300]}", retries=retries,
-                                           calls=calls) from exc
+                    raise TransportFailure(
+                        f"HTTP {status}: {_error_text(exc)[:300]}", retries=retries, calls=calls
+                    ) from exc
                 reason, wait_hint = f"HTTP {status}", retry_after_seconds(exc.response.headers)
             except openai.APITimeoutError:
                 reason, wait_hint = f"no answer within {self.config.timeout:g} s", None
@@ -290,8 +304,11 @@ def _read_response(response: object, message_type: type) -> tuple[str, int, int]
         return None
     content = getattr(message, "content", None)
     usage = getattr(response, "usage", None)
-    return (content if isinstance(content, str) else "", _token_count(usage, "prompt_tokens"),
-            _token_count(usage, "completion_tokens"))
+    return (
+        content if isinstance(content, str) else "",
+        _token_count(usage, "prompt_tokens"),
+        _token_count(usage, "completion_tokens"),
+    )
 
 
 def _token_count(usage: object, name: str) -> int:

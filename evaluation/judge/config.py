@@ -76,8 +76,12 @@ class JudgeConfig:
 
     def identity(self) -> dict[str, Any]:
         """What may be shown beside the numbers: never the key."""
-        return {"model": self.model, "base_url": self.base_url, "temperature": self.temperature,
-                "max_tokens": self.max_tokens}
+        return {
+            "model": self.model,
+            "base_url": self.base_url,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
 
     def with_changes(self, **changes: Any) -> JudgeConfig:
         return replace(self, **changes)
@@ -111,4 +115,3 @@ def values_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             except ValueError:
                 raise JudgeConfigError(f"JUDGE_{name.upper()}={raw!r} is not a valid {kind.__name__}") from None
     return values
-

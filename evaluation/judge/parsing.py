@@ -132,8 +132,9 @@ def _parse_comma(text: str, stage: str) -> dict[str, int]:
         # A fenced answer is read from its fences only. Fenced blocks that disagree are two
         # verdicts; the same numbers fenced twice are one.
         with_numbers = [block for block in blocks if _NUMBER.search(block)]
-        _refuse_different_readings([tuple(float(number) for number in _NUMBER.findall(block))
-                                    for block in with_numbers])
+        _refuse_different_readings(
+            [tuple(float(number) for number in _NUMBER.findall(block)) for block in with_numbers]
+        )
         text = (with_numbers or blocks)[0]
     numbers = _NUMBER.findall(text)
     keys = STAGE_KEYS[stage]

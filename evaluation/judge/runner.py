@@ -67,8 +67,10 @@ def judge_identity(model: str, temperature: float, templates: Mapping[str, Templ
     give numbers that must not be ranked together.
     """
     stages = {stage: {"template": templates[stage].hash, "parser": templates[stage].parser} for stage in STAGES}
-    canonical = json.dumps({"model": model, "temperature": float(temperature), "stages": stages,
-                            "protocol": JUDGE_PROTOCOL}, sort_keys=True)
+    canonical = json.dumps(
+        {"model": model, "temperature": float(temperature), "stages": stages, "protocol": JUDGE_PROTOCOL},
+        sort_keys=True,
+    )
     return {
         "model": model,
         "temperature": float(temperature),
@@ -147,8 +149,9 @@ class _ClipOutcome:
     refusal: str = ""
 
 
-def _judge_clip(client: ChatClient, clip_id: str, jobs: list[tuple[str, str, list[dict], Template]],
-                stop: threading.Event) -> _ClipOutcome:
+def _judge_clip(
+    client: ChatClient, clip_id: str, jobs: list[tuple[str, str, list[dict], Template]], stop: threading.Event
+) -> _ClipOutcome:
     """Ask every pending stage of one clip. Runs in a worker thread; touches nothing shared but ``stop``."""
     config = client.config
     outcome = _ClipOutcome(clip_id)
@@ -190,11 +193,19 @@ def _judge_clip(client: ChatClient, clip_id: str, jobs: list[tuple[str, str, lis
             except Exception as exc:  # noqa: BLE001 - a parser bug fails this judgment; re-asking would hit it again
                 last_error = f"the judgment failed unexpectedly: {type(exc).__name__}: {exc}"[:500]
                 break
-            outcome.entries.append(CacheEntry(
-                key=key, stage=stage, model=config.model, template_hash=template.hash, parser=template.parser,
-                scores=scores, raw_text=completion.text, prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-            ))
+            outcome.entries.append(
+                CacheEntry(
+                    key=key,
+                    stage=stage,
+                    model=config.model,
+                    template_hash=template.hash,
+                    parser=template.parser,
+                    scores=scores,
+                    raw_text=completion.text,
+                    prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens,
+                )
+            )
             break
         if not outcome.entries or outcome.entries[-1].key != key:
             outcome.failures.append(JudgmentFailure(clip_id, stage, last_error, raw_text))
@@ -298,8 +309,9 @@ def run_judge(
             for clip_id, jobs in pending.items():
                 for stage, *_ in jobs:
                     if stage not in answers[clip_id] and (clip_id, stage) not in failed:
-                        failures.append(JudgmentFailure(clip_id, stage,
-                                                        f"not asked: {refusal or 'stopped by the caller'}"))
+                        failures.append(
+                            JudgmentFailure(clip_id, stage, f"not asked: {refusal or 'stopped by the caller'}")
+                        )
         finally:
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)

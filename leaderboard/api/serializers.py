@@ -29,9 +29,23 @@ class PhaseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Phase
         fields = [
-            "slug", "title", "description", "state", "starts_at", "ends_at", "references_public",
-            "max_submissions_per_day", "max_submissions_total", "board_visibility", "boards_public_from", "frozen_at", "requires_approval", "show_all_entries",
-            "allow_partial", "languages", "boards",
+            "slug",
+            "title",
+            "description",
+            "state",
+            "starts_at",
+            "ends_at",
+            "references_public",
+            "max_submissions_per_day",
+            "max_submissions_total",
+            "board_visibility",
+            "boards_public_from",
+            "frozen_at",
+            "requires_approval",
+            "show_all_entries",
+            "allow_partial",
+            "languages",
+            "boards",
         ]
 
     def get_languages(self, phase: Phase) -> list[str]:
@@ -90,10 +104,31 @@ class SubmissionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Submission
         fields = [
-            "id", "challenge", "phase", "language", "team", "user", "status", "status_display", "error",
-            "scores", "result", "method_name", "method_description", "paper_url", "code_url", "public",
-            "file", "created_at", "started_at", "finished_at", "clip_scores_url", "judge", "queue_position",
-            "moderation", "moderation_reason",
+            "id",
+            "challenge",
+            "phase",
+            "language",
+            "team",
+            "user",
+            "status",
+            "status_display",
+            "error",
+            "scores",
+            "result",
+            "method_name",
+            "method_description",
+            "paper_url",
+            "code_url",
+            "public",
+            "file",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "clip_scores_url",
+            "judge",
+            "queue_position",
+            "moderation",
+            "moderation_reason",
         ]
         read_only_fields = ["moderation", "moderation_reason"]
 

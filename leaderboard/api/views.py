@@ -101,7 +101,9 @@ class PhaseSubmissions(APIView):
         request={"multipart/form-data": SubmissionCreateSerializer},
         responses={
             201: inline_serializer("Created", {"id": serializers.IntegerField(), "status": serializers.CharField()}),
-            400: OpenApiResponse(ErrorSerializer, description="invalid fields or predictions file, every problem listed"),
+            400: OpenApiResponse(
+                ErrorSerializer, description="invalid fields or predictions file, every problem listed"
+            ),
             401: ErrorSerializer,
             403: OpenApiResponse(ErrorSerializer, description="no team, or the phase is not open"),
             429: OpenApiResponse(ErrorSerializer, description="the team's daily or total limit is used up"),
@@ -185,9 +187,7 @@ class SubmissionDetail(APIView):
     """One submission of your team. Change its method fields or public flag with PATCH."""
 
     def get_submission(self, request, submission_id: int) -> Submission:
-        submission = get_object_or_404(
-            Submission.objects.with_details(), pk=submission_id
-        )
+        submission = get_object_or_404(Submission.objects.with_details(), pk=submission_id)
         if not rules.can_view_submission(request.user, submission):
             raise Http404  # not 403: do not confirm that the id exists
         return submission
@@ -216,8 +216,10 @@ class SubmissionDetail(APIView):
         fields = SubmissionUpdateSerializer(submission, data=request.data, partial=True)
         if not fields.is_valid():
             return field_errors_response(fields.errors)
-        current = {name: getattr(submission, name) for name in
-                   ("method_name", "method_description", "paper_url", "code_url", "is_public")}
+        current = {
+            name: getattr(submission, name)
+            for name in ("method_name", "method_description", "paper_url", "code_url", "is_public")
+        }
         try:
             submission = services.update_method(
                 submission, services.MethodInfo.from_fields(current | fields.validated_data)
@@ -232,7 +234,8 @@ class SubmissionClipScores(APIView):
 
     @extend_schema(
         responses=inline_serializer(
-            "ClipScores", {"clip_scores": serializers.DictField(child=serializers.DictField(child=serializers.FloatField()))}
+            "ClipScores",
+            {"clip_scores": serializers.DictField(child=serializers.DictField(child=serializers.FloatField()))},
         )
     )
     def get(self, request, submission_id: int):
@@ -353,7 +356,7 @@ class PhaseJudge(APIView):
 
 
 class Status(APIView):
-    """The scoring queue: counts for everyone; running work, the oldest waiting submission and workers for organizers."""
+    """The scoring queue: counts for everyone; running work, the oldest waiting and workers for organizers."""
 
     permission_classes = [AllowAny]
 
@@ -362,7 +365,8 @@ class Status(APIView):
             "Status",
             {
                 "queue_depths": serializers.DictField(
-                    child=serializers.IntegerField(), allow_null=True,
+                    child=serializers.IntegerField(),
+                    allow_null=True,
                     help_text="messages waiting per Celery queue; null when the broker cannot be reached",
                 ),
                 "waiting": serializers.IntegerField(),

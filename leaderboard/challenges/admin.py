@@ -50,9 +50,13 @@ class ReferenceSetInline(admin.TabularInline):
 
 class PhaseForm(forms.ModelForm):
     change_reason = forms.CharField(
-        label=_("Reason for the change"), required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
-        help_text=_("Needed when dates, limits, visibility, freeze, approval or judge settings change; "
-                    "recorded in the audit log with the old and new values."),
+        label=_("Reason for the change"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text=_(
+            "Needed when dates, limits, visibility, freeze, approval or judge settings change; "
+            "recorded in the audit log with the old and new values."
+        ),
     )
 
     class Meta:
@@ -63,14 +67,19 @@ class PhaseForm(forms.ModelForm):
         cleaned = super().clean()
         audited_change = self.instance.pk and set(self.changed_data) & set(AUDITED_PHASE_FIELDS)
         if audited_change and not (cleaned.get("change_reason") or "").strip():
-            self.add_error("change_reason", _("Say why %(fields)s changed; the audit log keeps it.")
-                           % {"fields": ", ".join(sorted(audited_change))})
+            self.add_error(
+                "change_reason",
+                _("Say why %(fields)s changed; the audit log keeps it.")
+                % {"fields": ", ".join(sorted(audited_change))},
+            )
         return cleaned
 
 
 class RescorePhaseForm(ReasonForm):
     language = forms.ChoiceField(
-        label=_("Language"), required=False, choices=[("", _("All languages")), *Language.choices],
+        label=_("Language"),
+        required=False,
+        choices=[("", _("All languages")), *Language.choices],
     )
     field_order = ["language", "reason"]
 
@@ -78,8 +87,17 @@ class RescorePhaseForm(ReasonForm):
 @admin.register(Phase)
 class PhaseAdmin(admin.ModelAdmin):
     form = PhaseForm
-    list_display = ["__str__", "title", "starts_at", "ends_at", "max_submissions_per_day", "max_submissions_total",
-                    "board_visibility", "frozen_at", "requires_approval"]
+    list_display = [
+        "__str__",
+        "title",
+        "starts_at",
+        "ends_at",
+        "max_submissions_per_day",
+        "max_submissions_total",
+        "board_visibility",
+        "frozen_at",
+        "requires_approval",
+    ]
     list_filter = ["challenge", "references_public", "requires_approval"]
     inlines = [ReferenceSetInline, BoardInline]
     actions = ["rescore_phase"]
@@ -88,24 +106,37 @@ class PhaseAdmin(admin.ModelAdmin):
         """Save, and record what changed among the audited fields (in the change form's transaction)."""
         if not change:
             super().save_model(request, obj, form, change)
-            record(request.user, "phase.create", obj, form.cleaned_data.get("change_reason", "").strip(),
-                   **{name: getattr(obj, name) for name in AUDITED_PHASE_FIELDS})
+            record(
+                request.user,
+                "phase.create",
+                obj,
+                form.cleaned_data.get("change_reason", "").strip(),
+                **{name: getattr(obj, name) for name in AUDITED_PHASE_FIELDS},
+            )
             return
         before = Phase.objects.get(pk=obj.pk)
         super().save_model(request, obj, form, change)
         changes = field_changes(before, obj, AUDITED_PHASE_FIELDS)
         if changes:
             record(request.user, "phase.change", obj, form.cleaned_data["change_reason"].strip(), changes=changes)
-            self.message_user(request, _("Recorded in the audit log: %s.") % ", ".join(sorted(changes)),
-                              messages.INFO)
+            self.message_user(request, _("Recorded in the audit log: %s.") % ", ".join(sorted(changes)), messages.INFO)
 
     @admin.action(description=_("Re-score every finished submission of the phase"), permissions=["change"])
     def rescore_phase(self, request, queryset):
         def rescore(phases, data):
             for phase in phases:
-                rescored = moderation.rescore_submissions(request.user, phase, data["reason"],
-                                                          language=data["language"] or None)
+                rescored = moderation.rescore_submissions(
+                    request.user, phase, data["reason"], language=data["language"] or None
+                )
                 report_rescore(self, request, rescored)
 
-        return confirm_with_reason(self, request, queryset, action="rescore_phase", title=_("Re-score phases"),
-                                   apply_all=rescore, form_class=RescorePhaseForm, explanation=RESCORE_EXPLANATION)
+        return confirm_with_reason(
+            self,
+            request,
+            queryset,
+            action="rescore_phase",
+            title=_("Re-score phases"),
+            apply_all=rescore,
+            form_class=RescorePhaseForm,
+            explanation=RESCORE_EXPLANATION,
+        )

@@ -20,8 +20,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +54,24 @@ VISIBILITIES = tuple(BoardVisibility.values)
 CHALLENGE_KEYS = ("slug", "title", "description", "terms", "languages", "pages", "phases")
 PAGE_KEYS = ("slug", "title", "body")
 PHASE_KEYS = (
-    "slug", "title", "description", "starts_at", "ends_at", "references_public",
-    "max_submissions_per_day", "max_submissions_total", "board_visibility", "boards_public_from",
-    "frozen_at", "requires_approval", "show_all_entries", "allow_partial", "judge", "references",
-    "boards", "baselines",
+    "slug",
+    "title",
+    "description",
+    "starts_at",
+    "ends_at",
+    "references_public",
+    "max_submissions_per_day",
+    "max_submissions_total",
+    "board_visibility",
+    "boards_public_from",
+    "frozen_at",
+    "requires_approval",
+    "show_all_entries",
+    "allow_partial",
+    "judge",
+    "references",
+    "boards",
+    "baselines",
 )
 JUDGE_KEYS = ("enabled", "base_url", "model", "api_key_env", "temperature", "max_tokens", "templates")
 BOARD_KEYS = ("key", "title", "description", "primary", "columns", "precision")
@@ -230,8 +243,17 @@ class _Validator:
             return default
         return value
 
-    def integer(self, data: dict, key: str, path: str, default: int | None, *, minimum: int = 0,
-                maximum: int | None = None, nullable: bool = True) -> int | None:
+    def integer(
+        self,
+        data: dict,
+        key: str,
+        path: str,
+        default: int | None,
+        *,
+        minimum: int = 0,
+        maximum: int | None = None,
+        nullable: bool = True,
+    ) -> int | None:
         if key not in data or (data[key] is None and nullable):
             return default if key not in data else None
         value = data[key]
@@ -264,7 +286,7 @@ class _Validator:
         if value.tzinfo is None or value.utcoffset() is None:
             self.error(where, "give a timezone, e.g. 2025-03-01T00:00:00Z or +08:00")
             return None
-        return value.astimezone(dt_timezone.utc)
+        return value.astimezone(UTC)
 
     def language(self, value: Any, path: str, languages: list[str]) -> bool:
         if value not in LANGUAGES:
@@ -281,8 +303,11 @@ class _Validator:
             return False
         if value not in METRICS:
             hint = difflib.get_close_matches(value, list(METRICS), n=1)
-            self.error(path, f'unknown metric "{value}"' + (f'; did you mean "{hint[0]}"?' if hint else
-                                                            f"; expected one of {', '.join(METRICS)}"))
+            self.error(
+                path,
+                f'unknown metric "{value}"'
+                + (f'; did you mean "{hint[0]}"?' if hint else f"; expected one of {', '.join(METRICS)}"),
+            )
             return False
         return True
 
@@ -311,7 +336,7 @@ class _Validator:
         if value in (None, "", ()):
             return
         if value in seen:
-            self.error(path, f"duplicate {what} \"{_show(value)}\" (also at {seen[value]})")
+            self.error(path, f'duplicate {what} "{_show(value)}" (also at {seen[value]})')
         else:
             seen[value] = path
 
@@ -336,8 +361,14 @@ class _Validator:
                 continue
             slug = self.slug(page, "slug", path)
             self.unique(slugs, slug, _join(path, "slug"), "page slug")
-            spec.pages.append({"slug": slug, "title": self.text(page, "title", path, max_length=200),
-                               "body": self.text(page, "body", path), "order": order})
+            spec.pages.append(
+                {
+                    "slug": slug,
+                    "title": self.text(page, "title", path, max_length=200),
+                    "body": self.text(page, "body", path),
+                    "order": order,
+                }
+            )
         slugs = {}
         for order, (path, item) in enumerate(self.items(top, "phases", "", required=False)):
             phase = self.phase(item, path, order, languages)
@@ -374,12 +405,15 @@ class _Validator:
             "starts_at": self.moment(data, "starts_at", path),
             "ends_at": self.moment(data, "ends_at", path),
             "references_public": self.boolean(data, "references_public", path, phase_default("references_public")),
-            "max_submissions_per_day": self.integer(data, "max_submissions_per_day", path,
-                                                    phase_default("max_submissions_per_day")),
-            "max_submissions_total": self.integer(data, "max_submissions_total", path,
-                                                  phase_default("max_submissions_total")),
-            "board_visibility": self.text(data, "board_visibility", path,
-                                          default=str(phase_default("board_visibility"))),
+            "max_submissions_per_day": self.integer(
+                data, "max_submissions_per_day", path, phase_default("max_submissions_per_day")
+            ),
+            "max_submissions_total": self.integer(
+                data, "max_submissions_total", path, phase_default("max_submissions_total")
+            ),
+            "board_visibility": self.text(
+                data, "board_visibility", path, default=str(phase_default("board_visibility"))
+            ),
             "boards_public_from": self.moment(data, "boards_public_from", path),
             "frozen_at": self.moment(data, "frozen_at", path),
             "requires_approval": self.boolean(data, "requires_approval", path, phase_default("requires_approval")),
@@ -390,8 +424,10 @@ class _Validator:
             self.error(_join(path, "ends_at"), "must be after starts_at")
         visibility = fields["board_visibility"]
         if visibility not in VISIBILITIES:
-            self.error(_join(path, "board_visibility"),
-                       f'unknown visibility "{visibility}"; expected one of {", ".join(VISIBILITIES)}')
+            self.error(
+                _join(path, "board_visibility"),
+                f'unknown visibility "{visibility}"; expected one of {", ".join(VISIBILITIES)}',
+            )
         elif visibility == BoardVisibility.HIDDEN_UNTIL and data.get("boards_public_from") is None:
             self.error(_join(path, "boards_public_from"), "required with board_visibility: hidden_until")
         elif visibility != BoardVisibility.HIDDEN_UNTIL and data.get("boards_public_from") is not None:
@@ -408,8 +444,10 @@ class _Validator:
         if value is None:
             return defaults
         if isinstance(value, dict) and "api_key" in value:
-            self.error(_join(path, "api_key"),
-                       "keys never go in a bundle; name the environment variable holding it with api_key_env")
+            self.error(
+                _join(path, "api_key"),
+                "keys never go in a bundle; name the environment variable holding it with api_key_env",
+            )
             value = {key: item for key, item in value.items() if key != "api_key"}
         data = self.mapping(value, path, JUDGE_KEYS)
         if data is None:
@@ -421,8 +459,9 @@ class _Validator:
         if api_key_env and not is_judge_api_key_env(api_key_env):
             self.error(_join(path, "api_key_env"), f'"{api_key_env}" is not allowed: name {JUDGE_API_KEY_ENV_HELP}')
         temperature = data.get("temperature")
-        if temperature is not None and (not isinstance(temperature, (int, float)) or isinstance(temperature, bool)
-                                        or not 0 <= temperature <= 2):
+        if temperature is not None and (
+            not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not 0 <= temperature <= 2
+        ):
             self.error(_join(path, "temperature"), "must be a number between 0 and 2")
             temperature = None
         templates = data.get("templates") or {}
@@ -438,8 +477,9 @@ class _Validator:
             "judge_model": self.text(data, "model", path, default=defaults["judge_model"], max_length=200),
             "judge_api_key_env": api_key_env,
             "judge_temperature": float(temperature) if temperature is not None else defaults["judge_temperature"],
-            "judge_max_tokens": self.integer(data, "max_tokens", path, defaults["judge_max_tokens"],
-                                             minimum=JUDGE_MAX_TOKENS_MIN),
+            "judge_max_tokens": self.integer(
+                data, "max_tokens", path, defaults["judge_max_tokens"], minimum=JUDGE_MAX_TOKENS_MIN
+            ),
             "judge_templates": templates if isinstance(templates, dict) else defaults["judge_templates"],
         }
 
@@ -475,8 +515,9 @@ class _Validator:
             return None
         if not kinds:
             if expected_hash is None:
-                self.error(path, "give file, movie101v2 or narrations "
-                                 "(or the hash of the stored references to keep them)")
+                self.error(
+                    path, "give file, movie101v2 or narrations (or the hash of the stored references to keep them)"
+                )
                 return None
             return ReferenceSpec(path=path, narrations=None, source=source, expected_hash=expected_hash)
         kind = kinds[0]
@@ -484,17 +525,20 @@ class _Validator:
         if kind == "file":
             narrations, default_source = self.reference_file(data["file"], _join(path, "file"))
         elif kind == "movie101v2":
-            narrations, default_source = self.movie101v2_references(data["movie101v2"], _join(path, "movie101v2"),
-                                                                    language)
+            narrations, default_source = self.movie101v2_references(
+                data["movie101v2"], _join(path, "movie101v2"), language
+            )
         else:
             narrations, default_source = self.inline_narrations(data["narrations"], _join(path, "narrations"))
         if narrations is None:
             return None
         if expected_hash and reference_hash(narrations) != expected_hash:
-            self.error(_join(path, "hash"),
-                       f"the references read have hash {reference_hash(narrations)}, not {expected_hash}")
-        return ReferenceSpec(path=path, narrations=narrations, source=source or default_source,
-                             expected_hash=expected_hash)
+            self.error(
+                _join(path, "hash"), f"the references read have hash {reference_hash(narrations)}, not {expected_hash}"
+            )
+        return ReferenceSpec(
+            path=path, narrations=narrations, source=source or default_source, expected_hash=expected_hash
+        )
 
     def reference_file(self, value: Any, path: str) -> tuple[dict | None, str]:
         if not isinstance(value, str) or not value:
@@ -565,23 +609,32 @@ class _Validator:
             for index, column in enumerate(columns):
                 if self.metric(column, f"{_join(where, 'columns')}[{index}]"):
                     self.unique(seen, column, f"{_join(where, 'columns')}[{index}]", "column")
-            boards.append({
-                "key": key,
-                "title": self.text(board, "title", where, max_length=200),
-                "description": self.text(board, "description", where),
-                "primary_metric": primary if isinstance(primary, str) else "",
-                "secondary_metrics": [column for column in columns if isinstance(column, str)],
-                "precision": self.integer(board, "precision", where, Board._meta.get_field("precision").get_default(),
-                                          maximum=BOARD_PRECISION_MAX, nullable=False),
-                "order": order,
-            })
+            boards.append(
+                {
+                    "key": key,
+                    "title": self.text(board, "title", where, max_length=200),
+                    "description": self.text(board, "description", where),
+                    "primary_metric": primary if isinstance(primary, str) else "",
+                    "secondary_metrics": [column for column in columns if isinstance(column, str)],
+                    "precision": self.integer(
+                        board,
+                        "precision",
+                        where,
+                        Board._meta.get_field("precision").get_default(),
+                        maximum=BOARD_PRECISION_MAX,
+                        nullable=False,
+                    ),
+                    "order": order,
+                }
+            )
         return boards
 
     def baselines(self, data: dict, path: str, languages: list[str]) -> list[dict[str, Any]]:
         baselines, keys = [], {}
         for order, (where, item) in enumerate(self.items(data, "baselines", path)):
-            baseline = self.mapping(item, where, BASELINE_KEYS,
-                                    required=("language", "key", "method_name", "citation", "scores"))
+            baseline = self.mapping(
+                item, where, BASELINE_KEYS, required=("language", "key", "method_name", "citation", "scores")
+            )
             if baseline is None:
                 continue
             language = baseline.get("language")
@@ -605,15 +658,17 @@ class _Validator:
                     self.error(score_path, f"must be a number, not {_type_name(value)}")
             if isinstance(scores, dict) and "scores" in baseline and not scores:
                 self.error(_join(where, "scores"), "give at least one score")
-            baselines.append({
-                "language": language,
-                "key": key,
-                "method_name": self.text(baseline, "method_name", where, max_length=200),
-                "citation": self.text(baseline, "citation", where, max_length=500),
-                "url": url,
-                "scores": dict(scores or {}),
-                "order": order,
-            })
+            baselines.append(
+                {
+                    "language": language,
+                    "key": key,
+                    "method_name": self.text(baseline, "method_name", where, max_length=200),
+                    "citation": self.text(baseline, "citation", where, max_length=500),
+                    "url": url,
+                    "scores": dict(scores or {}),
+                    "order": order,
+                }
+            )
         return baselines
 
 
@@ -626,8 +681,15 @@ def _show(value: Any) -> str:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "text",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 # -- writing -------------------------------------------------------------------------
@@ -636,7 +698,7 @@ def _type_name(value: Any) -> str:
 def format_moment(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def reference_file_name(phase_slug: str, language: str) -> str:
@@ -758,8 +820,9 @@ _BundleDumper.add_representer(str, _represent_text)
 
 
 def dump_bundle(bundle: dict[str, Any]) -> str:
-    return yaml.dump(bundle, Dumper=_BundleDumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=100)
+    return yaml.dump(
+        bundle, Dumper=_BundleDumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
+    )
 
 
 def dump_references(narrations: dict[str, str]) -> str:

@@ -40,13 +40,28 @@ def is_judge_api_key_env(name: str) -> bool:
     """Whether a phase may name ``name`` as the environment variable holding its judge key."""
     return JUDGE_API_KEY_ENV.fullmatch(name) is not None
 
+
 #: Phase fields whose every change is recorded in the audit log, old -> new, with the reason:
 #: by the admin's change form and by a bundle reload alike.
 AUDITED_PHASE_FIELDS = (
-    "starts_at", "ends_at", "max_submissions_per_day", "max_submissions_total", "board_visibility",
-    "boards_public_from", "frozen_at", "requires_approval", "references_public", "show_all_entries",
-    "allow_partial", "judge_enabled", "judge_base_url", "judge_model", "judge_api_key_env", "judge_temperature",
-    "judge_max_tokens", "judge_templates",
+    "starts_at",
+    "ends_at",
+    "max_submissions_per_day",
+    "max_submissions_total",
+    "board_visibility",
+    "boards_public_from",
+    "frozen_at",
+    "requires_approval",
+    "references_public",
+    "show_all_entries",
+    "allow_partial",
+    "judge_enabled",
+    "judge_base_url",
+    "judge_model",
+    "judge_api_key_env",
+    "judge_temperature",
+    "judge_max_tokens",
+    "judge_templates",
 )
 
 
@@ -103,14 +118,17 @@ class Phase(models.Model):
         null=True, blank=True, default=100, help_text=_("Per team. Empty: no limit.")
     )
     board_visibility = models.CharField(
-        max_length=16, choices=BoardVisibility.choices, default=BoardVisibility.PUBLIC,
+        max_length=16,
+        choices=BoardVisibility.choices,
+        default=BoardVisibility.PUBLIC,
         help_text=_("Who sees this phase's boards. Organizers always do."),
     )
     boards_public_from = models.DateTimeField(
         null=True, blank=True, help_text=_("With “hidden until a date”: when the boards become public.")
     )
     frozen_at = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text=_("After this moment the public boards show the state at this moment; organizers see the live one."),
     )
     requires_approval = models.BooleanField(
@@ -128,26 +146,34 @@ class Phase(models.Model):
         default=True, help_text=_("Compute L1 and L2 with the LLM judge, when one is configured.")
     )
     judge_base_url = models.CharField(
-        max_length=300, blank=True, help_text=_("OpenAI-compatible endpoint, e.g. http://vllm:8000/v1. Empty: JUDGE_BASE_URL.")
+        max_length=300,
+        blank=True,
+        help_text=_("OpenAI-compatible endpoint, e.g. http://vllm:8000/v1. Empty: JUDGE_BASE_URL."),
     )
     judge_model = models.CharField(max_length=200, blank=True, help_text=_("Empty: JUDGE_MODEL."))
     judge_api_key_env = models.CharField(
         max_length=100,
         blank=True,
-        help_text=_("The environment variable that holds this phase's API key on the judge workers. "
-                    "Empty: JUDGE_API_KEY. Keys are never stored in the database."),
+        help_text=_(
+            "The environment variable that holds this phase's API key on the judge workers. "
+            "Empty: JUDGE_API_KEY. Keys are never stored in the database."
+        ),
     )
     judge_temperature = models.FloatField(null=True, blank=True, help_text=_("Empty: JUDGE_TEMPERATURE (0)."))
     judge_max_tokens = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(JUDGE_MAX_TOKENS_MIN)],
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(JUDGE_MAX_TOKENS_MIN)],
         help_text=_("Empty: JUDGE_MAX_TOKENS."),
     )
     judge_templates = models.JSONField(
         default=dict,
         blank=True,
-        help_text=_('Prompt templates replacing ours: {"l1": {"zh": {"system": "...", "user": "...{reference}...'
-                    '{prediction}...", "parser": "json" or "comma"}}}. Stages and languages left out keep ours. '
-                    'Published with the boards: put nothing secret in them.'),
+        help_text=_(
+            'Prompt templates replacing ours: {"l1": {"zh": {"system": "...", "user": "...{reference}...'
+            '{prediction}...", "parser": "json" or "comma"}}}. Stages and languages left out keep ours. '
+            "Published with the boards: put nothing secret in them."
+        ),
     )
 
     class Meta:
@@ -168,7 +194,9 @@ class Phase(models.Model):
         if self.judge_base_url and not self.judge_base_url.startswith(("http://", "https://")):
             errors["judge_base_url"] = _("Start with http:// or https://.")
         if self.judge_api_key_env and not is_judge_api_key_env(self.judge_api_key_env):
-            errors["judge_api_key_env"] = _("Only %(names)s, e.g. JUDGE_API_KEY_TEST.") % {"names": JUDGE_API_KEY_ENV_HELP}
+            errors["judge_api_key_env"] = _("Only %(names)s, e.g. JUDGE_API_KEY_TEST.") % {
+                "names": JUDGE_API_KEY_ENV_HELP
+            }
         if self.judge_temperature is not None and not 0 <= self.judge_temperature <= 2:
             errors["judge_temperature"] = _("Between 0 and 2.")
         try:

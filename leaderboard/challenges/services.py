@@ -56,6 +56,7 @@ MOVIE101V2_BOARDS = [
     },
 ]
 
+
 @dataclass
 class UpsertReport:
     lines: list[str] = field(default_factory=list)
@@ -142,9 +143,18 @@ def load_bundle(
     errors: list[str] = []
     audit = None if dry_run else LoadAudit(actor=actor, reason=reason.strip() or DEFAULT_LOAD_REASON)
     challenge = _sync_challenge(spec, report, keep_organizer_edits)
-    _sync_list(ChallengePage, {"challenge": challenge}, challenge.pages.all(), spec.pages, ("slug",),
-               what="page", label_prefix=challenge.slug, parent_path="", report=report,
-               remove_absent=not keep_organizer_edits)
+    _sync_list(
+        ChallengePage,
+        {"challenge": challenge},
+        challenge.pages.all(),
+        spec.pages,
+        ("slug",),
+        what="page",
+        label_prefix=challenge.slug,
+        parent_path="",
+        report=report,
+        remove_absent=not keep_organizer_edits,
+    )
     stated = set()
     for phase_spec in spec.phases:
         stated.add(phase_spec.slug)
@@ -153,18 +163,40 @@ def load_bundle(
             _sync_references(phase, language, reference_spec, report, errors, audit)
         if not keep_organizer_edits:
             for reference_set in phase.reference_sets.exclude(language__in=list(phase_spec.references)):
-                report.add(f"references {phase}/{reference_set.language}: not in the bundle, kept "
-                           f"({reference_set.clip_count:,} clips, {reference_set.content_hash})")
-        _sync_list(Board, {"phase": phase}, phase.boards.all(), phase_spec.boards, ("key",),
-                   what="board", label_prefix=str(phase), parent_path=phase_spec.path, report=report,
-                   remove_absent=not keep_organizer_edits)
-        _sync_list(Baseline, {"phase": phase}, phase.baselines.all(), phase_spec.baselines, ("language", "key"),
-                   what="baseline", label_prefix=str(phase), parent_path=phase_spec.path, report=report,
-                   remove_absent=not keep_organizer_edits)
+                report.add(
+                    f"references {phase}/{reference_set.language}: not in the bundle, kept "
+                    f"({reference_set.clip_count:,} clips, {reference_set.content_hash})"
+                )
+        _sync_list(
+            Board,
+            {"phase": phase},
+            phase.boards.all(),
+            phase_spec.boards,
+            ("key",),
+            what="board",
+            label_prefix=str(phase),
+            parent_path=phase_spec.path,
+            report=report,
+            remove_absent=not keep_organizer_edits,
+        )
+        _sync_list(
+            Baseline,
+            {"phase": phase},
+            phase.baselines.all(),
+            phase_spec.baselines,
+            ("language", "key"),
+            what="baseline",
+            label_prefix=str(phase),
+            parent_path=phase_spec.path,
+            report=report,
+            remove_absent=not keep_organizer_edits,
+        )
     if not keep_organizer_edits:
         for phase in challenge.phases.exclude(slug__in=stated):
-            report.add(f"phase {phase}: not in the bundle, kept (delete a phase in the admin; "
-                       "it takes its submissions with it)")
+            report.add(
+                f"phase {phase}: not in the bundle, kept (delete a phase in the admin; "
+                "it takes its submissions with it)"
+            )
     if errors:
         raise BundleError(errors)
     if dry_run:
@@ -257,8 +289,9 @@ def _save_changes(instance, values: dict[str, Any], label: str, report: UpsertRe
     report.add(f"{label}: updated ({', '.join(changed)})")
 
 
-def _sync_phase(challenge: Challenge, spec: PhaseSpec, report: UpsertReport, keep_organizer_edits: bool,
-                audit: LoadAudit | None) -> Phase:
+def _sync_phase(
+    challenge: Challenge, spec: PhaseSpec, report: UpsertReport, keep_organizer_edits: bool, audit: LoadAudit | None
+) -> Phase:
     values = {name: spec.fields[name] for name in _PHASE_SETTINGS}
     phase = Phase.objects.filter(challenge=challenge, slug=spec.slug).first()
     label = f"phase {challenge.slug}/{spec.slug}"
@@ -266,8 +299,10 @@ def _sync_phase(challenge: Challenge, spec: PhaseSpec, report: UpsertReport, kee
         phase = Phase(challenge=challenge, slug=spec.slug, **values)
         _validate(phase, spec.path)
         phase.save()
-        report.add(f"{label}: created ({'public' if phase.references_public else 'hidden'} references, "
-                   f"opens {format_moment(phase.starts_at)})")
+        report.add(
+            f"{label}: created ({'public' if phase.references_public else 'hidden'} references, "
+            f"opens {format_moment(phase.starts_at)})"
+        )
         return phase
     before = copy.copy(phase)
     if keep_organizer_edits:
@@ -290,8 +325,9 @@ def _record_phase_changes(before: Phase, phase: Phase, audit: LoadAudit | None) 
         record(audit.actor, "phase.change", phase, audit.reason, changes=changes)
 
 
-def _sync_references(phase: Phase, language: str, spec: ReferenceSpec, report: UpsertReport,
-                     errors: list[str], audit: LoadAudit | None) -> None:
+def _sync_references(
+    phase: Phase, language: str, spec: ReferenceSpec, report: UpsertReport, errors: list[str], audit: LoadAudit | None
+) -> None:
     label = f"references {phase}/{language}"
     existing = ReferenceSet.objects.filter(phase=phase, language=language).first()
     if spec.narrations is None:
@@ -299,14 +335,17 @@ def _sync_references(phase: Phase, language: str, spec: ReferenceSpec, report: U
         if existing is None:
             errors.append(f"{spec.path}: there are no stored references to keep; give file, movie101v2 or narrations")
         elif existing.content_hash != spec.expected_hash:
-            errors.append(f"{spec.path}.hash: the stored references have hash {existing.content_hash}, "
-                          f"the bundle names {spec.expected_hash}")
+            errors.append(
+                f"{spec.path}.hash: the stored references have hash {existing.content_hash}, "
+                f"the bundle names {spec.expected_hash}"
+            )
         else:
             _keep_references(existing, spec, label, report)
         return
     if existing is None:
-        created = ReferenceSet.objects.create(phase=phase, language=language, narrations=spec.narrations,
-                                              source=spec.source)
+        created = ReferenceSet.objects.create(
+            phase=phase, language=language, narrations=spec.narrations, source=spec.source
+        )
         archive_references(created)
         report.add(f"{label}: created, {created.clip_count:,} clips, {created.content_hash}")
         return
@@ -320,9 +359,15 @@ def _sync_references(phase: Phase, language: str, spec: ReferenceSpec, report: U
     report.add(f"{label}: updated, {existing.clip_count:,} clips, {old_hash} -> {existing.content_hash}")
     if audit is not None:
         # Hashes and counts only: the narrations of a hidden test set stay out of the audit log.
-        record(audit.actor, "references.change", existing, audit.reason,
-               hash=[old_hash, existing.content_hash], clips=[old_clip_count, existing.clip_count],
-               source=existing.source)
+        record(
+            audit.actor,
+            "references.change",
+            existing,
+            audit.reason,
+            hash=[old_hash, existing.content_hash],
+            clips=[old_clip_count, existing.clip_count],
+            source=existing.source,
+        )
 
 
 def _keep_references(existing: ReferenceSet, spec: ReferenceSpec, label: str, report: UpsertReport) -> None:
@@ -341,8 +386,7 @@ def _keep_references(existing: ReferenceSet, spec: ReferenceSpec, label: str, re
 
 def reference_archive_name(reference_set: ReferenceSet) -> str:
     phase = reference_set.phase
-    return (f"references/{phase.challenge.slug}/{phase.slug}/{reference_set.language}/"
-            f"{reference_set.content_hash}.json")
+    return f"references/{phase.challenge.slug}/{phase.slug}/{reference_set.language}/{reference_set.content_hash}.json"
 
 
 def archive_references(reference_set: ReferenceSet) -> None:

@@ -9,8 +9,19 @@ from .models import JudgeAnswer, JudgeRun
 
 @admin.register(JudgeRun)
 class JudgeRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "submission", "status", "judged_clips", "total_clips", "failed_judgments", "calls",
-                    "cache_hits", "retries", "model", "created_at"]
+    list_display = [
+        "id",
+        "submission",
+        "status",
+        "judged_clips",
+        "total_clips",
+        "failed_judgments",
+        "calls",
+        "cache_hits",
+        "retries",
+        "model",
+        "created_at",
+    ]
     list_filter = ["status", "submission__phase", "submission__language"]
     search_fields = ["submission__team__name", "signature"]
     # Everything moves through the judge's state machine; organizers act with the actions.
@@ -26,7 +37,11 @@ class JudgeRunAdmin(admin.ModelAdmin):
     @admin.action(description=_("Resume judging (asks only the clips without an answer)"), permissions=["change"])
     def resume_judging(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="resume_judging", title=_("Resume judging"),
+            self,
+            request,
+            queryset,
+            action="resume_judging",
+            title=_("Resume judging"),
             apply=lambda run, data: services.resume_by_organizer(request.user, run, data["reason"]),
             done=_("{count} judge run(s) queued again."),
         )
@@ -34,7 +49,11 @@ class JudgeRunAdmin(admin.ModelAdmin):
     @admin.action(description=_("Cancel judging"), permissions=["change"])
     def cancel_judging(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="cancel_judging", title=_("Cancel judging"),
+            self,
+            request,
+            queryset,
+            action="cancel_judging",
+            title=_("Cancel judging"),
             apply=lambda run, data: services.cancel_by_organizer(request.user, run, data["reason"]),
             done=_("{count} judge run(s) cancelled."),
         )

@@ -18,9 +18,15 @@ class DatabaseJudgeCache:
         for start in range(0, len(keys), _CHUNK):
             for answer in JudgeAnswer.objects.filter(key__in=keys[start : start + _CHUNK]):
                 found[answer.key] = CacheEntry(
-                    key=answer.key, stage=answer.stage, model=answer.model, template_hash=answer.template_hash,
-                    parser=answer.parser, scores=answer.scores, raw_text=answer.raw_text,
-                    prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+                    key=answer.key,
+                    stage=answer.stage,
+                    model=answer.model,
+                    template_hash=answer.template_hash,
+                    parser=answer.parser,
+                    scores=answer.scores,
+                    raw_text=answer.raw_text,
+                    prompt_tokens=answer.prompt_tokens,
+                    completion_tokens=answer.completion_tokens,
                 )
         return found
 
@@ -29,9 +35,15 @@ class DatabaseJudgeCache:
         JudgeAnswer.objects.bulk_create(
             [
                 JudgeAnswer(
-                    key=entry.key, stage=entry.stage, model=entry.model, template_hash=entry.template_hash,
-                    parser=entry.parser, scores=entry.scores, raw_text=entry.raw_text,
-                    prompt_tokens=entry.prompt_tokens, completion_tokens=entry.completion_tokens,
+                    key=entry.key,
+                    stage=entry.stage,
+                    model=entry.model,
+                    template_hash=entry.template_hash,
+                    parser=entry.parser,
+                    scores=entry.scores,
+                    raw_text=entry.raw_text,
+                    prompt_tokens=entry.prompt_tokens,
+                    completion_tokens=entry.completion_tokens,
                 )
                 for entry in entries
             ],

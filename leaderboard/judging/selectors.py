@@ -43,14 +43,17 @@ def accounting_total(submission: Submission) -> dict[str, int]:
 def submission_judge(submission: Submission, *, with_accounting: bool) -> dict[str, Any] | None:
     """The judge stage the API and the submission page show: the newest run's, and (organizers) its accounting
     beside the total over all the submission's runs."""
-    summary = judge_summary(latest_run(submission), current_result_id=submission.current_result_id,
-                            with_accounting=with_accounting)
+    summary = judge_summary(
+        latest_run(submission), current_result_id=submission.current_result_id, with_accounting=with_accounting
+    )
     if summary is not None and with_accounting:
         summary["accounting_total"] = accounting_total(submission)
     return summary
 
 
-def judge_summary(run: JudgeRun | None, *, current_result_id: int | None, with_accounting: bool) -> dict[str, Any] | None:
+def judge_summary(
+    run: JudgeRun | None, *, current_result_id: int | None, with_accounting: bool
+) -> dict[str, Any] | None:
     """What the API and the pages show of a judge stage. Accounting and failure details are for organizers."""
     if run is None:
         return None
@@ -103,8 +106,10 @@ def published_judge(phase: Phase, languages: Iterable[str]) -> dict[str, Any]:
             "response_format": setup.config.response_format,
             "signature": identity["signature"],
             "stages": {
-                stage: {**identity["stages"][stage],
-                        "source": "builtin" if template == BUILTIN.get((stage, language)) else "phase"}
+                stage: {
+                    **identity["stages"][stage],
+                    "source": "builtin" if template == BUILTIN.get((stage, language)) else "phase",
+                }
                 for stage, template in setup.templates.items()
             },
         }

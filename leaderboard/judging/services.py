@@ -57,8 +57,9 @@ PROGRESS_SECONDS = 1.0
 
 
 def transition(run_id: int, from_statuses, to_status: str, *, condition: Q | None = None, **changes: Any) -> bool:
-    return conditional_transition(JudgeRun, JUDGE_TRANSITIONS, run_id, from_statuses, to_status,
-                                  condition=condition, **changes)
+    return conditional_transition(
+        JudgeRun, JUDGE_TRANSITIONS, run_id, from_statuses, to_status, condition=condition, **changes
+    )
 
 
 # -- which judge ----------------------------------------------------------------
@@ -92,15 +93,22 @@ NOT_CONFIGURED = (
 def judge_setup(phase: Phase, language: str) -> JudgeSetup:
     """The phase's judge settings over the ``JUDGE_*`` defaults, for every entry point."""
     if not phase.judge_enabled:
-        return JudgeSetup(None, reason="The organizers turned the LLM judge off for this phase: "
-                                       "L1 and L2 are not computed; the classic metrics are final.")
+        return JudgeSetup(
+            None,
+            reason="The organizers turned the LLM judge off for this phase: "
+            "L1 and L2 are not computed; the classic metrics are final.",
+        )
     values = dict(settings.JUDGE_DEFAULTS)
     key_withheld = False
     if phase.judge_api_key_env:
         if not is_judge_api_key_env(phase.judge_api_key_env):
             # Stored before names were checked: reading it could send any worker secret to the endpoint.
-            logger.error("phase %s: judge_api_key_env %r is refused: only %s", phase, phase.judge_api_key_env,
-                         JUDGE_API_KEY_ENV_HELP)
+            logger.error(
+                "phase %s: judge_api_key_env %r is refused: only %s",
+                phase,
+                phase.judge_api_key_env,
+                JUDGE_API_KEY_ENV_HELP,
+            )
             return JudgeSetup(None, reason=MISCONFIGURED)
         values["api_key"] = os.environ.get(phase.judge_api_key_env, "")
         key_source = phase.judge_api_key_env
@@ -108,8 +116,9 @@ def judge_setup(phase: Phase, language: str) -> JudgeSetup:
         # The default key belongs to JUDGE_BASE_URL's server; a phase pointing elsewhere names its own.
         values["api_key"] = ""
         key_withheld = True
-        key_source = ("none: JUDGE_API_KEY is only sent to the origin of JUDGE_BASE_URL, and this phase "
-                      "names no key variable")
+        key_source = (
+            "none: JUDGE_API_KEY is only sent to the origin of JUDGE_BASE_URL, and this phase names no key variable"
+        )
     else:
         key_source = "JUDGE_API_KEY"
     try:
@@ -129,8 +138,9 @@ def judge_setup(phase: Phase, language: str) -> JudgeSetup:
     return JudgeSetup(config, templates, key_source=key_source, key_withheld=key_withheld)
 
 
-MISCONFIGURED = ("The LLM judge of this phase is misconfigured, so L1 and L2 are not computed yet; "
-                 "the organizers have been told.")
+MISCONFIGURED = (
+    "The LLM judge of this phase is misconfigured, so L1 and L2 are not computed yet; the organizers have been told."
+)
 
 
 def _origin(url: str | None) -> tuple[str, str, int | None] | None:
@@ -162,7 +172,10 @@ def start_judging(result: Result, *, promote_when_complete: bool = False) -> Jud
     setup = judge_setup(submission.phase, submission.language)
     if setup.config is None:
         run = JudgeRun.objects.create(
-            result=result, submission=submission, status=JudgeStatus.NOT_CONFIGURED, reason=setup.reason,
+            result=result,
+            submission=submission,
+            status=JudgeStatus.NOT_CONFIGURED,
+            reason=setup.reason,
             total_clips=result.clips,
         )
         if promote_when_complete:
@@ -183,8 +196,9 @@ def start_judging(result: Result, *, promote_when_complete: bool = False) -> Jud
 
 def enqueue_judging(run_id: int, *, countdown: float | None = None) -> bool:
     """Queue a judge run on the judge queue. A broker outage leaves it queued, for ``resume_judging``."""
-    return queueing.send(queueing.JUDGE_RESULT, run_id, countdown=countdown, log=logger,
-                         unsent=f"could not queue judge run {run_id}")
+    return queueing.send(
+        queueing.JUDGE_RESULT, run_id, countdown=countdown, log=logger, unsent=f"could not queue judge run {run_id}"
+    )
 
 
 def resume(run_id: int) -> bool:
@@ -210,8 +224,14 @@ def resume(run_id: int) -> bool:
 
 
 def cancel(run_id: int) -> bool:
-    cancelled = transition(run_id, (JudgeStatus.QUEUED, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE),
-                           JudgeStatus.CANCELLED, finished_at=timezone.now(), lease_expires_at=None, resume_at=None)
+    cancelled = transition(
+        run_id,
+        (JudgeStatus.QUEUED, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE),
+        JudgeStatus.CANCELLED,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        resume_at=None,
+    )
     if cancelled:
         _notify_scores_final(run_id)
     return cancelled
@@ -219,13 +239,27 @@ def cancel(run_id: int) -> bool:
 
 def resume_by_organizer(actor, run: JudgeRun, reason: str) -> None:
     """An organizer's resume, with the audit event in the same transaction."""
-    _organizer_action(actor, run, reason, "judge.resume", resume, JudgeStatus.QUEUED,
-                      "only an incomplete, cancelled or unconfigured run can be resumed")
+    _organizer_action(
+        actor,
+        run,
+        reason,
+        "judge.resume",
+        resume,
+        JudgeStatus.QUEUED,
+        "only an incomplete, cancelled or unconfigured run can be resumed",
+    )
 
 
 def cancel_by_organizer(actor, run: JudgeRun, reason: str) -> None:
-    _organizer_action(actor, run, reason, "judge.cancel", cancel, JudgeStatus.CANCELLED,
-                      "only a queued, running or incomplete run can be cancelled")
+    _organizer_action(
+        actor,
+        run,
+        reason,
+        "judge.cancel",
+        cancel,
+        JudgeStatus.CANCELLED,
+        "only a queued, running or incomplete run can be cancelled",
+    )
 
 
 def _organizer_action(actor, run: JudgeRun, reason: str, action: str, apply, new_status: str, refusal: str) -> None:
@@ -269,13 +303,23 @@ def judge_result(run_id: int) -> JudgeOutcome:
     lease = timedelta(seconds=settings.JUDGE_HARD_TIME_LIMIT + 60)
     claim = {"started_at": now, "lease_expires_at": now + lease, "attempts": F("attempts") + 1}
     claimed = transition(
-        run_id, (JudgeStatus.QUEUED, JudgeStatus.INCOMPLETE), JudgeStatus.RUNNING,
-        condition=Q(status=JudgeStatus.QUEUED) | Q(resume_at__lte=now), resume_at=None, **claim,
+        run_id,
+        (JudgeStatus.QUEUED, JudgeStatus.INCOMPLETE),
+        JudgeStatus.RUNNING,
+        condition=Q(status=JudgeStatus.QUEUED) | Q(resume_at__lte=now),
+        resume_at=None,
+        **claim,
     )
     if not claimed:
         # A run whose worker died: its lease ran out.
-        claimed = transition(run_id, JudgeStatus.RUNNING, JudgeStatus.RUNNING,
-                             condition=Q(lease_expires_at__lt=now), takeovers=F("takeovers") + 1, **claim)
+        claimed = transition(
+            run_id,
+            JudgeStatus.RUNNING,
+            JudgeStatus.RUNNING,
+            condition=Q(lease_expires_at__lt=now),
+            takeovers=F("takeovers") + 1,
+            **claim,
+        )
     if not claimed:
         current = JudgeRun.objects.filter(pk=run_id).values("status", "lease_expires_at").first()
         if current and current["status"] == JudgeStatus.RUNNING and current["lease_expires_at"]:
@@ -286,13 +330,24 @@ def judge_result(run_id: int) -> JudgeOutcome:
     run = JudgeRun.objects.select_related("submission__phase", "result").get(pk=run_id)
     attempt = run.attempts
     if run.takeovers > settings.JUDGE_MAX_ATTEMPTS:
-        return _give_up(run_id, attempt, f"Judging was interrupted {run.takeovers} times (the worker stopped); "
-                                         "the organizers can resume it, and every answer so far is kept.")
+        return _give_up(
+            run_id,
+            attempt,
+            f"Judging was interrupted {run.takeovers} times (the worker stopped); "
+            "the organizers can resume it, and every answer so far is kept.",
+        )
     submission = run.submission
     setup = judge_setup(submission.phase, submission.language)
     if setup.config is None:
-        if not transition(run_id, JudgeStatus.RUNNING, JudgeStatus.NOT_CONFIGURED, condition=Q(attempts=attempt),
-                          reason=setup.reason, lease_expires_at=None, finished_at=timezone.now()):
+        if not transition(
+            run_id,
+            JudgeStatus.RUNNING,
+            JudgeStatus.NOT_CONFIGURED,
+            condition=Q(attempts=attempt),
+            reason=setup.reason,
+            lease_expires_at=None,
+            finished_at=timezone.now(),
+        ):
             return JudgeOutcome(Outcome.SKIPPED)
         if run.promote_when_complete:
             _promote(run)
@@ -304,16 +359,24 @@ def judge_result(run_id: int) -> JudgeOutcome:
     except ScoringFailed as failure:
         return _give_up(run_id, attempt, failure.reason)
     JudgeRun.objects.filter(pk=run_id, attempts=attempt).update(
-        judge=_run_identity(setup), signature=setup.identity["signature"], total_clips=len(references),
+        judge=_run_identity(setup),
+        signature=setup.identity["signature"],
+        total_clips=len(references),
     )
     if setup.key_withheld:
         logger.warning("judge run %s: no key sent to %s (%s)", run_id, setup.config.base_url, setup.key_source)
     book = _AttemptBook(run_id, attempt)
     try:
         judged = run_judge(
-            references, predictions, submission.language, setup.config,
-            templates=setup.templates, cache=_CountingCache(book), progress=book.progress,
-            should_stop=book.should_stop, on_accounting=book.add,
+            references,
+            predictions,
+            submission.language,
+            setup.config,
+            templates=setup.templates,
+            cache=_CountingCache(book),
+            progress=book.progress,
+            should_stop=book.should_stop,
+            on_accounting=book.add,
         )
     except EvaluationError as exc:
         logger.exception("judge run %s failed", run_id)
@@ -334,8 +397,10 @@ def _inputs(run: JudgeRun) -> tuple[dict[str, str], dict[str, str]]:
         raise ScoringFailed("This phase no longer has references for this language.") from None
     if reference_set.content_hash != run.result.reference_hash:
         # Judging new references beside classic numbers from old ones would mix two splits.
-        raise ScoringFailed("The phase's references changed after the classic metrics were computed; "
-                            "this result is not judged. A re-score judges the new references.")
+        raise ScoringFailed(
+            "The phase's references changed after the classic metrics were computed; "
+            "this result is not judged. A re-score judges the new references."
+        )
     return reference_set.narrations, read_predictions(submission, reference_set.narrations)
 
 
@@ -376,8 +441,9 @@ class _AttemptBook:
         if self.served is not None and not self.served_written:
             # Cache hits: what the cache served minus what this run paid for in earlier attempts
             # (the UPDATE reads answered_judgments before this attempt's answers are added).
-            changes["cache_hits"] = Greatest(Value(self.served) - F("answered_judgments"), Value(0),
-                                             output_field=IntegerField())
+            changes["cache_hits"] = Greatest(
+                Value(self.served) - F("answered_judgments"), Value(0), output_field=IntegerField()
+            )
             self.served_written = True
         if changes:
             JudgeRun.objects.filter(pk=self.run_id).update(**changes)
@@ -393,8 +459,11 @@ class _AttemptBook:
             judged_clips=judged_clips, total_clips=total_clips, updated_at=timezone.now()
         )
         if not held and not self.lost:
-            logger.info("judge run %s: attempt %s no longer holds the run (cancelled or taken over); stopping",
-                        self.run_id, self.attempt)
+            logger.info(
+                "judge run %s: attempt %s no longer holds the run (cancelled or taken over); stopping",
+                self.run_id,
+                self.attempt,
+            )
             self.lost = True
 
     def should_stop(self) -> bool:
@@ -416,9 +485,17 @@ class _CountingCache(DatabaseJudgeCache):
 def _complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcome:
     with transaction.atomic():
         done = transition(
-            run.pk, JudgeStatus.RUNNING, JudgeStatus.COMPLETE, condition=Q(attempts=attempt),
-            judged_clips=judged.judged_clips, total_clips=judged.clips, failed_judgments=0, failures=[],
-            reason="", lease_expires_at=None, finished_at=timezone.now(),
+            run.pk,
+            JudgeStatus.RUNNING,
+            JudgeStatus.COMPLETE,
+            condition=Q(attempts=attempt),
+            judged_clips=judged.judged_clips,
+            total_clips=judged.clips,
+            failed_judgments=0,
+            failures=[],
+            reason="",
+            lease_expires_at=None,
+            finished_at=timezone.now(),
         )
         if not done:
             logger.warning("judge run %s changed while it ran (cancelled?); its numbers are dropped", run.pk)
@@ -426,15 +503,20 @@ def _complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcome:
         result = Result.objects.select_for_update().get(pk=run.result_id)
         stage_per_clip = judged.per_clip
         result.metrics = {**result.metrics, **judged.metrics}
-        result.per_clip = {clip_id: {**scores, **stage_per_clip.get(clip_id, {})}
-                           for clip_id, scores in result.per_clip.items()}
+        result.per_clip = {
+            clip_id: {**scores, **stage_per_clip.get(clip_id, {})} for clip_id, scores in result.per_clip.items()
+        }
         result.judge = {key: value for key, value in judged.judge.items()}
         result.save(update_fields=["metrics", "per_clip", "judge"])
         if run.promote_when_complete:
             _promote(run)
         _notify_scores_final(run.pk)
-    logger.info("judge run %s complete: %s calls in this attempt, %s judgments served from the cache", run.pk,
-                judged.accounting["calls"], judged.accounting["cache_hits"])
+    logger.info(
+        "judge run %s complete: %s calls in this attempt, %s judgments served from the cache",
+        run.pk,
+        judged.accounting["calls"],
+        judged.accounting["cache_hits"],
+    )
     return JudgeOutcome(Outcome.COMPLETE)
 
 
@@ -442,19 +524,31 @@ def _incomplete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcom
     resumes_left = run.automatic_resumes < settings.JUDGE_AUTO_RESUMES
     resume_at = timezone.now() + timedelta(seconds=settings.JUDGE_RESUME_DELAY) if resumes_left else None
     recorded = transition(
-        run.pk, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE, condition=Q(attempts=attempt),
-        judged_clips=judged.judged_clips, total_clips=judged.clips, failed_judgments=len(judged.failures),
+        run.pk,
+        JudgeStatus.RUNNING,
+        JudgeStatus.INCOMPLETE,
+        condition=Q(attempts=attempt),
+        judged_clips=judged.judged_clips,
+        total_clips=judged.clips,
+        failed_judgments=len(judged.failures),
         failures=[failure.to_dict() for failure in judged.failures[:MAX_STORED_FAILURES]],
-        reason=incomplete_reason(judged, resume_at), lease_expires_at=None, finished_at=timezone.now(),
-        resume_at=resume_at, automatic_resumes=F("automatic_resumes") + (1 if resumes_left else 0),
+        reason=incomplete_reason(judged, resume_at),
+        lease_expires_at=None,
+        finished_at=timezone.now(),
+        resume_at=resume_at,
+        automatic_resumes=F("automatic_resumes") + (1 if resumes_left else 0),
     )
     if not recorded:
         return JudgeOutcome(Outcome.SKIPPED)
     _notify_scores_final(run.pk)
-    logger.warning("judge run %s incomplete: %s of %s judgments failed%s", run.pk, len(judged.failures),
-                   2 * judged.clips, f"; resuming at {resume_at:%H:%M} UTC" if resume_at else "")
-    return JudgeOutcome(Outcome.INCOMPLETE,
-                        resume_in_seconds=settings.JUDGE_RESUME_DELAY if resume_at else None)
+    logger.warning(
+        "judge run %s incomplete: %s of %s judgments failed%s",
+        run.pk,
+        len(judged.failures),
+        2 * judged.clips,
+        f"; resuming at {resume_at:%H:%M} UTC" if resume_at else "",
+    )
+    return JudgeOutcome(Outcome.INCOMPLETE, resume_in_seconds=settings.JUDGE_RESUME_DELAY if resume_at else None)
 
 
 _FAILURE_KINDS = (
@@ -473,17 +567,27 @@ def incomplete_reason(judged: JudgeResult, resume_at) -> str:
         for failure in judged.failures
     )
     listing = ", ".join(f"{count:,} {label}" for label, count in kinds.most_common())
-    text = (f"{len(judged.failures):,} of {2 * judged.clips:,} judgments failed ({listing}); "
-            f"{judged.judged_clips:,} of {judged.clips:,} clips are judged. "
-            "L1 and L2 need every clip, so they are not shown yet. ")
+    text = (
+        f"{len(judged.failures):,} of {2 * judged.clips:,} judgments failed ({listing}); "
+        f"{judged.judged_clips:,} of {judged.clips:,} clips are judged. "
+        "L1 and L2 need every clip, so they are not shown yet. "
+    )
     if resume_at:
         return text + f"Judging resumes automatically at {resume_at:%H:%M} UTC and asks only the failed clips."
     return text + "The organizers can resume it; only the failed clips will be asked again."
 
 
 def _give_up(run_id: int, attempt: int, reason: str) -> JudgeOutcome:
-    if transition(run_id, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE, condition=Q(attempts=attempt),
-                  reason=reason, lease_expires_at=None, finished_at=timezone.now(), resume_at=None):
+    if transition(
+        run_id,
+        JudgeStatus.RUNNING,
+        JudgeStatus.INCOMPLETE,
+        condition=Q(attempts=attempt),
+        reason=reason,
+        lease_expires_at=None,
+        finished_at=timezone.now(),
+        resume_at=None,
+    ):
         _notify_scores_final(run_id)
     return JudgeOutcome(Outcome.INCOMPLETE)
 
@@ -498,9 +602,16 @@ def record_interruption(run_id: int, why: str) -> JudgeOutcome:
     reason = f"Judging stopped: {why}. Every answer so far is kept. " + (
         f"It resumes automatically at {resume_at:%H:%M} UTC." if resume_at else "The organizers can resume it."
     )
-    recorded = transition(run_id, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE, reason=reason,
-                          lease_expires_at=None, finished_at=timezone.now(), resume_at=resume_at,
-                          automatic_resumes=F("automatic_resumes") + (1 if resumes_left else 0))
+    recorded = transition(
+        run_id,
+        JudgeStatus.RUNNING,
+        JudgeStatus.INCOMPLETE,
+        reason=reason,
+        lease_expires_at=None,
+        finished_at=timezone.now(),
+        resume_at=resume_at,
+        automatic_resumes=F("automatic_resumes") + (1 if resumes_left else 0),
+    )
     if not recorded:
         return JudgeOutcome(Outcome.SKIPPED)
     _notify_scores_final(run_id)
@@ -513,6 +624,10 @@ def _promote(run: JudgeRun) -> bool:
     Two re-scores can finish judging in either order (an incomplete one resumes
     later); the newest result wins, whichever run ends last.
     """
-    return Submission.objects.filter(
-        Q(current_result__isnull=True) | Q(current_result_id__lt=run.result_id), pk=run.submission_id,
-    ).update(current_result_id=run.result_id, updated_at=timezone.now()) == 1
+    return (
+        Submission.objects.filter(
+            Q(current_result__isnull=True) | Q(current_result_id__lt=run.result_id),
+            pk=run.submission_id,
+        ).update(current_result_id=run.result_id, updated_at=timezone.now())
+        == 1
+    )

@@ -9,12 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 class EmailPreference(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_preference")
-    on_result = models.BooleanField(
-        default=True, help_text=_("Email me when a submission of mine is scored or fails.")
-    )
-    digest = models.BooleanField(
-        default=False, help_text=_("Organizers: a digest of new submissions.")
-    )
+    on_result = models.BooleanField(default=True, help_text=_("Email me when a submission of mine is scored or fails."))
+    digest = models.BooleanField(default=False, help_text=_("Organizers: a digest of new submissions."))
     last_digest_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

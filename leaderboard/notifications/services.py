@@ -74,8 +74,13 @@ def enqueue_on_commit(submission_id: int, kind: str) -> None:
 
 def enqueue_notification(submission_id: int, kind: str) -> bool:
     """Queue the email task. A broker outage costs the email, never the scoring."""
-    return queueing.send(queueing.NOTIFY_SUBMISSION, submission_id, kind, log=logger,
-                         unsent=f"could not queue the {kind} email of submission {submission_id}")
+    return queueing.send(
+        queueing.NOTIFY_SUBMISSION,
+        submission_id,
+        kind,
+        log=logger,
+        unsent=f"could not queue the {kind} email of submission {submission_id}",
+    )
 
 
 def scores_are_final(submission: Submission) -> bool:
@@ -93,9 +98,7 @@ def notify_submission(submission_id: int, kind: str) -> str:
     if kind not in NotificationKind.values:
         raise ValueError(f"unknown notification kind {kind!r}")
     submission = (
-        Submission.objects.select_related("phase__challenge", "user", "current_result")
-        .filter(pk=submission_id)
-        .first()
+        Submission.objects.select_related("phase__challenge", "user", "current_result").filter(pk=submission_id).first()
     )
     if submission is None:
         return Sent.NOT_READY
@@ -165,8 +168,11 @@ def result_email(submission: Submission, kind: str) -> EmailMessage:
     if kind == NotificationKind.FINISHED:
         metrics = submission.current_result.metrics
         stage = _score_lines(metrics, STAGE_METRICS)
-        context |= {"classic": _score_lines(metrics, CLASSIC_METRICS), "stage": stage,
-                    "judge_note": "" if stage else _judge_note(submission)}
+        context |= {
+            "classic": _score_lines(metrics, CLASSIC_METRICS),
+            "stage": stage,
+            "judge_note": "" if stage else _judge_note(submission),
+        }
         subject = f"{phase.challenge.title}: submission #{submission.pk} is scored"
     else:
         subject = f"{phase.challenge.title}: submission #{submission.pk} failed"
@@ -178,9 +184,9 @@ def result_email(submission: Submission, kind: str) -> EmailMessage:
 
 
 def digest_recipients():
-    return EmailPreference.objects.filter(
-        digest=True, user__is_staff=True, user__is_active=True
-    ).exclude(user__email="")
+    return EmailPreference.objects.filter(digest=True, user__is_staff=True, user__is_active=True).exclude(
+        user__email=""
+    )
 
 
 def send_digests(now: datetime | None = None) -> int:
@@ -221,12 +227,18 @@ def send_digest(preference_id: int, *, now: datetime) -> bool:
         preference.save(update_fields=["last_digest_at"])
         if not submissions:
             return False
-        body = render_to_string("email/digest.txt", {
-            "user": preference.user, "submissions": submissions, "since": since, "now": now,
-            "admin_link": site_link(reverse("admin:submissions_submission_changelist")),
-            "status_link": site_link(reverse("web:status")),
-            "preferences_link": site_link(reverse("web:email-preferences")),
-        })
+        body = render_to_string(
+            "email/digest.txt",
+            {
+                "user": preference.user,
+                "submissions": submissions,
+                "since": since,
+                "now": now,
+                "admin_link": site_link(reverse("admin:submissions_submission_changelist")),
+                "status_link": site_link(reverse("web:status")),
+                "preferences_link": site_link(reverse("web:email-preferences")),
+            },
+        )
         subject = f"Movie101v2 leaderboard: {len(submissions)} new submission(s)"
         EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [preference.user.email]).send()
     logger.info("sent a digest of %s submissions to user %s", len(submissions), preference.user_id)
@@ -236,6 +248,7 @@ def send_digest(preference_id: int, *, now: datetime) -> bool:
 def organizers_without_address() -> list[str]:
     """Organizers who asked for the digest but have no email address (for the command's output)."""
     return list(
-        get_user_model().objects.filter(email_preference__digest=True, is_staff=True, email="")
+        get_user_model()
+        .objects.filter(email_preference__digest=True, is_staff=True, email="")
         .values_list("username", flat=True)
     )

@@ -22,8 +22,9 @@ QUEUES = ("classic", "rescore", "judge")
 TIMEOUT = 1.0
 
 
-def queue_depths(queues=QUEUES, *, broker_url: str | None = None,
-                 transport_options: dict | None = None) -> dict[str, int] | None:
+def queue_depths(
+    queues=QUEUES, *, broker_url: str | None = None, transport_options: dict | None = None
+) -> dict[str, int] | None:
     """Messages waiting in each queue (not yet taken by a worker), or None when the broker is unreachable."""
     url = broker_url if broker_url is not None else settings.CELERY_BROKER_URL
     options = transport_options if transport_options is not None else settings.CELERY_BROKER_TRANSPORT_OPTIONS
@@ -49,8 +50,7 @@ def _redis_depths(url: str, options: dict, queues) -> dict[str, int]:
     prefix = options.get("global_keyprefix", "")
     steps = options.get("priority_steps", PRIORITY_STEPS)
     keys = {
-        queue: [prefix + queue] + [f"{prefix}{queue}{Channel.sep}{step}" for step in steps if step]
-        for queue in queues
+        queue: [prefix + queue] + [f"{prefix}{queue}{Channel.sep}{step}" for step in steps if step] for queue in queues
     }
     client = redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
     try:
@@ -94,9 +94,12 @@ def live_workers(timeout: float = TIMEOUT) -> list[WorkerInfo] | None:
             if not queues:
                 return []
             # Asked by name, the answer comes as soon as all of them replied.
-            active = app.control.inspect(
-                destination=list(queues), limit=len(queues), timeout=timeout, connection=connection
-            ).active() or {}
+            active = (
+                app.control.inspect(
+                    destination=list(queues), limit=len(queues), timeout=timeout, connection=connection
+                ).active()
+                or {}
+            )
     except Exception as exc:
         logger.warning("cannot ask the workers: %s", exc)
         return None

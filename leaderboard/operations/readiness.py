@@ -156,17 +156,26 @@ def _s3_listing(storage) -> Check:
     import botocore.config
 
     # The storage's own client waits a minute and retries; a readiness probe must answer quickly.
-    config = storage.client_config.merge(botocore.config.Config(
-        connect_timeout=TIMEOUT, read_timeout=TIMEOUT, retries={"total_max_attempts": 1},
-    ))
+    config = storage.client_config.merge(
+        botocore.config.Config(
+            connect_timeout=TIMEOUT,
+            read_timeout=TIMEOUT,
+            retries={"total_max_attempts": 1},
+        )
+    )
     client = storage._create_session().client(
-        "s3", region_name=storage.region_name, use_ssl=storage.use_ssl, endpoint_url=storage.endpoint_url,
-        verify=storage.verify, config=config,
+        "s3",
+        region_name=storage.region_name,
+        use_ssl=storage.use_ssl,
+        endpoint_url=storage.endpoint_url,
+        verify=storage.verify,
+        config=config,
     )
     try:
         # Listing under the prefix needs only the permissions the service needs anyway.
-        client.list_objects_v2(Bucket=storage.bucket_name, Prefix=f"{storage.location}/" if storage.location else "",
-                               MaxKeys=1)
+        client.list_objects_v2(
+            Bucket=storage.bucket_name, Prefix=f"{storage.location}/" if storage.location else "", MaxKeys=1
+        )
     finally:
         client.close()
     return OK

@@ -181,23 +181,35 @@ def organizer_status() -> OrganizerStatus:
         .order_by("started_at", "pk")
     ]
     judge_runs = [
-        RunningItem(run.submission_id, run.submission.team.name, str(run.submission.phase), run.submission.language,
-                    _seconds(run.started_at, now), run_id=run.pk, progress=f"{run.judged_clips}/{run.total_clips}")
+        RunningItem(
+            run.submission_id,
+            run.submission.team.name,
+            str(run.submission.phase),
+            run.submission.language,
+            _seconds(run.started_at, now),
+            run_id=run.pk,
+            progress=f"{run.judged_clips}/{run.total_clips}",
+        )
         for run in JudgeRun.objects.filter(status=JudgeStatus.RUNNING)
         .select_related("submission__team", "submission__phase__challenge")
         .defer("failures")
         .order_by("started_at", "pk")
     ]
     oldest = (
-        Submission.objects.filter(status=Status.SUBMITTED).select_related("team", "phase__challenge")
-        .order_by("created_at", "pk").first()
+        Submission.objects.filter(status=Status.SUBMITTED)
+        .select_related("team", "phase__challenge")
+        .order_by("created_at", "pk")
+        .first()
     )
     return OrganizerStatus(
         public=public_status(),
         running_submissions=running,
         running_judge_runs=judge_runs,
-        oldest_waiting=RunningItem(oldest.pk, oldest.team.name, str(oldest.phase), oldest.language,
-                                   _seconds(oldest.created_at, now)) if oldest else None,
+        oldest_waiting=RunningItem(
+            oldest.pk, oldest.team.name, str(oldest.phase), oldest.language, _seconds(oldest.created_at, now)
+        )
+        if oldest
+        else None,
         workers=snapshot.workers,
         judge_queued=JudgeRun.objects.filter(status=JudgeStatus.QUEUED).count(),
     )

@@ -11,8 +11,15 @@ from .models import Result, Submission
 class ResultInline(admin.TabularInline):
     model = Result
     extra = 0
-    fields = ["created_at", "metrics", "clips", "missing_clips", "evaluation_version", "reference_hash",
-              "duration_seconds"]
+    fields = [
+        "created_at",
+        "metrics",
+        "clips",
+        "missing_clips",
+        "evaluation_version",
+        "reference_hash",
+        "duration_seconds",
+    ]
     readonly_fields = fields
     can_delete = False
 
@@ -22,7 +29,8 @@ class ResultInline(admin.TabularInline):
 
 class BaselineForm(ReasonForm):
     citation = forms.CharField(
-        label=_("Citation"), max_length=500,
+        label=_("Citation"),
+        max_length=500,
         help_text=_("Where the method comes from, e.g. “Yue et al., Movie101v2, 2024”. Shown on the boards."),
     )
     field_order = ["citation", "reason"]
@@ -37,34 +45,84 @@ RESCORE_EXPLANATION = _(
 def report_rescore(modeladmin, request, rescored: moderation.RescoreRequest) -> None:
     """The admin messages of a re-score request."""
     ids = ", ".join(f"#{pk}" for pk in rescored.submission_ids) or "none"
-    modeladmin.message_user(request, _("%(count)d submission(s) queued for re-scoring: %(ids)s.")
-                            % {"count": len(rescored.submission_ids), "ids": ids}, messages.SUCCESS)
+    modeladmin.message_user(
+        request,
+        _("%(count)d submission(s) queued for re-scoring: %(ids)s.")
+        % {"count": len(rescored.submission_ids), "ids": ids},
+        messages.SUCCESS,
+    )
     if rescored.skipped_ids:
-        modeladmin.message_user(request, _("Not finished, so not re-scored: %s.")
-                                % ", ".join(f"#{pk}" for pk in rescored.skipped_ids), messages.WARNING)
+        modeladmin.message_user(
+            request,
+            _("Not finished, so not re-scored: %s.") % ", ".join(f"#{pk}" for pk in rescored.skipped_ids),
+            messages.WARNING,
+        )
     if rescored.not_queued_ids:
-        modeladmin.message_user(request, _("Could not be queued (is the broker up?): %s. Run the action again later.")
-                                % ", ".join(f"#{pk}" for pk in rescored.not_queued_ids), messages.ERROR)
+        modeladmin.message_user(
+            request,
+            _("Could not be queued (is the broker up?): %s. Run the action again later.")
+            % ", ".join(f"#{pk}" for pk in rescored.not_queued_ids),
+            messages.ERROR,
+        )
 
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ["id", "team", "phase", "language", "status", "moderation", "is_baseline", "is_public",
-                    "method_name", "created_at"]
+    list_display = [
+        "id",
+        "team",
+        "phase",
+        "language",
+        "status",
+        "moderation",
+        "is_baseline",
+        "is_public",
+        "method_name",
+        "created_at",
+    ]
     list_filter = ["status", "moderation", "is_baseline", "phase", "language", "is_public"]
     search_fields = ["team__name", "method_name", "user__username"]
     # Organizers change a submission only through the actions, each with a reason in the audit log;
     # status moves only through the state machine.
     readonly_fields = [
-        "phase", "team", "user", "language", "method_name", "method_description", "paper_url", "code_url",
-        "is_public", "moderation", "moderation_reason", "is_baseline", "baseline_citation",
-        "status", "error", "attempts", "lease_expires_at", "started_at", "finished_at",
-        "current_result", "file_sha256", "file_size", "file_format", "original_filename",
-        "predictions_file", "created_at", "updated_at",
+        "phase",
+        "team",
+        "user",
+        "language",
+        "method_name",
+        "method_description",
+        "paper_url",
+        "code_url",
+        "is_public",
+        "moderation",
+        "moderation_reason",
+        "is_baseline",
+        "baseline_citation",
+        "status",
+        "error",
+        "attempts",
+        "lease_expires_at",
+        "started_at",
+        "finished_at",
+        "current_result",
+        "file_sha256",
+        "file_size",
+        "file_format",
+        "original_filename",
+        "predictions_file",
+        "created_at",
+        "updated_at",
     ]
     inlines = [ResultInline]
-    actions = ["rescore_selected", "cancel_selected", "hide_selected", "disqualify_selected", "restore_selected",
-               "mark_baseline_selected", "unmark_baseline_selected"]
+    actions = [
+        "rescore_selected",
+        "cancel_selected",
+        "hide_selected",
+        "disqualify_selected",
+        "restore_selected",
+        "mark_baseline_selected",
+        "unmark_baseline_selected",
+    ]
 
     def has_add_permission(self, request):
         return False  # submissions arrive by upload
@@ -73,8 +131,9 @@ class SubmissionAdmin(admin.ModelAdmin):
         return False  # hide or disqualify instead: the history stays
 
     def _confirm(self, request, queryset, action, title, apply, done, **options):
-        return confirm_with_reason(self, request, queryset, action=action, title=title, apply=apply, done=done,
-                                   **options)
+        return confirm_with_reason(
+            self, request, queryset, action=action, title=title, apply=apply, done=done, **options
+        )
 
     @admin.action(description=_("Re-score (new result beside the old ones)"), permissions=["change"])
     def rescore_selected(self, request, queryset):
@@ -83,47 +142,81 @@ class SubmissionAdmin(admin.ModelAdmin):
             report_rescore(self, request, rescored)
 
         return confirm_with_reason(
-            self, request, queryset, action="rescore_selected", title=_("Re-score submissions"), apply_all=rescore,
+            self,
+            request,
+            queryset,
+            action="rescore_selected",
+            title=_("Re-score submissions"),
+            apply_all=rescore,
             explanation=RESCORE_EXPLANATION,
         )
 
     @admin.action(description=_("Cancel scoring (waiting or running)"), permissions=["change"])
     def cancel_selected(self, request, queryset):
-        return self._confirm(request, queryset, "cancel_selected", _("Cancel submissions"),
-                             lambda obj, data: moderation.cancel(request.user, obj, data["reason"]),
-                             _("{count} submission(s) cancelled."))
+        return self._confirm(
+            request,
+            queryset,
+            "cancel_selected",
+            _("Cancel submissions"),
+            lambda obj, data: moderation.cancel(request.user, obj, data["reason"]),
+            _("{count} submission(s) cancelled."),
+        )
 
     @admin.action(description=_("Hide from the boards"), permissions=["change"])
     def hide_selected(self, request, queryset):
-        return self._confirm(request, queryset, "hide_selected", _("Hide submissions"),
-                             lambda obj, data: moderation.hide(request.user, obj, data["reason"]),
-                             _("{count} submission(s) hidden."),
-                             explanation=_("The team still sees its submission, marked hidden, with the reason."))
+        return self._confirm(
+            request,
+            queryset,
+            "hide_selected",
+            _("Hide submissions"),
+            lambda obj, data: moderation.hide(request.user, obj, data["reason"]),
+            _("{count} submission(s) hidden."),
+            explanation=_("The team still sees its submission, marked hidden, with the reason."),
+        )
 
     @admin.action(description=_("Disqualify"), permissions=["change"])
     def disqualify_selected(self, request, queryset):
-        return self._confirm(request, queryset, "disqualify_selected", _("Disqualify submissions"),
-                             lambda obj, data: moderation.disqualify(request.user, obj, data["reason"]),
-                             _("{count} submission(s) disqualified."),
-                             explanation=_("The team sees its submission marked disqualified, with the reason."))
+        return self._confirm(
+            request,
+            queryset,
+            "disqualify_selected",
+            _("Disqualify submissions"),
+            lambda obj, data: moderation.disqualify(request.user, obj, data["reason"]),
+            _("{count} submission(s) disqualified."),
+            explanation=_("The team sees its submission marked disqualified, with the reason."),
+        )
 
     @admin.action(description=_("Restore (undo hide or disqualify)"), permissions=["change"])
     def restore_selected(self, request, queryset):
-        return self._confirm(request, queryset, "restore_selected", _("Restore submissions"),
-                             lambda obj, data: moderation.restore(request.user, obj, data["reason"]),
-                             _("{count} submission(s) restored."))
+        return self._confirm(
+            request,
+            queryset,
+            "restore_selected",
+            _("Restore submissions"),
+            lambda obj, data: moderation.restore(request.user, obj, data["reason"]),
+            _("{count} submission(s) restored."),
+        )
 
     @admin.action(description=_("Mark as baseline"), permissions=["change"])
     def mark_baseline_selected(self, request, queryset):
         return self._confirm(
-            request, queryset, "mark_baseline_selected", _("Mark as baseline"),
+            request,
+            queryset,
+            "mark_baseline_selected",
+            _("Mark as baseline"),
             lambda obj, data: moderation.mark_baseline(request.user, obj, data["citation"], data["reason"]),
-            _("{count} submission(s) marked as baselines."), form_class=BaselineForm,
+            _("{count} submission(s) marked as baselines."),
+            form_class=BaselineForm,
             explanation=_("A baseline is shown marked, with its citation, and never ranked as a team's entry."),
         )
 
     @admin.action(description=_("Unmark baseline"), permissions=["change"])
     def unmark_baseline_selected(self, request, queryset):
-        return self._confirm(request, queryset, "unmark_baseline_selected", _("Unmark baseline"),
-                             lambda obj, data: moderation.unmark_baseline(request.user, obj, data["reason"]),
-                             _("{count} submission(s) no longer baselines."))
+        return self._confirm(
+            request,
+            queryset,
+            "unmark_baseline_selected",
+            _("Unmark baseline"),
+            lambda obj, data: moderation.unmark_baseline(request.user, obj, data["reason"]),
+            _("{count} submission(s) no longer baselines."),
+        )

@@ -67,8 +67,12 @@ def read_predictions(submission: Submission, references: Mapping[str, str]) -> d
         raise ScoringFailed(FILE_MISSING) from None
     # The file passed the caps on upload: caps lowered since then must not fail it now.
     report = validate_predictions(
-        submission.phase, submission.language, data, submission.original_filename,
-        references=references, enforce_caps=False,
+        submission.phase,
+        submission.language,
+        data,
+        submission.original_filename,
+        references=references,
+        enforce_caps=False,
     )
     if not report.ok:
         # Only possible when the references changed after the upload.

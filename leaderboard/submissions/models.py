@@ -31,6 +31,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     Status.CANCELLED: frozenset(),
 }
 
+
 class Moderation(models.TextChoices):
     NONE = "", _("Shown")
     HIDDEN = "hidden", _("Hidden by the organizers")
@@ -105,7 +106,11 @@ class Submission(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     current_result = models.ForeignKey(
-        "Result", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "Result",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text=_("The result the boards show."),
     )
 
@@ -155,7 +160,8 @@ class Result(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["submission", "rescore_key"], condition=~models.Q(rescore_key=""),
+                fields=["submission", "rescore_key"],
+                condition=~models.Q(rescore_key=""),
                 name="one_result_per_rescore_request",
             )
         ]

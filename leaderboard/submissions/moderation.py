@@ -53,8 +53,14 @@ def _set_moderation(
         locked.moderation = moderation
         locked.moderation_reason = reason if moderation else ""
         locked.save(update_fields=["moderation", "moderation_reason", "updated_at"])
-        record(actor, action, locked, reason,
-               moderation=[before[0], locked.moderation], moderation_reason=[before[1], locked.moderation_reason])
+        record(
+            actor,
+            action,
+            locked,
+            reason,
+            moderation=[before[0], locked.moderation],
+            moderation_reason=[before[1], locked.moderation_reason],
+        )
     return locked
 
 
@@ -87,8 +93,14 @@ def mark_baseline(actor: Actor, submission: Submission | int, citation: str, rea
         before = (locked.is_baseline, locked.baseline_citation)
         locked.is_baseline, locked.baseline_citation = True, citation[:500]
         locked.save(update_fields=["is_baseline", "baseline_citation", "updated_at"])
-        record(actor, "submission.mark_baseline", locked, reason,
-               is_baseline=[before[0], True], baseline_citation=[before[1], locked.baseline_citation])
+        record(
+            actor,
+            "submission.mark_baseline",
+            locked,
+            reason,
+            is_baseline=[before[0], True],
+            baseline_citation=[before[1], locked.baseline_citation],
+        )
     return locked
 
 
@@ -101,8 +113,14 @@ def unmark_baseline(actor: Actor, submission: Submission | int, reason: str) -> 
         citation = locked.baseline_citation
         locked.is_baseline, locked.baseline_citation = False, ""
         locked.save(update_fields=["is_baseline", "baseline_citation", "updated_at"])
-        record(actor, "submission.unmark_baseline", locked, reason,
-               is_baseline=[True, False], baseline_citation=[citation, ""])
+        record(
+            actor,
+            "submission.unmark_baseline",
+            locked,
+            reason,
+            is_baseline=[True, False],
+            baseline_citation=[citation, ""],
+        )
     return locked
 
 
@@ -128,13 +146,20 @@ def cancel(actor: Actor, submission: Submission | int, reason: str) -> Submissio
             )
         cancelled_runs = [
             run_id
-            for run_id in JudgeRun.objects.filter(submission=locked, status__in=ACTIVE_JUDGE_STATUSES)
-            .values_list("pk", flat=True)
+            for run_id in JudgeRun.objects.filter(submission=locked, status__in=ACTIVE_JUDGE_STATUSES).values_list(
+                "pk", flat=True
+            )
             if judging.cancel(run_id)
         ]
         locked.refresh_from_db()
-        record(actor, "submission.cancel", locked, reason,
-               status=[previous_status, locked.status], cancelled_judge_runs=cancelled_runs)
+        record(
+            actor,
+            "submission.cancel",
+            locked,
+            reason,
+            status=[previous_status, locked.status],
+            cancelled_judge_runs=cancelled_runs,
+        )
     return locked
 
 
@@ -192,7 +217,12 @@ def rescore_submissions(
         request_keys: dict[int, str] = {}
         if isinstance(target, Phase):
             event = record(
-                actor, "phase.rescore", target, reason, mode=mode, language=language or "all",
+                actor,
+                "phase.rescore",
+                target,
+                reason,
+                mode=mode,
+                language=language or "all",
                 submissions=request.submission_ids,
                 previous_results={submission.pk: submission.current_result_id for submission in selected},
             )
@@ -200,8 +230,14 @@ def rescore_submissions(
             request_keys = {pk: f"audit-{event.pk}" for pk in request.submission_ids}
         else:
             for submission in selected:
-                event = record(actor, "submission.rescore", submission, reason, mode=mode,
-                               previous_result=submission.current_result_id)
+                event = record(
+                    actor,
+                    "submission.rescore",
+                    submission,
+                    reason,
+                    mode=mode,
+                    previous_result=submission.current_result_id,
+                )
                 request.events.append(event)
                 request_keys[submission.pk] = f"audit-{event.pk}"
         if not in_process:

@@ -55,8 +55,11 @@ def requeue_waiting(older_than: timedelta, actor: str, *, only_idle_queues: bool
         done.busy_queues = ["classic", "judge"] if depths is None else [queue for queue, n in depths.items() if n]
     if "classic" not in done.busy_queues:
         waiting = Submission.objects.filter(status=Status.SUBMITTED, updated_at__lte=cutoff)
-        done.submissions = [pk for pk in waiting.order_by("created_at", "pk").values_list("pk", flat=True)
-                            if _requeue_submission(pk, cutoff, now, actor)]
+        done.submissions = [
+            pk
+            for pk in waiting.order_by("created_at", "pk").values_list("pk", flat=True)
+            if _requeue_submission(pk, cutoff, now, actor)
+        ]
     if "judge" not in done.busy_queues:
         runs = JudgeRun.objects.filter(_judge_run_waiting(cutoff)).order_by("updated_at", "pk")
         done.judge_runs = [pk for pk in runs.values_list("pk", flat=True) if _requeue_judge_run(pk, cutoff, now, actor)]
@@ -67,8 +70,11 @@ def _requeue_submission(pk: int, cutoff: datetime, now: datetime, actor: str) ->
     with transaction.atomic():
         # Locked and re-checked: a sweep and the command running at once queue it once, and a worker
         # that claims it meanwhile (submitted -> running) waits for this transaction, then scores it once.
-        submission = Submission.objects.select_for_update().filter(
-            pk=pk, status=Status.SUBMITTED, updated_at__lte=cutoff).first()
+        submission = (
+            Submission.objects.select_for_update()
+            .filter(pk=pk, status=Status.SUBMITTED, updated_at__lte=cutoff)
+            .first()
+        )
         if submission is None:
             return False
         # The bump is the mark of this requeue: the next one comes only after waiting the bound again.
@@ -86,7 +92,8 @@ def _requeue_submission(pk: int, cutoff: datetime, now: datetime, actor: str) ->
 def _judge_run_waiting(cutoff: datetime) -> Q:
     # An incomplete run's resume message carries a countdown; overdue, it was lost with its worker or broker.
     return Q(updated_at__lte=cutoff) & (
-        Q(status=JudgeStatus.QUEUED) | Q(status=JudgeStatus.INCOMPLETE, resume_at__lte=cutoff))
+        Q(status=JudgeStatus.QUEUED) | Q(status=JudgeStatus.INCOMPLETE, resume_at__lte=cutoff)
+    )
 
 
 def _requeue_judge_run(pk: int, cutoff: datetime, now: datetime, actor: str) -> bool:
@@ -103,8 +110,13 @@ def _requeue_judge_run(pk: int, cutoff: datetime, now: datetime, actor: str) -> 
         else:
             reason = f"automatic resume overdue by {_duration(now - run.resume_at)}; queued again by the {actor}"
         record(actor, "judge.requeue", run, reason, status=run.status)
-    logger.warning("judge run %s of submission %s: %s", pk, run.submission_id, reason,
-                   extra={"submission_id": run.submission_id, "judge_run_id": pk})
+    logger.warning(
+        "judge run %s of submission %s: %s",
+        pk,
+        run.submission_id,
+        reason,
+        extra={"submission_id": run.submission_id, "judge_run_id": pk},
+    )
     return True
 
 

@@ -46,7 +46,7 @@ class Quota:
 
     @property
     def summary(self) -> str:
-        """"3 submissions left today, resets at 00:00 UTC; 97 left in total", as the submit page says it."""
+        """ "3 submissions left today, resets at 00:00 UTC; 97 left in total", as the submit page says it."""
         if self.left_today is None:
             today = "no daily limit"
         else:
@@ -117,9 +117,7 @@ def window_refusal(phase: Phase, at: datetime | None = None) -> Refusal | None:
             "phase_not_open", f"The phase “{phase.title}” opens at {phase.starts_at:%Y-%m-%d %H:%M} UTC.", 403
         )
     if state == "closed":
-        return Refusal(
-            "phase_closed", f"The phase “{phase.title}” closed at {phase.ends_at:%Y-%m-%d %H:%M} UTC.", 403
-        )
+        return Refusal("phase_closed", f"The phase “{phase.title}” closed at {phase.ends_at:%Y-%m-%d %H:%M} UTC.", 403)
     return None
 
 

@@ -97,7 +97,9 @@ def board_judge(phase: Phase, language: str, *, as_of: datetime | None = None) -
     if as_of is not None:
         run = (
             JudgeRun.objects.filter(
-                submission__phase=phase, submission__language=language, status=JudgeStatus.COMPLETE,
+                submission__phase=phase,
+                submission__language=language,
+                status=JudgeStatus.COMPLETE,
                 finished_at__lte=as_of,
             )
             .exclude(signature="")
@@ -108,14 +110,20 @@ def board_judge(phase: Phase, language: str, *, as_of: datetime | None = None) -
         if run is not None:
             identity = run.judge  # also holds the endpoint, which is not published
             return BoardJudge(
-                model=identity.get("model", ""), temperature=identity.get("temperature", 0.0),
-                signature=run.signature, stages=identity.get("stages", {}),
+                model=identity.get("model", ""),
+                temperature=identity.get("temperature", 0.0),
+                signature=run.signature,
+                stages=identity.get("stages", {}),
                 current=current is not None and current["signature"] == run.signature,
             )
     if current is None:
         return BoardJudge(reason=setup.reason)
-    return BoardJudge(model=current["model"], temperature=current["temperature"], signature=current["signature"],
-                      stages=current["stages"])
+    return BoardJudge(
+        model=current["model"],
+        temperature=current["temperature"],
+        signature=current["signature"],
+        stages=current["stages"],
+    )
 
 
 def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: datetime | None = None) -> BoardView:
@@ -131,8 +139,15 @@ def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: da
     moderated_team_id = None if with_moderated else rules.moderated_entries_team(viewer)
     judge = board_judge(phase, language, as_of=as_of)
     return BoardView(
-        rows=board_rows(phase, language, board, as_of=as_of, with_moderated=with_moderated,
-                        moderated_team_id=moderated_team_id, judge=judge),
+        rows=board_rows(
+            phase,
+            language,
+            board,
+            as_of=as_of,
+            with_moderated=with_moderated,
+            moderated_team_id=moderated_team_id,
+            judge=judge,
+        ),
         as_of=as_of,
         frozen_at=phase.frozen_at if phase.is_frozen(at) else None,
         with_moderated=with_moderated,
@@ -142,8 +157,14 @@ def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: da
 
 
 def board_rows(
-    phase: Phase, language: str, board: Board, *, as_of: datetime | None = None, with_moderated: bool = False,
-    moderated_team_id: int | None = None, judge: BoardJudge | None = None,
+    phase: Phase,
+    language: str,
+    board: Board,
+    *,
+    as_of: datetime | None = None,
+    with_moderated: bool = False,
+    moderated_team_id: int | None = None,
+    judge: BoardJudge | None = None,
 ) -> list[BoardRow]:
     """The rows of one board: a phase, a language and a stage, ranked by ``ranking.rank_entries``.
 
@@ -162,20 +183,29 @@ def board_rows(
     """
     judge_signature = (judge or board_judge(phase, language, as_of=as_of)).signature
     submissions = Submission.objects.filter(
-        Q(is_public=True) | Q(is_baseline=True), phase=phase, language=language, status=Status.FINISHED,
+        Q(is_public=True) | Q(is_baseline=True),
+        phase=phase,
+        language=language,
+        status=Status.FINISHED,
         current_result__isnull=False,
     )
     if as_of is None:
         submissions = submissions.select_related("current_result").only(
-            *_ROW_FIELDS, "current_result__metrics", "current_result__missing_clips", "current_result__judge",
+            *_ROW_FIELDS,
+            "current_result__metrics",
+            "current_result__missing_clips",
+            "current_result__judge",
         )
     else:
         submissions = submissions.filter(created_at__lte=as_of).only(*_ROW_FIELDS)
     submissions = list(submissions.select_related("team"))
     results = (
-        {submission.pk: (submission.current_result, dict(submission.current_result.metrics))
-         for submission in submissions}
-        if as_of is None else _results_as_of([submission.pk for submission in submissions], as_of)
+        {
+            submission.pk: (submission.current_result, dict(submission.current_result.metrics))
+            for submission in submissions
+        }
+        if as_of is None
+        else _results_as_of([submission.pk for submission in submissions], as_of)
     )
 
     ranked_entries, unranked_entries = [], []
@@ -190,7 +220,9 @@ def board_rows(
         if moderation and not (with_moderated or submission.team_id == moderated_team_id):
             continue
         entry = Entry(
-            submission_id=submission.pk, team_id=submission.team_id, created_at=submission.created_at,
+            submission_id=submission.pk,
+            team_id=submission.team_id,
+            created_at=submission.created_at,
             scores=scores,
             payload=BoardRow(
                 rank=None,
@@ -215,15 +247,29 @@ def board_rows(
     for baseline in Baseline.objects.filter(phase=phase, language=language):
         scores = dict(baseline.scores)
         other_judge = _other_judge_scores(scores, board)  # the source's judge (a paper's GPT), never the board's
-        unranked_entries.append(Entry(
-            submission_id=0, team_id=0, created_at=None, scores=scores,
-            payload=BoardRow(
-                rank=None, team="", method_name=baseline.method_name, submission_id=None, submitted_at=None,
-                scores={}, paper_url=baseline.url, code_url="", missing_clips=0,
-                other_judge_scores=other_judge, other_judge=REPORTED_BY_SOURCE if other_judge else "",
-                baseline=True, citation=baseline.citation,
-            ),
-        ))
+        unranked_entries.append(
+            Entry(
+                submission_id=0,
+                team_id=0,
+                created_at=None,
+                scores=scores,
+                payload=BoardRow(
+                    rank=None,
+                    team="",
+                    method_name=baseline.method_name,
+                    submission_id=None,
+                    submitted_at=None,
+                    scores={},
+                    paper_url=baseline.url,
+                    code_url="",
+                    missing_clips=0,
+                    other_judge_scores=other_judge,
+                    other_judge=REPORTED_BY_SOURCE if other_judge else "",
+                    baseline=True,
+                    citation=baseline.citation,
+                ),
+            )
+        )
 
     ranked = rank_entries(ranked_entries, board.columns, best_per_team=not phase.show_all_entries)
     return [
@@ -237,8 +283,19 @@ def board_rows(
 
 
 _ROW_FIELDS = (
-    "id", "team__name", "team__banned", "team__ban_reason", "team_id", "method_name", "paper_url", "code_url",
-    "created_at", "moderation", "moderation_reason", "is_baseline", "baseline_citation",
+    "id",
+    "team__name",
+    "team__banned",
+    "team__ban_reason",
+    "team_id",
+    "method_name",
+    "paper_url",
+    "code_url",
+    "created_at",
+    "moderation",
+    "moderation_reason",
+    "is_baseline",
+    "baseline_citation",
 )
 
 
@@ -267,8 +324,17 @@ def _results_as_of(submission_ids: list[int], as_of: datetime) -> dict[int, tupl
     results = (
         Result.objects.filter(submission_id__in=submission_ids, created_at__lte=as_of)
         .select_related("judge_run")
-        .only("id", "submission_id", "metrics", "missing_clips", "judge", "created_at",
-              "judge_run__status", "judge_run__finished_at", "judge_run__promote_when_complete")
+        .only(
+            "id",
+            "submission_id",
+            "metrics",
+            "missing_clips",
+            "judge",
+            "created_at",
+            "judge_run__status",
+            "judge_run__finished_at",
+            "judge_run__promote_when_complete",
+        )
         .order_by("submission_id", "created_at", "id")
     )
     shown: dict[int, tuple[datetime, Result]] = {}

@@ -170,19 +170,27 @@ def submit(
 
 
 def submit_upload(
-    *, user, phase: Phase, language: str, upload: UploadedFile | None, oversized_bytes: int | None,
+    *,
+    user,
+    phase: Phase,
+    language: str,
+    upload: UploadedFile | None,
+    oversized_bytes: int | None,
     method: MethodInfo,
 ) -> Submission:
     """:func:`submit` for an uploaded file: what the site and the API both call."""
     data = read_upload(upload, oversized_bytes=oversized_bytes)
-    return submit(user=user, phase=phase, language=language, data=data, filename=upload.name if upload else "",
-                  method=method)
+    return submit(
+        user=user, phase=phase, language=language, data=data, filename=upload.name if upload else "", method=method
+    )
 
 
 def enqueue_scoring(submission_id: int) -> bool:
     """Queue a scoring run. A broker outage leaves the submission waiting, not lost."""
     return queueing.send(
-        queueing.SCORE_SUBMISSION, submission_id, log=logger,
+        queueing.SCORE_SUBMISSION,
+        submission_id,
+        log=logger,
         unsent=f"could not queue submission {submission_id}; it stays submitted until it is queued again",
     )
 
@@ -314,8 +322,9 @@ def compute_classic(submission: Submission) -> evaluation.ScoreResult:
     try:
         reference_set = ReferenceSet.objects.get(phase=submission.phase, language=submission.language)
     except ReferenceSet.DoesNotExist:
-        logger.error("submission %s: phase %s has no %s references", submission.pk, submission.phase,
-                     submission.language)
+        logger.error(
+            "submission %s: phase %s has no %s references", submission.pk, submission.phase, submission.language
+        )
         raise ScoringFailed(failure_reasons()["no_references"]) from None
     predictions = read_predictions(submission, reference_set.narrations)
     try:
@@ -385,8 +394,13 @@ def rescore(submission_id: int, request_key: str = "") -> Result | None:
 
 
 def enqueue_rescore(submission_id: int, request_key: str = "") -> bool:
-    return queueing.send(queueing.RESCORE_SUBMISSION, submission_id, request_key, log=logger,
-                         unsent=f"could not queue the re-score of submission {submission_id}")
+    return queueing.send(
+        queueing.RESCORE_SUBMISSION,
+        submission_id,
+        request_key,
+        log=logger,
+        unsent=f"could not queue the re-score of submission {submission_id}",
+    )
 
 
 def record_failure(submission_id: int, reason_key: str) -> bool:
@@ -401,8 +415,13 @@ def _fail(submission_id: int, attempt: int, reason: str) -> ScoringOutcome:
 
 def _mark_failed(submission_id: int, reason: str, condition: Q | None = None) -> bool:
     failed = transition(
-        submission_id, Status.RUNNING, Status.FAILED, condition=condition, finished_at=timezone.now(),
-        lease_expires_at=None, error=reason,
+        submission_id,
+        Status.RUNNING,
+        Status.FAILED,
+        condition=condition,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        error=reason,
     )
     if failed:
         notify_on_commit(submission_id, "failed")
@@ -417,6 +436,9 @@ def notify_on_commit(submission_id: int, kind: str) -> None:
 def cancel(submission_id: int) -> bool:
     """Cancel a submission that is waiting or being scored; a running task drops its result."""
     return transition(
-        submission_id, (Status.SUBMITTED, Status.RUNNING), Status.CANCELLED, finished_at=timezone.now(),
+        submission_id,
+        (Status.SUBMITTED, Status.RUNNING),
+        Status.CANCELLED,
+        finished_at=timezone.now(),
         lease_expires_at=None,
     )

@@ -28,7 +28,11 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.action(description=_("Ban (no more submissions, entries leave the boards)"), permissions=["change"])
     def ban_selected(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="ban_selected", title=_("Ban teams"),
+            self,
+            request,
+            queryset,
+            action="ban_selected",
+            title=_("Ban teams"),
             apply=lambda team, data: services.ban(request.user, team, data["reason"]),
             done=_("{count} team(s) banned."),
             explanation=_("The team reads the reason when it tries to submit."),
@@ -37,7 +41,11 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.action(description=_("Approve for a phase (without waiting for a request)"), permissions=["change"])
     def approve_for_phase(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="approve_for_phase", title=_("Approve teams for a phase"),
+            self,
+            request,
+            queryset,
+            action="approve_for_phase",
+            title=_("Approve teams for a phase"),
             form_class=PhaseNoteForm,
             apply=lambda team, data: services.approve_for_phase(request.user, team, data["phase"], data["reason"]),
             done=_("{count} team(s) approved."),
@@ -46,7 +54,11 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.action(description=_("Lift the ban"), permissions=["change"])
     def unban_selected(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="unban_selected", title=_("Lift bans"),
+            self,
+            request,
+            queryset,
+            action="unban_selected",
+            title=_("Lift bans"),
             apply=lambda team, data: services.unban(request.user, team, data["reason"]),
             done=_("{count} team(s) no longer banned."),
         )
@@ -54,7 +66,8 @@ class TeamAdmin(admin.ModelAdmin):
 
 class NoteForm(ReasonForm):
     reason = forms.CharField(
-        label=_("Note to the team"), widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        label=_("Note to the team"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         help_text=_("Shown to the team with the decision, and recorded in the audit log."),
     )
 
@@ -62,7 +75,8 @@ class NoteForm(ReasonForm):
 class PhaseNoteForm(NoteForm):
     phase = forms.ModelChoiceField(
         queryset=Phase.objects.filter(requires_approval=True).select_related("challenge"),
-        label=_("Phase"), help_text=_("Only phases that require approval are listed."),
+        label=_("Phase"),
+        help_text=_("Only phases that require approval are listed."),
     )
     field_order = ["phase", "reason"]
 
@@ -85,8 +99,12 @@ class PhaseApprovalAdmin(admin.ModelAdmin):
     @admin.action(description=_("Approve"), permissions=["change"])
     def approve_selected(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset.select_related("team", "phase"), action="approve_selected",
-            title=_("Approve teams"), form_class=NoteForm,
+            self,
+            request,
+            queryset.select_related("team", "phase"),
+            action="approve_selected",
+            title=_("Approve teams"),
+            form_class=NoteForm,
             apply=lambda approval, data: services.approve(request.user, approval, data["reason"]),
             done=_("{count} team(s) approved."),
         )
@@ -94,8 +112,12 @@ class PhaseApprovalAdmin(admin.ModelAdmin):
     @admin.action(description=_("Reject"), permissions=["change"])
     def reject_selected(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset.select_related("team", "phase"), action="reject_selected",
-            title=_("Reject teams"), form_class=NoteForm,
+            self,
+            request,
+            queryset.select_related("team", "phase"),
+            action="reject_selected",
+            title=_("Reject teams"),
+            form_class=NoteForm,
             apply=lambda approval, data: services.reject(request.user, approval, data["reason"]),
             done=_("{count} team(s) rejected."),
         )

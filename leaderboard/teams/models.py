@@ -22,7 +22,9 @@ class Team(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    banned = models.BooleanField(default=False, help_text=_("A banned team cannot submit; its entries leave the boards."))
+    banned = models.BooleanField(
+        default=False, help_text=_("A banned team cannot submit; its entries leave the boards.")
+    )
     ban_reason = models.TextField(blank=True, help_text=_("Shown to the team."))
 
     class Meta:

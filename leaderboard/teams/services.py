@@ -85,8 +85,16 @@ def request_approval(user: AbstractBaseUser, phase) -> PhaseApproval:
             previous_note = approval.note
             approval.status, approval.decided_at, approval.decided_by = ApprovalStatus.PENDING, None, None
             approval.save(update_fields=["status", "decided_at", "decided_by"])
-            record(user, "approval.request", approval, "", team=team.name, phase=str(phase),
-                   status=[ApprovalStatus.REJECTED, ApprovalStatus.PENDING], previous_note=previous_note)
+            record(
+                user,
+                "approval.request",
+                approval,
+                "",
+                team=team.name,
+                phase=str(phase),
+                status=[ApprovalStatus.REJECTED, ApprovalStatus.PENDING],
+                previous_note=previous_note,
+            )
     return approval
 
 
@@ -136,8 +144,9 @@ def _set_ban(actor: AbstractBaseUser, team: Team, banned: bool, reason: str, act
         previous_reason = locked.ban_reason
         locked.banned, locked.ban_reason = banned, reason if banned else ""
         locked.save(update_fields=["banned", "ban_reason"])
-        record(actor, action, locked, reason,
-               banned=[not banned, banned], ban_reason=[previous_reason, locked.ban_reason])
+        record(
+            actor, action, locked, reason, banned=[not banned, banned], ban_reason=[previous_reason, locked.ban_reason]
+        )
     return locked
 
 

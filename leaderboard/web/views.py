@@ -70,7 +70,9 @@ def challenge_detail(request: HttpRequest, challenge: str) -> HttpResponse:
 
 def challenge_page(request: HttpRequest, challenge: str, page: str) -> HttpResponse:
     """A description page of a challenge (Markdown, sanitized when rendered)."""
-    page_obj = get_object_or_404(ChallengePage.objects.select_related("challenge"), challenge__slug=challenge, slug=page)
+    page_obj = get_object_or_404(
+        ChallengePage.objects.select_related("challenge"), challenge__slug=challenge, slug=page
+    )
     context = {"challenge": page_obj.challenge, "page": page_obj, "pages": page_obj.challenge.pages.all()}
     return render(request, "web/challenge_page.html", context)
 
@@ -226,9 +228,7 @@ def my_submissions(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
-    submission = get_object_or_404(
-        Submission.objects.with_details(), pk=submission_id
-    )
+    submission = get_object_or_404(Submission.objects.with_details(), pk=submission_id)
     if not rules.can_view_submission(request.user, submission):
         raise Http404
     can_change = rules.can_change_submission(request.user, submission)
@@ -291,7 +291,8 @@ def email_preferences(request: HttpRequest) -> HttpResponse:
     preference = notification_services.preferences_of(request.user)
     organizer = rules.is_organizer(request.user)
     form = EmailPreferenceForm(
-        request.POST or None, organizer=organizer,
+        request.POST or None,
+        organizer=organizer,
         initial={"on_result": preference.on_result, "digest": preference.digest},
     )
     if request.method == "POST" and form.is_valid():
@@ -300,5 +301,6 @@ def email_preferences(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, "Your email preferences are saved.")
         return redirect("web:email-preferences")
-    return render(request, "notifications/preferences.html",
-                  {"form": form, "email": request.user.email, "organizer": organizer})
+    return render(
+        request, "notifications/preferences.html", {"form": form, "email": request.user.email, "organizer": organizer}
+    )

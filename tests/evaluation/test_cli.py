@@ -12,8 +12,14 @@ from tests.support.venvs import import_all
 
 
 def run(*args, check=False):
-    return subprocess.run([sys.executable, "-m", "evaluation", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "evaluation", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=check,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +38,17 @@ def test_references_are_written_from_a_dataset_folder(demo_references):
 def test_score_json_is_one_object_and_matches_the_library(demo_references):
     import evaluation
 
-    completed = run("score", "--references", demo_references, "--predictions", DEMO_PREDICTIONS / "val-zh.json",
-                    "--language", "zh", "--json", check=True)
+    completed = run(
+        "score",
+        "--references",
+        demo_references,
+        "--predictions",
+        DEMO_PREDICTIONS / "val-zh.json",
+        "--language",
+        "zh",
+        "--json",
+        check=True,
+    )
     output = json.loads(completed.stdout)
     assert set(output) >= {"language", "clips", "metrics", "versions", "reference_hash"}
     references = json.loads(demo_references.read_text(encoding="utf-8"))
@@ -42,8 +57,16 @@ def test_score_json_is_one_object_and_matches_the_library(demo_references):
 
 
 def test_score_table_names_every_metric(demo_references):
-    completed = run("score", "--references", demo_references, "--predictions", DEMO_PREDICTIONS / "val-zh.json",
-                    "--language", "zh", check=True)
+    completed = run(
+        "score",
+        "--references",
+        demo_references,
+        "--predictions",
+        DEMO_PREDICTIONS / "val-zh.json",
+        "--language",
+        "zh",
+        check=True,
+    )
     for label in ("BLEU-1", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "references  sha256:"):
         assert label in completed.stdout
 

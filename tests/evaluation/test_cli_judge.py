@@ -28,10 +28,15 @@ MODEL = "fake-judge-cli"
 ENV_MODEL = "fake-judge-from-env"
 #: The templates file of the env-configured run: the released protocol's comma answers.
 COMMA_TEMPLATES = {
-    "l1": {"en": {"user": "Reference: {reference}\nGenerated: {prediction}\nRate environment and character 0-5: e,c",
-                  "parser": "comma"}},
-    "l2": {"en": {"user": "Reference: {reference}\nGenerated: {prediction}\nGive a plot score 0-5.",
-                  "parser": "comma"}},
+    "l1": {
+        "en": {
+            "user": "Reference: {reference}\nGenerated: {prediction}\nRate environment and character 0-5: e,c",
+            "parser": "comma",
+        }
+    },
+    "l2": {
+        "en": {"user": "Reference: {reference}\nGenerated: {prediction}\nGive a plot score 0-5.", "parser": "comma"}
+    },
 }
 
 
@@ -57,9 +62,25 @@ class Run:
 def run_score(references, *args, env, judge: FakeJudge | None = None) -> Run:
     before = judge.calls if judge else 0
     completed = subprocess.run(
-        [sys.executable, "-m", "evaluation", "score", "--references", str(references), "--predictions",
-         str(PREDICTIONS), "--language", "en", "--json", *map(str, args)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "evaluation",
+            "score",
+            "--references",
+            str(references),
+            "--predictions",
+            str(PREDICTIONS),
+            "--language",
+            "en",
+            "--json",
+            *map(str, args),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return Run(completed.returncode, completed.stdout, completed.stderr, (judge.calls - before) if judge else 0)
 
@@ -67,9 +88,27 @@ def run_score(references, *args, env, judge: FakeJudge | None = None) -> Run:
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli-judge") / "val-en.refs.json"
-    subprocess.run([sys.executable, "-m", "evaluation", "references", "--data", str(DEMO_DATA), "--split", "val",
-                    "--language", "en", "-o", str(path)], cwd=ROOT, env=clean_env(), check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evaluation",
+            "references",
+            "--data",
+            str(DEMO_DATA),
+            "--split",
+            "val",
+            "--language",
+            "en",
+            "-o",
+            str(path),
+        ],
+        cwd=ROOT,
+        env=clean_env(),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     references = json.loads(path.read_text(encoding="utf-8"))
     predictions = json.loads(PREDICTIONS.read_text(encoding="utf-8"))
     assert len(references) == 10
@@ -86,12 +125,25 @@ def runs(split, tmp_path_factory):
     cache = folder / "judge.sqlite3"
     templates = folder / "templates.json"
     templates.write_text(json.dumps(COMMA_TEMPLATES), encoding="utf-8")
-    with FakeJudge() as judge, FakeJudge(answer=lambda prompt: "It is a fine narration.") as garbage, \
-            FakeJudge() as broken:
+    with (
+        FakeJudge() as judge,
+        FakeJudge(answer=lambda prompt: "It is a fine narration.") as garbage,
+        FakeJudge() as broken,
+    ):
         # Every response a 200 whose JSON body stops mid-way, as a dying proxy sends it.
         broken.fault_rule = lambda prompt, index: Fault(body=b'{"id": "chatcmpl-1", "choices": [{"ind')
-        flags = ["--judge-base-url", judge.base_url, "--judge-model", MODEL, "--judge-cache", cache,
-                 "--judge-concurrency", 2, "--judge-temperature", 0]
+        flags = [
+            "--judge-base-url",
+            judge.base_url,
+            "--judge-model",
+            MODEL,
+            "--judge-cache",
+            cache,
+            "--judge-concurrency",
+            2,
+            "--judge-temperature",
+            0,
+        ]
 
         def cached_chain():
             first = run_score(path, *flags, env=clean_env(), judge=judge)
@@ -100,15 +152,27 @@ def runs(split, tmp_path_factory):
             return {"first": first, "first_requests": first_requests, "second": second}
 
         def other_chain():
-            from_env = run_score(path, "--judge-templates", templates, judge=garbage, env=clean_env(
-                JUDGE_BASE_URL=garbage.base_url, JUDGE_MODEL=ENV_MODEL, JUDGE_API_KEY="sk-env-only"))
+            from_env = run_score(
+                path,
+                "--judge-templates",
+                templates,
+                judge=garbage,
+                env=clean_env(JUDGE_BASE_URL=garbage.base_url, JUDGE_MODEL=ENV_MODEL, JUDGE_API_KEY="sk-env-only"),
+            )
             no_judge = run_score(path, env=clean_env())
             return {"from_env": from_env, "garbage_requests": list(garbage.requests), "no_judge": no_judge}
 
         def broken_chain():
             # No transport retries, so the run does not wait out a backoff per judgment.
-            truncated = run_score(path, "--judge-base-url", broken.base_url, "--judge-model", MODEL, judge=broken,
-                                  env=clean_env(JUDGE_MAX_RETRIES="0"))
+            truncated = run_score(
+                path,
+                "--judge-base-url",
+                broken.base_url,
+                "--judge-model",
+                MODEL,
+                judge=broken,
+                env=clean_env(JUDGE_MAX_RETRIES="0"),
+            )
             return {"truncated": truncated}
 
         with ThreadPoolExecutor(max_workers=3) as pool:
@@ -137,14 +201,19 @@ def test_a_judged_score_has_the_exact_stage_means_beside_the_classic_metrics(run
     output = first.output
     assert set(output["metrics"]) == set(CLASSIC_METRICS) | set(STAGE_METRICS)
     assert {name: output["metrics"][name] for name in STAGE_METRICS} == expected_means(
-        references, predictions, templates_for("en"))
+        references, predictions, templates_for("en")
+    )
     judged = output["judge"]
     assert judged["status"] == "complete" and (judged["clips"], judged["judged_clips"]) == (10, 10)
     assert judged["metrics"] == {name: output["metrics"][name] for name in STAGE_METRICS}
     assert judged["failures"] == [] and judged["failed_judgments"] == 0
     assert judged["accounting"]["calls"] == first.judge_calls == 20
-    assert (judged["accounting"]["cache_hits"], judged["accounting"]["retries"],
-            judged["accounting"]["reasks"], judged["accounting"]["failures"]) == (0, 0, 0, 0)
+    assert (
+        judged["accounting"]["cache_hits"],
+        judged["accounting"]["retries"],
+        judged["accounting"]["reasks"],
+        judged["accounting"]["failures"],
+    ) == (0, 0, 0, 0)
     assert judged["judge"]["model"] == MODEL and judged["judge"]["temperature"] == 0.0
     assert judged["versions"]["judge_protocol"] == "movie101v2-judge/1"
 
@@ -171,15 +240,19 @@ def test_judge_variables_alone_configure_the_judge_with_a_templates_file(runs, s
     run = runs["from_env"]
     judge = run.output["judge"]
     assert judge["judge"]["model"] == ENV_MODEL
-    assert {stage: info["parser"] for stage, info in judge["judge"]["stages"].items()} == {"l1": "comma",
-                                                                                          "l2": "comma"}
+    assert {stage: info["parser"] for stage, info in judge["judge"]["stages"].items()} == {"l1": "comma", "l2": "comma"}
     templates = templates_for("en", templates_from_data(COMMA_TEMPLATES))
     asked = sorted(request.prompt for request in runs["garbage_requests"])
-    expected = sorted(templates[stage].messages(references[clip_id], predictions[clip_id])[-1]["content"]
-                      for clip_id in references for stage in ("l1", "l2"))
+    expected = sorted(
+        templates[stage].messages(references[clip_id], predictions[clip_id])[-1]["content"]
+        for clip_id in references
+        for stage in ("l1", "l2")
+    )
     assert sorted(set(asked)) == expected
-    assert all(request.body["model"] == ENV_MODEL and "response_format" not in request.body
-               for request in runs["garbage_requests"])
+    assert all(
+        request.body["model"] == ENV_MODEL and "response_format" not in request.body
+        for request in runs["garbage_requests"]
+    )
     assert "sk-env-only" not in run.stdout + run.stderr
 
 
@@ -193,7 +266,8 @@ def test_a_judge_whose_answers_never_parse_exits_3_without_stage_metrics(runs, s
     assert judge["status"] == "incomplete" and judge["metrics"] == {}
     assert (judge["clips"], judge["judged_clips"], judge["failed_judgments"]) == (10, 0, 20)
     assert sorted((failure["clip_id"], failure["stage"]) for failure in judge["failures"]) == sorted(
-        (clip_id, stage) for clip_id in references for stage in ("l1", "l2"))
+        (clip_id, stage) for clip_id in references for stage in ("l1", "l2")
+    )
     assert all("unreadable answer after 3 ask(s)" in failure["reason"] for failure in judge["failures"])
     # Three asks per judgment, all counted.
     assert judge["accounting"]["calls"] == run.judge_calls == 60
@@ -224,9 +298,25 @@ def test_a_judge_that_sends_truncated_bodies_fails_its_judgments_without_a_trace
 def test_a_half_configured_judge_is_refused_before_scoring():
     # Refused before the classic metrics run, so this costs no METEOR.
     completed = subprocess.run(
-        [sys.executable, "-m", "evaluation", "score", "--references", str(PREDICTIONS), "--predictions",
-         str(PREDICTIONS), "--language", "en", "--judge-model", MODEL],
-        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "evaluation",
+            "score",
+            "--references",
+            str(PREDICTIONS),
+            "--predictions",
+            str(PREDICTIONS),
+            "--language",
+            "en",
+            "--judge-model",
+            MODEL,
+        ],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 2
     assert "half configured" in completed.stderr and "JUDGE_BASE_URL" in completed.stderr
@@ -236,10 +326,29 @@ def test_a_bad_templates_file_is_refused_with_the_path_of_the_error(tmp_path):
     templates = tmp_path / "templates.json"
     templates.write_text(json.dumps({"l1": {"en": {"user": "only {reference}"}}}), encoding="utf-8")
     completed = subprocess.run(
-        [sys.executable, "-m", "evaluation", "score", "--references", str(PREDICTIONS), "--predictions",
-         str(PREDICTIONS), "--language", "en", "--judge-base-url", "http://127.0.0.1:9/v1", "--judge-model", MODEL,
-         "--judge-templates", str(templates)],
-        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "evaluation",
+            "score",
+            "--references",
+            str(PREDICTIONS),
+            "--predictions",
+            str(PREDICTIONS),
+            "--language",
+            "en",
+            "--judge-base-url",
+            "http://127.0.0.1:9/v1",
+            "--judge-model",
+            MODEL,
+            "--judge-templates",
+            str(templates),
+        ],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 2
     assert "templates.l1.en.user" in completed.stderr and "{prediction}" in completed.stderr

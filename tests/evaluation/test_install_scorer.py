@@ -53,15 +53,23 @@ class Scorer:
     env: dict[str, str]
 
     def run(self, *args, **extra_env: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.python), "-m", "evaluation", *map(str, args)], cwd=self.cwd,
-                              env=self.env | extra_env, capture_output=True, text=True, timeout=600, check=False)
+        return subprocess.run(
+            [str(self.python), "-m", "evaluation", *map(str, args)],
+            cwd=self.cwd,
+            env=self.env | extra_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
 
 
 @pytest.fixture(scope="module")
 def classic_venv():
     """pycocoevalcap 1.2 and what it needs, at requirements-scorer.txt's pins, and nothing else."""
-    return fresh_venv("scorer-classic", "pycocoevalcap==1.2", "-c", str(SCORER_REQUIREMENTS),
-                      files=(SCORER_REQUIREMENTS,))
+    return fresh_venv(
+        "scorer-classic", "pycocoevalcap==1.2", "-c", str(SCORER_REQUIREMENTS), files=(SCORER_REQUIREMENTS,)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +89,9 @@ def participant_folder(tmp_path_factory) -> Path:
 def runs(classic_venv, scorer_venv, participant_folder, tmp_path_factory):
     """Every command, by the dev venv and both fresh ones, four chains side by side."""
     folder = tmp_path_factory.mktemp("scorer-runs")
-    base = {name: value for name, value in clean_env(Path(sys.executable).parent).items()
-            if not name.startswith("JUDGE_")}
+    base = {
+        name: value for name, value in clean_env(Path(sys.executable).parent).items() if not name.startswith("JUDGE_")
+    }
     scorers = {
         "dev": Scorer(Path(sys.executable), ROOT, base),
         "classic": Scorer(classic_venv / "bin" / "python", participant_folder, clean_env(classic_venv / "bin", base)),
@@ -97,30 +106,59 @@ def runs(classic_venv, scorer_venv, participant_folder, tmp_path_factory):
             out["help"] = scorer.run("--help")
             for key, (split, language, file) in SETS.items():
                 references = folder / f"{name}-{key}.refs.json"
-                out[f"references {key}"] = scorer.run("references", "--data", DEMO_DATA, "--split", split,
-                                                      "--language", language, "-o", references)
-                out[f"validate {key}"] = scorer.run("validate", "--references", references,
-                                                    "--predictions", DEMO_PREDICTIONS / file)
+                out[f"references {key}"] = scorer.run(
+                    "references", "--data", DEMO_DATA, "--split", split, "--language", language, "-o", references
+                )
+                out[f"validate {key}"] = scorer.run(
+                    "validate", "--references", references, "--predictions", DEMO_PREDICTIONS / file
+                )
             for key in scored:
                 _, language, file = SETS[key]
-                out[f"score {key}"] = scorer.run("score", "--references", folder / f"{name}-{key}.refs.json",
-                                                 "--predictions", DEMO_PREDICTIONS / file, "--language", language,
-                                                 "--json")
+                out[f"score {key}"] = scorer.run(
+                    "score",
+                    "--references",
+                    folder / f"{name}-{key}.refs.json",
+                    "--predictions",
+                    DEMO_PREDICTIONS / file,
+                    "--language",
+                    language,
+                    "--json",
+                )
             if judged:
-                out["judged test-en"] = scorer.run("score", "--references", folder / f"{name}-test-en.refs.json",
-                                                   "--predictions", DEMO_PREDICTIONS / "test-en.jsonl",
-                                                   "--language", "en", "--json", *judge_flags)
+                out["judged test-en"] = scorer.run(
+                    "score",
+                    "--references",
+                    folder / f"{name}-test-en.refs.json",
+                    "--predictions",
+                    DEMO_PREDICTIONS / "test-en.jsonl",
+                    "--language",
+                    "en",
+                    "--json",
+                    *judge_flags,
+                )
             if name == "classic":
-                score = ("score", "--references", folder / "classic-test-en.refs.json",
-                         "--predictions", DEMO_PREDICTIONS / "test-en.jsonl", "--language", "en", "--json")
+                score = (
+                    "score",
+                    "--references",
+                    folder / "classic-test-en.refs.json",
+                    "--predictions",
+                    DEMO_PREDICTIONS / "test-en.jsonl",
+                    "--language",
+                    "en",
+                    "--json",
+                )
                 out["judge flags"] = scorer.run(*score, *judge_flags)
                 out["judge variables"] = scorer.run(*score, JUDGE_BASE_URL=judge.base_url, JUDGE_MODEL=MODEL)
             return {(name, key): value for key, value in out.items()}
 
         scorers["dev-judged"] = scorers["dev"]  # a second chain of the dev venv, so that none is much longer
         with ThreadPoolExecutor(max_workers=4) as pool:
-            chains = [pool.submit(chain, "dev", scored=SETS), pool.submit(chain, "dev-judged", judged=True),
-                      pool.submit(chain, "classic", scored=SETS), pool.submit(chain, "full", judged=True)]
+            chains = [
+                pool.submit(chain, "dev", scored=SETS),
+                pool.submit(chain, "dev-judged", judged=True),
+                pool.submit(chain, "classic", scored=SETS),
+                pool.submit(chain, "full", judged=True),
+            ]
             results = {}
             for future in chains:
                 results |= future.result()
@@ -130,7 +168,9 @@ def runs(classic_venv, scorer_venv, participant_folder, tmp_path_factory):
 
 
 def ok(completed: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert completed.returncode == 0, f"exit {completed.returncode}\n{completed.stdout[-2000:]}\n{completed.stderr[-3000:]}"
+    assert completed.returncode == 0, (
+        f"exit {completed.returncode}\n{completed.stdout[-2000:]}\n{completed.stderr[-3000:]}"
+    )
     assert "Traceback" not in completed.stderr, completed.stderr
     return completed
 
@@ -142,7 +182,9 @@ def output(completed: subprocess.CompletedProcess) -> dict:
 def comparable(result: dict) -> dict:
     """A score's JSON less what may differ from run to run: durations, and the judge's request accounting."""
     result = {key: value for key, value in result.items() if key != "duration_seconds"}
-    result["judge"] = {key: value for key, value in result["judge"].items() if key not in ("duration_seconds", "accounting")}
+    result["judge"] = {
+        key: value for key, value in result["judge"].items() if key not in ("duration_seconds", "accounting")
+    }
     return result
 
 
@@ -167,8 +209,9 @@ def test_every_evaluation_module_imports_without_django(venv, classic_venv, scor
     # Every module, the judge client too: without openai, it imports and asks for openai only when used.
     # With the full file, so does everything the modules import inside functions (openai among it).
     bin_dir = (classic_venv if venv == "classic" else scorer_venv) / "bin"
-    completed = import_all(bin_dir, "evaluation", root=participant_folder, lazy=venv == "full",
-                           forbid=("django", "leaderboard"))
+    completed = import_all(
+        bin_dir, "evaluation", root=participant_folder, lazy=venv == "full", forbid=("django", "leaderboard")
+    )
     assert completed.returncode == 0, completed.stderr[-4000:]
     imported = set(completed.stdout.splitlines())
     assert "ok evaluation.judge.client" in imported

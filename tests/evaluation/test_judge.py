@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from fractions import Fraction
 
@@ -100,10 +100,13 @@ def expected_scores(references, predictions, templates) -> tuple[dict[str, float
             "l2": Fraction(l2["plot"]),
         }
     clips = len(per_clip)
-    means = {name: float(sum(scores[name] for scores in per_clip.values()) / clips)
-             for name in ("l1_environment", "l1_character", "l1", "l2")}
-    return means, {clip_id: {name: float(value) for name, value in scores.items()}
-                   for clip_id, scores in per_clip.items()}
+    means = {
+        name: float(sum(scores[name] for scores in per_clip.values()) / clips)
+        for name in ("l1_environment", "l1_character", "l1", "l2")
+    }
+    return means, {
+        clip_id: {name: float(value) for name, value in scores.items()} for clip_id, scores in per_clip.items()
+    }
 
 
 def first_clip_prompt(references, predictions, stage="l1", language="en") -> tuple[str, str]:
@@ -130,11 +133,14 @@ def test_a_json_answer_among_prose_is_read():
     assert parse_answer(text, "l1") == {"environment": 1, "character": 5}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('{"environment": ３, "character": ４}', {"environment": 3, "character": 4}),
-    ("｛“environment”：３，“character”：０｝", {"environment": 3, "character": 0}),
-    ('{「environment」: 2, 「character」: "５"}', {"environment": 2, "character": 5}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"environment": ３, "character": ４}', {"environment": 3, "character": 4}),
+        ("｛“environment”：３，“character”：０｝", {"environment": 3, "character": 0}),
+        ('{「environment」: 2, 「character」: "５"}', {"environment": 2, "character": 5}),
+    ],
+)
 def test_full_width_digits_punctuation_and_curly_quotes_are_read(text, expected):
     assert parse_answer(text, "l1") == expected
 
@@ -145,88 +151,104 @@ def test_extra_keys_are_ignored_and_key_case_does_not_matter():
     assert parse_answer('{"Plot": 4, "environment": 9}', "l2") == {"plot": 4}
 
 
-@pytest.mark.parametrize("value, expected", [("3.0", 3), ("0.00", 0), ('"4"', 4), ('" 5 "', 5), ('"2.0"', 2),
-                                             ("1e0", 1), ('"５"', 5)])
+@pytest.mark.parametrize(
+    "value, expected", [("3.0", 3), ("0.00", 0), ('"4"', 4), ('" 5 "', 5), ('"2.0"', 2), ("1e0", 1), ('"５"', 5)]
+)
 def test_integral_floats_and_numeric_strings_are_accepted(value, expected):
-    assert parse_answer('{"plot": %s}' % value, "l2") == {"plot": expected}
+    assert parse_answer(f'{{"plot": {value}}}', "l2") == {"plot": expected}
 
 
-@pytest.mark.parametrize("text, stage, reason", [
-    ('{"plot": 6}', "l2", "outside 0-5"),
-    ('{"plot": -1}', "l2", "outside 0-5"),
-    ('{"environment": 3, "character": 7}', "l1", "outside 0-5"),
-    ('{"plot": 3.5}', "l2", "not an integer"),
-    ('{"plot": "3.5"}', "l2", "not an integer"),
-    ('{"plot": true}', "l2", "not an integer"),
-    ('{"plot": false}', "l2", "not an integer"),
-    ('{"plot": null}', "l2", "not an integer"),
-    ('{"plot": [3]}', "l2", "not an integer"),
-    ('{"plot": "three"}', "l2", "not an integer"),
-    ('{"environment": 3}', "l1", 'no "character"'),
-    ('{"story": 3}', "l2", 'no "plot"'),
-    ("", "l2", "empty"),
-    ("  \n ", "l1", "empty"),
-    ("I am unable to rate this narration.", "l2", "no JSON object"),
-    ("{environment: 3, character: 4}", "l1", "no JSON object"),
-    ("[3, 4]", "l1", "no JSON object"),
-    ('{"plot": 1, "plot": 5}', "l2", 'gives "plot" more than once'),
-    ('{"plot": 1, "Plot": 5}', "l2", 'gives "plot" more than once'),
-    ('{"plot": 2} {"plot": 4}', "l2", "several JSON objects"),
-])
+@pytest.mark.parametrize(
+    "text, stage, reason",
+    [
+        ('{"plot": 6}', "l2", "outside 0-5"),
+        ('{"plot": -1}', "l2", "outside 0-5"),
+        ('{"environment": 3, "character": 7}', "l1", "outside 0-5"),
+        ('{"plot": 3.5}', "l2", "not an integer"),
+        ('{"plot": "3.5"}', "l2", "not an integer"),
+        ('{"plot": true}', "l2", "not an integer"),
+        ('{"plot": false}', "l2", "not an integer"),
+        ('{"plot": null}', "l2", "not an integer"),
+        ('{"plot": [3]}', "l2", "not an integer"),
+        ('{"plot": "three"}', "l2", "not an integer"),
+        ('{"environment": 3}', "l1", 'no "character"'),
+        ('{"story": 3}', "l2", 'no "plot"'),
+        ("", "l2", "empty"),
+        ("  \n ", "l1", "empty"),
+        ("I am unable to rate this narration.", "l2", "no JSON object"),
+        ("{environment: 3, character: 4}", "l1", "no JSON object"),
+        ("[3, 4]", "l1", "no JSON object"),
+        ('{"plot": 1, "plot": 5}', "l2", 'gives "plot" more than once'),
+        ('{"plot": 1, "Plot": 5}', "l2", 'gives "plot" more than once'),
+        ('{"plot": 2} {"plot": 4}', "l2", "several JSON objects"),
+    ],
+)
 def test_json_answers_that_are_not_valid_scores_are_refused(text, stage, reason):
     with pytest.raises(AnswerError, match=reason):
         parse_answer(text, stage)
 
 
-@pytest.mark.parametrize("text, stage, expected", [
-    ("3,5", "l1", {"environment": 3, "character": 5}),
-    ("３，５", "l1", {"environment": 3, "character": 5}),
-    ("3, 5.", "l1", {"environment": 3, "character": 5}),
-    ("0,0", "l1", {"environment": 0, "character": 0}),
-    ("```\n2,4\n```", "l1", {"environment": 2, "character": 4}),
-    ("4", "l2", {"plot": 4}),
-    ("４", "l2", {"plot": 4}),
-    ("5.", "l2", {"plot": 5}),
-])
+@pytest.mark.parametrize(
+    "text, stage, expected",
+    [
+        ("3,5", "l1", {"environment": 3, "character": 5}),
+        ("３，５", "l1", {"environment": 3, "character": 5}),
+        ("3, 5.", "l1", {"environment": 3, "character": 5}),
+        ("0,0", "l1", {"environment": 0, "character": 0}),
+        ("```\n2,4\n```", "l1", {"environment": 2, "character": 4}),
+        ("4", "l2", {"plot": 4}),
+        ("４", "l2", {"plot": 4}),
+        ("5.", "l2", {"plot": 5}),
+    ],
+)
 def test_comma_answers_of_the_released_protocol_are_read(text, stage, expected):
     assert parse_answer(text, stage, "comma") == expected
 
 
-@pytest.mark.parametrize("text, stage, reason", [
-    ("3", "l1", "expected 2 number"),
-    ("3,4,5", "l1", "expected 2 number"),
-    ("3 and 5", "l1", "separated by a comma"),
-    ("6,1", "l1", "outside 0-5"),
-    ("3,-1", "l1", "outside 0-5"),
-    ("3.5,4", "l1", "not an integer"),
-    ("3,4", "l2", "expected 1 number"),
-    ("7", "l2", "outside 0-5"),
-    ("no idea", "l2", "expected 1 number"),
-    ("", "l1", "empty"),
-])
+@pytest.mark.parametrize(
+    "text, stage, reason",
+    [
+        ("3", "l1", "expected 2 number"),
+        ("3,4,5", "l1", "expected 2 number"),
+        ("3 and 5", "l1", "separated by a comma"),
+        ("6,1", "l1", "outside 0-5"),
+        ("3,-1", "l1", "outside 0-5"),
+        ("3.5,4", "l1", "not an integer"),
+        ("3,4", "l2", "expected 1 number"),
+        ("7", "l2", "outside 0-5"),
+        ("no idea", "l2", "expected 1 number"),
+        ("", "l1", "empty"),
+    ],
+)
 def test_comma_answers_that_are_ambiguous_or_out_of_range_are_refused(text, stage, reason):
     with pytest.raises(AnswerError, match=reason):
         parse_answer(text, stage, "comma")
 
 
-@pytest.mark.parametrize("text, stage, parser", [
-    ('```json\n{"plot": 1}\n```\nOn reflection:\n```json\n{"plot": 5}\n```', "l2", "json"),
-    ('```\n{"environment": 2, "character": 3}\n```\n```\n{"environment": 2, "character": 4}\n```', "l1", "json"),
-    ('```\n{"plot": 1}\n```\n```\n{"plot": 7}\n```', "l2", "json"),
-    ("```\n1\n```\nOn reflection:\n```\n5\n```", "l2", "comma"),
-    ("```\n2,4\n```\n```\n2,5\n```", "l1", "comma"),
-])
+@pytest.mark.parametrize(
+    "text, stage, parser",
+    [
+        ('```json\n{"plot": 1}\n```\nOn reflection:\n```json\n{"plot": 5}\n```', "l2", "json"),
+        ('```\n{"environment": 2, "character": 3}\n```\n```\n{"environment": 2, "character": 4}\n```', "l1", "json"),
+        ('```\n{"plot": 1}\n```\n```\n{"plot": 7}\n```', "l2", "json"),
+        ("```\n1\n```\nOn reflection:\n```\n5\n```", "l2", "comma"),
+        ("```\n2,4\n```\n```\n2,5\n```", "l1", "comma"),
+    ],
+)
 def test_an_answer_with_two_different_sets_of_scores_is_refused_in_either_parser(text, stage, parser):
     with pytest.raises(AnswerError, match="more than one set of scores"):
         parse_answer(text, stage, parser)
 
 
-@pytest.mark.parametrize("text, stage, parser, expected", [
-    ('```json\n{"plot": 4}\n```\nAgain:\n```json\n{"plot": "4"}\n```', "l2", "json", {"plot": 4}),
-    ('```\n{"reasoning": "similar"}\n```\n```\n{"plot": 2}\n```', "l2", "json", {"plot": 2}),
-    ('Format: {"plot": <0-5>}.\n```json\n{"plot": 3}\n```', "l2", "json", {"plot": 3}),
-    ("```\n3,5\n```\nSo:\n```\n3, 5.\n```", "l1", "comma", {"environment": 3, "character": 5}),
-])
+@pytest.mark.parametrize(
+    "text, stage, parser, expected",
+    [
+        ('```json\n{"plot": 4}\n```\nAgain:\n```json\n{"plot": "4"}\n```', "l2", "json", {"plot": 4}),
+        ('```\n{"reasoning": "similar"}\n```\n```\n{"plot": 2}\n```', "l2", "json", {"plot": 2}),
+        ('Format: {"plot": <0-5>}.\n```json\n{"plot": 3}\n```', "l2", "json", {"plot": 3}),
+        ("```\n3,5\n```\nSo:\n```\n3, 5.\n```", "l1", "comma", {"environment": 3, "character": 5}),
+    ],
+)
 def test_one_set_of_scores_given_twice_or_beside_other_objects_is_read(text, stage, parser, expected):
     assert parse_answer(text, stage, parser) == expected
 
@@ -259,10 +281,12 @@ TRICKY_PREDICTIONS = [
 
 
 @pytest.mark.parametrize("stage, language", sorted(BUILTIN))
-@pytest.mark.parametrize("reference, prediction", list(zip(TRICKY_REFERENCES, TRICKY_PREDICTIONS, strict=True)),
-                         ids=["quotes-and-braces", "chinese-and-newlines", "placeholders-and-format-codes"])
-def test_reference_and_prediction_are_put_in_verbatim_and_never_expanded_again(stage, language, reference,
-                                                                                prediction):
+@pytest.mark.parametrize(
+    "reference, prediction",
+    list(zip(TRICKY_REFERENCES, TRICKY_PREDICTIONS, strict=True)),
+    ids=["quotes-and-braces", "chinese-and-newlines", "placeholders-and-format-codes"],
+)
+def test_reference_and_prediction_are_put_in_verbatim_and_never_expanded_again(stage, language, reference, prediction):
     template = BUILTIN[(stage, language)]
     before, rest = template.user.split("{reference}")
     between, after = rest.split("{prediction}")
@@ -277,13 +301,16 @@ def test_a_custom_template_with_the_prediction_first_is_filled_in_one_pass():
     assert messages == [{"role": "user", "content": "候选：候选{reference}\n参考：参考{prediction}\n{plot}"}]
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"user": "Reference: {reference} only"}, "templates.l1.zh.user: must contain the placeholder {prediction}"),
-    ({"user": "Generated: {prediction} only"}, "templates.l1.zh.user: must contain the placeholder {reference}"),
-    ({"user": "{ reference } and {Prediction}"}, "templates.l1.zh.user: must contain the placeholder {reference}"),
-    ({"user": "   "}, "templates.l1.zh.user: the user message is empty"),
-    ({"system": "x"}, "templates.l1.zh.user: the user message is empty"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"user": "Reference: {reference} only"}, "templates.l1.zh.user: must contain the placeholder {prediction}"),
+        ({"user": "Generated: {prediction} only"}, "templates.l1.zh.user: must contain the placeholder {reference}"),
+        ({"user": "{ reference } and {Prediction}"}, "templates.l1.zh.user: must contain the placeholder {reference}"),
+        ({"user": "   "}, "templates.l1.zh.user: the user message is empty"),
+        ({"system": "x"}, "templates.l1.zh.user: the user message is empty"),
+    ],
+)
 def test_a_template_missing_a_placeholder_is_refused_with_its_path(fields, message):
     with pytest.raises(TemplateError) as error:
         templates_from_data({"l1": {"zh": fields}})
@@ -293,15 +320,18 @@ def test_a_template_missing_a_placeholder_is_refused_with_its_path(fields, messa
 GOOD_USER = "Reference: {reference}\nGenerated: {prediction}"
 
 
-@pytest.mark.parametrize("data, path", [
-    ({"l3": {"en": {"user": GOOD_USER}}}, "templates.l3:"),
-    ({"l1": {"fr": {"user": GOOD_USER}}}, "templates.l1.fr:"),
-    ({"l2": {"en": {"user": GOOD_USER, "parser": "yaml"}}}, "templates.l2.en.parser:"),
-    ({"l1": {"zh": {"user": GOOD_USER, "assistant": "ok"}}}, "templates.l1.zh: unknown field 'assistant'"),
-    ({"l1": {"zh": {"user": GOOD_USER, "system": 42}}}, "templates.l1.zh.system:"),
-    ({"l1": ["zh"]}, "templates.l1:"),
-    ({"l1": {"zh": GOOD_USER}}, "templates.l1.zh:"),
-])
+@pytest.mark.parametrize(
+    "data, path",
+    [
+        ({"l3": {"en": {"user": GOOD_USER}}}, "templates.l3:"),
+        ({"l1": {"fr": {"user": GOOD_USER}}}, "templates.l1.fr:"),
+        ({"l2": {"en": {"user": GOOD_USER, "parser": "yaml"}}}, "templates.l2.en.parser:"),
+        ({"l1": {"zh": {"user": GOOD_USER, "assistant": "ok"}}}, "templates.l1.zh: unknown field 'assistant'"),
+        ({"l1": {"zh": {"user": GOOD_USER, "system": 42}}}, "templates.l1.zh.system:"),
+        ({"l1": ["zh"]}, "templates.l1:"),
+        ({"l1": {"zh": GOOD_USER}}, "templates.l1.zh:"),
+    ],
+)
 def test_an_unknown_stage_language_parser_or_field_is_refused_with_its_path(data, path):
     with pytest.raises(TemplateError) as error:
         templates_from_data(data)
@@ -309,8 +339,9 @@ def test_an_unknown_stage_language_parser_or_field_is_refused_with_its_path(data
 
 
 def test_valid_template_data_is_read_with_json_as_the_default_parser():
-    templates = templates_from_data({"l1": {"en": {"user": GOOD_USER}}, "l2": {"zh": {"user": GOOD_USER,
-                                                                                     "parser": "comma"}}})
+    templates = templates_from_data(
+        {"l1": {"en": {"user": GOOD_USER}}, "l2": {"zh": {"user": GOOD_USER, "parser": "comma"}}}
+    )
     assert templates == {
         ("l1", "en"): Template("l1", "en", system="", user=GOOD_USER, parser="json"),
         ("l2", "zh"): Template("l2", "zh", system="", user=GOOD_USER, parser="comma"),
@@ -366,9 +397,15 @@ def test_the_stage_means_and_per_clip_scores_are_exactly_the_judges_answers(demo
     assert (result.clips, result.judged_clips) == (10, 10)
     assert result.metrics == metrics
     assert result.per_clip == per_clip
-    assert result.accounting == {"calls": 20, "cache_hits": 0, "retries": 0, "reasks": 0, "failures": 0,
-                                 "prompt_tokens": result.accounting["prompt_tokens"],
-                                 "completion_tokens": result.accounting["completion_tokens"]}
+    assert result.accounting == {
+        "calls": 20,
+        "cache_hits": 0,
+        "retries": 0,
+        "reasks": 0,
+        "failures": 0,
+        "prompt_tokens": result.accounting["prompt_tokens"],
+        "completion_tokens": result.accounting["completion_tokens"],
+    }
     assert result.accounting["prompt_tokens"] > 0 and result.accounting["completion_tokens"] >= 20
     assert result.to_dict()["status"] == "complete"
     assert result.judge == judge_identity(MODEL, 0.0, templates_for("en"))
@@ -380,8 +417,11 @@ def test_each_judgment_is_one_request_at_temperature_0_in_json_mode(demo, judge)
     assert judge.calls == 2 * len(references)
     templates = templates_for("en")
     asked = sorted(request.prompt for request in judge.requests)
-    assert asked == sorted(prompt_of(templates[stage], references[clip_id], predictions[clip_id])
-                           for clip_id in references for stage in STAGES)
+    assert asked == sorted(
+        prompt_of(templates[stage], references[clip_id], predictions[clip_id])
+        for clip_id in references
+        for stage in STAGES
+    )
     for request in judge.requests:
         assert request.body["model"] == MODEL
         assert request.body["temperature"] == 0
@@ -429,8 +469,10 @@ FAULTS = {
     "full-width digits": (lambda prompt: Fault(text=full_width_answer(prompt)), (0, 0, 0)),
     # A 200 the package cannot read is a transport fault (retried), not an answer (re-asked).
     "a truncated JSON body": (lambda prompt: Fault(body=TRUNCATED_BODY), (1, 0, 1)),
-    "a body without choices": (lambda prompt: Fault(body=b'{"id": "chatcmpl-x", "object": "chat.completion"}'),
-                               (1, 0, 1)),
+    "a body without choices": (
+        lambda prompt: Fault(body=b'{"id": "chatcmpl-x", "object": "chat.completion"}'),
+        (1, 0, 1),
+    ),
 }
 
 
@@ -465,8 +507,9 @@ def test_a_transient_fault_is_recovered_with_the_same_numbers_and_counted(demo, 
 
 
 @pytest.mark.parametrize("cache_kind", ["memory", "sqlite"])
-def test_a_judgment_that_stays_unreadable_leaves_the_run_incomplete_and_a_resume_asks_only_it(demo, judge, tmp_path,
-                                                                                             cache_kind):
+def test_a_judgment_that_stays_unreadable_leaves_the_run_incomplete_and_a_resume_asks_only_it(
+    demo, judge, tmp_path, cache_kind
+):
     references, predictions = demo
     clip_id, prompt = first_clip_prompt(references, predictions, stage="l2")
     judge.fault_rule = lambda asked, index: Fault(text="Plot: quite good") if asked == prompt else None
@@ -590,7 +633,8 @@ def test_an_endpoint_that_refuses_the_key_stops_the_run_early(judge):
     assert result.accounting["calls"] == judge.calls and result.accounting["retries"] == 0
     assert result.metrics == {} and result.judged_clips == 0 and result.per_clip == {}
     assert sorted((failure.clip_id, failure.stage) for failure in result.failures) == sorted(
-        (clip_id, stage) for clip_id in references for stage in STAGES)
+        (clip_id, stage) for clip_id in references for stage in STAGES
+    )
     assert result.accounting["failures"] == 60
     assert sum("not asked" in failure.reason for failure in result.failures) >= 60 - judge.calls
 
@@ -669,16 +713,18 @@ def test_a_second_run_with_the_sqlite_cache_file_makes_no_requests(demo, judge, 
 
 def reworded_l2(language="en") -> dict[str, Template]:
     original = BUILTIN[("l2", language)]
-    return templates_for(language) | {"l2": Template("l2", language, original.system,
-                                                     original.user + "\nBe strict.")}
+    return templates_for(language) | {"l2": Template("l2", language, original.system, original.user + "\nBe strict.")}
 
 
-@pytest.mark.parametrize("change, asked_again", [
-    ({"config": {"temperature": 0.5}}, 20),
-    ({"config": {"model": "another-judge"}}, 20),
-    ({"templates": reworded_l2()}, 10),
-    ({}, 0),
-])
+@pytest.mark.parametrize(
+    "change, asked_again",
+    [
+        ({"config": {"temperature": 0.5}}, 20),
+        ({"config": {"model": "another-judge"}}, 20),
+        ({"templates": reworded_l2()}, 10),
+        ({}, 0),
+    ],
+)
 def test_changing_the_temperature_model_or_template_asks_again(demo, judge, change, asked_again):
     references, predictions = demo
     cache = MemoryJudgeCache()
@@ -690,18 +736,31 @@ def test_changing_the_temperature_model_or_template_asks_again(demo, judge, chan
     assert judge.calls == result.accounting["calls"] == asked_again
     assert result.accounting["cache_hits"] == 20 - asked_again
     assert result.complete and result.metrics == expected_scores(references, predictions, templates)[0]
-    assert all(request.body["model"] == config.model and request.body["temperature"] == config.temperature
-               for request in judge.requests)
+    assert all(
+        request.body["model"] == config.model and request.body["temperature"] == config.temperature
+        for request in judge.requests
+    )
 
 
 def test_comma_templates_are_read_with_the_comma_parser_and_sent_without_json_mode(demo, judge):
     references, predictions = demo
-    overrides = templates_from_data({
-        "l1": {"en": {"user": "Reference: {reference}\nGenerated: {prediction}\n"
-                              "Rate environment and character from 0 to 5. Answer: e,c", "parser": "comma"}},
-        "l2": {"en": {"user": "Reference: {reference}\nGenerated: {prediction}\nGive a plot score from 0 to 5.",
-                      "parser": "comma"}},
-    })
+    overrides = templates_from_data(
+        {
+            "l1": {
+                "en": {
+                    "user": "Reference: {reference}\nGenerated: {prediction}\n"
+                    "Rate environment and character from 0 to 5. Answer: e,c",
+                    "parser": "comma",
+                }
+            },
+            "l2": {
+                "en": {
+                    "user": "Reference: {reference}\nGenerated: {prediction}\nGive a plot score from 0 to 5.",
+                    "parser": "comma",
+                }
+            },
+        }
+    )
     templates = templates_for("en", overrides)
     assert templates == {"l1": overrides[("l1", "en")], "l2": overrides[("l2", "en")]}
     judge.answer = comma_answer
@@ -850,22 +909,25 @@ def test_a_rate_limiter_without_caps_never_waits():
 
 
 def http_date(offset_seconds: float) -> str:
-    return format_datetime(datetime.now(timezone.utc) + timedelta(seconds=offset_seconds), usegmt=True)
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=offset_seconds), usegmt=True)
 
 
-@pytest.mark.parametrize("headers, expected", [
-    ({"Retry-After": "2"}, 2.0),
-    ({"retry-after": "0.5"}, 0.5),
-    ({"Retry-After": "-3"}, 0.0),
-    ({"retry-after-ms": "1500"}, 1.5),
-    ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25),
-    ({"retry-after-ms": "soon", "Retry-After": "4"}, 4.0),
-    ({"Retry-After": http_date(-3600)}, 0.0),
-    ({"Retry-After": "in a while"}, None),
-    ({"Retry-After": ""}, None),
-    ({"Content-Type": "application/json"}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"Retry-After": "2"}, 2.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"Retry-After": "-3"}, 0.0),
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25),
+        ({"retry-after-ms": "soon", "Retry-After": "4"}, 4.0),
+        ({"Retry-After": http_date(-3600)}, 0.0),
+        ({"Retry-After": "in a while"}, None),
+        ({"Retry-After": ""}, None),
+        ({"Content-Type": "application/json"}, None),
+        ({}, None),
+    ],
+)
 def test_retry_after_is_read_in_seconds_milliseconds_or_an_http_date(headers, expected):
     assert retry_after_seconds(httpx.Headers(headers)) == expected
     # A plain mapping, whatever the case of its names, reads the same.
@@ -884,9 +946,15 @@ def test_retry_after_as_a_future_http_date_is_the_seconds_until_then():
 
 # -- configuration from JUDGE_* ------------------------------------------------------------------------
 
-ENV = {"JUDGE_BASE_URL": "http://127.0.0.1:9/v1", "JUDGE_MODEL": "env-model", "JUDGE_API_KEY": "env-key",
-       "JUDGE_TEMPERATURE": "0.3", "JUDGE_CONCURRENCY": "4", "JUDGE_MAX_RETRIES": "2",
-       "JUDGE_RESPONSE_FORMAT": "none"}
+ENV = {
+    "JUDGE_BASE_URL": "http://127.0.0.1:9/v1",
+    "JUDGE_MODEL": "env-model",
+    "JUDGE_API_KEY": "env-key",
+    "JUDGE_TEMPERATURE": "0.3",
+    "JUDGE_CONCURRENCY": "4",
+    "JUDGE_MAX_RETRIES": "2",
+    "JUDGE_RESPONSE_FORMAT": "none",
+}
 
 
 def test_no_judge_variables_means_no_judge():
@@ -894,10 +962,13 @@ def test_no_judge_variables_means_no_judge():
     assert JudgeConfig.from_env({"JUDGE_API_KEY": "k", "JUDGE_BASE_URL": ""}, model=None) is None
 
 
-@pytest.mark.parametrize("environ, missing", [
-    ({"JUDGE_BASE_URL": "http://127.0.0.1:9/v1"}, "JUDGE_MODEL"),
-    ({"JUDGE_MODEL": "m", "JUDGE_API_KEY": "k"}, "JUDGE_BASE_URL"),
-])
+@pytest.mark.parametrize(
+    "environ, missing",
+    [
+        ({"JUDGE_BASE_URL": "http://127.0.0.1:9/v1"}, "JUDGE_MODEL"),
+        ({"JUDGE_MODEL": "m", "JUDGE_API_KEY": "k"}, "JUDGE_BASE_URL"),
+    ],
+)
 def test_a_half_configured_judge_is_an_error_naming_what_is_missing(environ, missing):
     with pytest.raises(JudgeConfigError, match=missing):
         JudgeConfig.from_env(environ)
@@ -905,32 +976,45 @@ def test_a_half_configured_judge_is_an_error_naming_what_is_missing(environ, mis
 
 def test_the_variables_are_read_typed_and_overrides_of_none_keep_them():
     config = JudgeConfig.from_env(ENV, base_url=None, model=None, api_key=None, temperature=None, concurrency=None)
-    assert config == JudgeConfig(base_url="http://127.0.0.1:9/v1", model="env-model", api_key="env-key",
-                                 temperature=0.3, concurrency=4, max_retries=2, response_format="none")
+    assert config == JudgeConfig(
+        base_url="http://127.0.0.1:9/v1",
+        model="env-model",
+        api_key="env-key",
+        temperature=0.3,
+        concurrency=4,
+        max_retries=2,
+        response_format="none",
+    )
     overridden = JudgeConfig.from_env(ENV, model="flag-model", temperature=0.0, concurrency=1)
     assert (overridden.model, overridden.temperature, overridden.concurrency) == ("flag-model", 0.0, 1)
     assert overridden.base_url == "http://127.0.0.1:9/v1" and overridden.api_key == "env-key"
     assert JudgeConfig.from_env({}, base_url="http://h/v1", model="m") == JudgeConfig(base_url="http://h/v1", model="m")
 
 
-@pytest.mark.parametrize("name, value", [
-    ("JUDGE_TEMPERATURE", "warm"),
-    ("JUDGE_CONCURRENCY", "2.5"),
-    ("JUDGE_MAX_TOKENS", "lots"),
-    ("JUDGE_TIMEOUT", "1 minute"),
-    ("JUDGE_REQUESTS_PER_MINUTE", "1e3"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("JUDGE_TEMPERATURE", "warm"),
+        ("JUDGE_CONCURRENCY", "2.5"),
+        ("JUDGE_MAX_TOKENS", "lots"),
+        ("JUDGE_TIMEOUT", "1 minute"),
+        ("JUDGE_REQUESTS_PER_MINUTE", "1e3"),
+    ],
+)
 def test_a_malformed_number_is_an_error_naming_the_variable(name, value):
     with pytest.raises(JudgeConfigError, match=name):
         JudgeConfig.from_env(ENV | {name: value})
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"JUDGE_TEMPERATURE": "3"}, "temperature"),
-    ({"JUDGE_CONCURRENCY": "0"}, "concurrency"),
-    ({"JUDGE_BASE_URL": "127.0.0.1:8000/v1"}, "http://"),
-    ({"JUDGE_RESPONSE_FORMAT": "xml"}, "response format"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"JUDGE_TEMPERATURE": "3"}, "temperature"),
+        ({"JUDGE_CONCURRENCY": "0"}, "concurrency"),
+        ({"JUDGE_BASE_URL": "127.0.0.1:8000/v1"}, "http://"),
+        ({"JUDGE_RESPONSE_FORMAT": "xml"}, "response format"),
+    ],
+)
 def test_a_value_out_of_range_is_refused(changes, message):
     with pytest.raises(JudgeConfigError, match=message):
         JudgeConfig.from_env(ENV | changes)

@@ -124,9 +124,24 @@ def test_cli_on_the_full_test_split_equals_pycocoevalcap(language, real_test_spl
     references_file = write_json(tmp_path / "refs.json", references)
     predictions_file = write_json(tmp_path / "preds.json", predictions)
     completed = subprocess.run(
-        [sys.executable, "-m", "evaluation", "score", "--references", str(references_file),
-         "--predictions", str(predictions_file), "--language", language, "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=True,
+        [
+            sys.executable,
+            "-m",
+            "evaluation",
+            "score",
+            "--references",
+            str(references_file),
+            "--predictions",
+            str(predictions_file),
+            "--language",
+            language,
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     output = json.loads(completed.stdout)  # nothing but one JSON object on stdout
     assert output["language"] == language and output["clips"] == 2227

@@ -59,7 +59,7 @@ def test_value_that_is_not_a_string():
 
 
 def test_duplicate_key_is_detected_never_last_wins():
-    text = '{\n' + ",\n".join(f'"{clip_id}": "n"' for clip_id in IDS) + f',\n"{IDS[3]}": "again"\n}}'
+    text = "{\n" + ",\n".join(f'"{clip_id}": "n"' for clip_id in IDS) + f',\n"{IDS[3]}": "again"\n}}'
     report = validate(text.encode(), REFS)
     problem = only(report, "duplicate_clip_id")
     assert problem.clip_ids == (IDS[3],)
@@ -120,7 +120,9 @@ def test_file_over_the_size_cap():
 def test_narration_over_the_length_cap():
     long = "x" * (DEFAULT_MAX_NARRATION_CHARS + 1)
     problem = only(validate(as_json(full(**{IDS[4]: long})), REFS), "narration_too_long")
-    assert IDS[4] in problem.message and "2,001 characters" in problem.message and "2,000-character cap" in problem.message
+    assert (
+        IDS[4] in problem.message and "2,001 characters" in problem.message and "2,000-character cap" in problem.message
+    )
 
 
 def test_not_utf8_names_the_offset_and_line():

@@ -48,8 +48,9 @@ def s3(s3_server, settings, monkeypatch, tmp_path):
     from tests.support.s3_server import S3Site
 
     bucket, location = s3_server.create_bucket(), "leaderboard"
-    site = S3Site(server=s3_server, bucket=bucket, location=location,
-                  env=s3_server.service_env(bucket, location=location))
+    site = S3Site(
+        server=s3_server, bucket=bucket, location=location, env=s3_server.service_env(bucket, location=location)
+    )
     # Credentials reach the storage the way they do in production: from the environment.
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, site.env[name])

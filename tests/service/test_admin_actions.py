@@ -48,10 +48,10 @@ def organizer(db):
 # -- submissions ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action, moderation_value", [("hide_selected", Moderation.HIDDEN),
-                                                      ("disqualify_selected", Moderation.DISQUALIFIED)])
-def test_hiding_or_disqualifying_asks_why_then_records_one_event(alice, demo_val, organizer, action,
-                                                                 moderation_value):
+@pytest.mark.parametrize(
+    "action, moderation_value", [("hide_selected", Moderation.HIDDEN), ("disqualify_selected", Moderation.DISQUALIFIED)]
+)
+def test_hiding_or_disqualifying_asks_why_then_records_one_event(alice, demo_val, organizer, action, moderation_value):
     submission = uploaded(alice, demo_val)
     client = logged_in(organizer)
     response = run_action(client, CHANGELISTS["submission"], action, [submission], reason="Copied narrations")
@@ -60,7 +60,10 @@ def test_hiding_or_disqualifying_asks_why_then_records_one_event(alice, demo_val
     event = only_event()
     assert (event.actor, event.actor_label, event.reason) == (organizer, "olga", "Copied narrations")
     assert (event.action, event.target_type, event.target_id) == (
-        f"submission.{action.removesuffix('_selected')}", "submissions.submission", str(submission.pk))
+        f"submission.{action.removesuffix('_selected')}",
+        "submissions.submission",
+        str(submission.pk),
+    )
     assert event.details["moderation"] == ["", moderation_value]
     assert "1 submission(s)" in " ".join(messages_of(response))
 
@@ -75,13 +78,16 @@ def test_hiding_or_disqualifying_asks_why_then_records_one_event(alice, demo_val
 def test_the_confirmation_page_changes_nothing_and_an_empty_reason_is_asked_again(alice, demo_val, organizer):
     submission = uploaded(alice, demo_val)
     client = logged_in(organizer)
-    page = client.post(CHANGELISTS["submission"], {"action": "hide_selected", ACTION_CHECKBOX_NAME: [submission.pk],
-                                                   "index": "0"})
+    page = client.post(
+        CHANGELISTS["submission"], {"action": "hide_selected", ACTION_CHECKBOX_NAME: [submission.pk], "index": "0"}
+    )
     assert page.status_code == 200 and str(submission) in page.content.decode()
     assert not AuditEvent.objects.exists() and Submission.objects.get(pk=submission.pk).moderation == ""
 
-    again = client.post(CHANGELISTS["submission"], {"action": "hide_selected", ACTION_CHECKBOX_NAME: [submission.pk],
-                                                    "post": "yes", "reason": "   "})
+    again = client.post(
+        CHANGELISTS["submission"],
+        {"action": "hide_selected", ACTION_CHECKBOX_NAME: [submission.pk], "post": "yes", "reason": "   "},
+    )
     assert again.status_code == 200 and "This field is required." in again.content.decode()
     assert not AuditEvent.objects.exists() and Submission.objects.get(pk=submission.pk).moderation == ""
 
@@ -89,8 +95,9 @@ def test_the_confirmation_page_changes_nothing_and_an_empty_reason_is_asked_agai
 def test_a_selection_gets_one_event_per_submission_and_refusals_are_reported(alice, bob, demo_val, organizer):
     first, second = uploaded(alice, demo_val), uploaded(bob, demo_val)
     moderation.hide(organizer, second, "already hidden earlier")
-    response = run_action(logged_in(organizer), CHANGELISTS["submission"], "hide_selected", [first, second],
-                          reason="Spam")
+    response = run_action(
+        logged_in(organizer), CHANGELISTS["submission"], "hide_selected", [first, second], reason="Spam"
+    )
     assert AuditEvent.objects.filter(action="submission.hide", reason="Spam").count() == 1
     assert Submission.objects.get(pk=first.pk).moderation == Moderation.HIDDEN
     assert Submission.objects.get(pk=second.pk).moderation_reason == "already hidden earlier"
@@ -98,18 +105,23 @@ def test_a_selection_gets_one_event_per_submission_and_refusals_are_reported(ali
     assert "1 submission(s) hidden." in text and f"#{second.pk} is already hidden" in text
 
 
-def test_cancelling_stops_a_waiting_and_a_running_submission_and_refuses_a_finished_one(alice, bob, demo_val,
-                                                                                       organizer):
+def test_cancelling_stops_a_waiting_and_a_running_submission_and_refuses_a_finished_one(
+    alice, bob, demo_val, organizer
+):
     waiting, running = uploaded(alice, demo_val), uploaded(bob, demo_val)
-    assert services.transition(running.pk, Status.SUBMITTED, Status.RUNNING,
-                               lease_expires_at=timezone.now() + timedelta(minutes=5))
+    assert services.transition(
+        running.pk, Status.SUBMITTED, Status.RUNNING, lease_expires_at=timezone.now() + timedelta(minutes=5)
+    )
     client = logged_in(organizer)
     run_action(client, CHANGELISTS["submission"], "cancel_selected", [waiting, running], reason="Wrong phase")
     assert set(Submission.objects.filter(pk__in=[waiting.pk, running.pk]).values_list("status", flat=True)) == {
-        Status.CANCELLED}
+        Status.CANCELLED
+    }
     events = AuditEvent.objects.filter(action="submission.cancel")
-    assert {tuple(event.details["status"]) for event in events} == {("submitted", "cancelled"),
-                                                                   ("running", "cancelled")}
+    assert {tuple(event.details["status"]) for event in events} == {
+        ("submitted", "cancelled"),
+        ("running", "cancelled"),
+    }
     assert all(event.reason == "Wrong phase" and event.actor == organizer for event in events)
     # A worker finishing the cancelled run cannot overwrite the cancellation.
     assert not services.transition(running.pk, Status.RUNNING, Status.FINISHED)
@@ -126,8 +138,16 @@ def test_cancelling_also_cancels_the_judge_runs_still_going(alice, demo_val, org
     submission = uploaded(alice, demo_val)
     services.transition(submission.pk, Status.SUBMITTED, Status.RUNNING)
     # A judge run left queued beside a running submission (a re-score's, say).
-    result = Result.objects.create(submission=submission, metrics={}, per_clip={}, clips=10, evaluation_version="x",
-                                   protocol="x", reference_hash="x", duration_seconds=0)
+    result = Result.objects.create(
+        submission=submission,
+        metrics={},
+        per_clip={},
+        clips=10,
+        evaluation_version="x",
+        protocol="x",
+        reference_hash="x",
+        duration_seconds=0,
+    )
     run = JudgeRun.objects.create(result=result, submission=submission, status=JudgeStatus.QUEUED)
     run_action(logged_in(organizer), CHANGELISTS["submission"], "cancel_selected", [submission], reason="Stop it")
     run.refresh_from_db()
@@ -138,8 +158,14 @@ def test_cancelling_also_cancels_the_judge_runs_still_going(alice, demo_val, org
 def test_marking_and_unmarking_a_baseline_records_the_citation(alice, demo_val, organizer):
     submission = uploaded(alice, demo_val)
     client = logged_in(organizer)
-    response = run_action(client, CHANGELISTS["submission"], "mark_baseline_selected", [submission],
-                          citation="Yue et al., Movie101v2 (2024)", reason="The paper's reference system")
+    response = run_action(
+        client,
+        CHANGELISTS["submission"],
+        "mark_baseline_selected",
+        [submission],
+        citation="Yue et al., Movie101v2 (2024)",
+        reason="The paper's reference system",
+    )
     submission.refresh_from_db()
     assert submission.is_baseline and submission.baseline_citation == "Yue et al., Movie101v2 (2024)"
     event = only_event(action="submission.mark_baseline")
@@ -156,11 +182,17 @@ def test_marking_and_unmarking_a_baseline_records_the_citation(alice, demo_val, 
 def test_the_change_form_cannot_edit_moderation_status_or_baseline(alice, demo_val, organizer):
     submission = uploaded(alice, demo_val)
     client = logged_in(organizer)
-    client.post(f"{CHANGELISTS['submission']}{submission.pk}/change/",
-                {"moderation": "hidden", "status": "finished", "is_baseline": "on", "is_public": ""})
+    client.post(
+        f"{CHANGELISTS['submission']}{submission.pk}/change/",
+        {"moderation": "hidden", "status": "finished", "is_baseline": "on", "is_public": ""},
+    )
     submission.refresh_from_db()
     assert (submission.moderation, submission.status, submission.is_baseline, submission.is_public) == (
-        "", "submitted", False, True)
+        "",
+        "submitted",
+        False,
+        True,
+    )
     assert client.get(f"{CHANGELISTS['submission']}add/").status_code == 403
 
 
@@ -171,14 +203,18 @@ def test_a_participant_and_staff_without_the_change_permission_cannot_act(alice,
     submission = uploaded(alice, demo_val)
     for user in (alice, make_organizer("viewer", models=())):
         client = logged_in(user)
-        response = client.post(CHANGELISTS["submission"], {"action": "hide_selected", "post": "yes",
-                                                           ACTION_CHECKBOX_NAME: [submission.pk], "reason": "x"})
+        response = client.post(
+            CHANGELISTS["submission"],
+            {"action": "hide_selected", "post": "yes", ACTION_CHECKBOX_NAME: [submission.pk], "reason": "x"},
+        )
         assert response.status_code in (302, 403)
     viewer = make_organizer("reader", models=())
     viewer.user_permissions.add(Permission.objects.get(codename="view_submission"))
-    response = logged_in(viewer).post(CHANGELISTS["submission"], {"action": "hide_selected", "post": "yes",
-                                                                  ACTION_CHECKBOX_NAME: [submission.pk], "reason": "x"},
-                                      follow=True)
+    response = logged_in(viewer).post(
+        CHANGELISTS["submission"],
+        {"action": "hide_selected", "post": "yes", ACTION_CHECKBOX_NAME: [submission.pk], "reason": "x"},
+        follow=True,
+    )
     assert response.status_code == 200
     assert Submission.objects.get(pk=submission.pk).moderation == "" and not AuditEvent.objects.exists()
 
@@ -220,17 +256,18 @@ def gated_val(demo_val):
     return demo_val
 
 
-@pytest.mark.parametrize("action, status", [("approve_selected", ApprovalStatus.APPROVED),
-                                            ("reject_selected", ApprovalStatus.REJECTED)])
+@pytest.mark.parametrize(
+    "action, status", [("approve_selected", ApprovalStatus.APPROVED), ("reject_selected", ApprovalStatus.REJECTED)]
+)
 def test_deciding_on_an_approval_request(alice, gated_val, organizer, action, status):
     approval = team_services.request_approval(alice, gated_val)
     assert approval.status == ApprovalStatus.PENDING
     assert only_event(action="approval.request").actor == alice
-    response = run_action(logged_in(organizer), CHANGELISTS["approval"], action, [approval],
-                          reason="Checked the registration form")
+    response = run_action(
+        logged_in(organizer), CHANGELISTS["approval"], action, [approval], reason="Checked the registration form"
+    )
     approval.refresh_from_db()
-    assert (approval.status, approval.note, approval.decided_by) == (status, "Checked the registration form",
-                                                                     organizer)
+    assert (approval.status, approval.note, approval.decided_by) == (status, "Checked the registration form", organizer)
     assert approval.decided_at is not None
     event = only_event(action=f"approval.{action.removesuffix('_selected')}")
     assert event.details["status"] == ["pending", status] and event.details["team"] == "Team A"
@@ -250,8 +287,10 @@ def test_participants_ask_for_approval_through_the_api_and_the_site(alice, bob, 
     assert AuditEvent.objects.filter(action="approval.request").count() == 1  # asking twice changes nothing
     not_needed = client.post("/api/v1/challenges/demo/phases/test/approval/")
     assert not_needed.status_code == 400 and "no approval is needed" in not_needed.json()["detail"]
-    assert api_client_for(make_participant("loner")).post(
-        "/api/v1/challenges/demo/phases/val/approval/").status_code == 400
+    assert (
+        api_client_for(make_participant("loner")).post("/api/v1/challenges/demo/phases/val/approval/").status_code
+        == 400
+    )
     assert APIClient().post("/api/v1/challenges/demo/phases/val/approval/").status_code in (401, 403)
 
     site = Client()
@@ -280,8 +319,9 @@ def test_editing_dates_limits_visibility_and_freeze_is_audited_old_to_new(demo_v
     url = f"{CHANGELISTS['phase']}{demo_val.pk}/change/"
     per_day_before = demo_val.max_submissions_per_day
     data = change_form_data(client.get(url))
-    data.update(max_submissions_per_day="2", board_visibility="organizers", frozen_at_0="2031-01-02",
-                frozen_at_1="10:00:00")
+    data.update(
+        max_submissions_per_day="2", board_visibility="organizers", frozen_at_0="2031-01-02", frozen_at_1="10:00:00"
+    )
     refused = client.post(url, data)
     assert refused.status_code == 200 and "Say why" in refused.content.decode()
     assert not AuditEvent.objects.exists()
@@ -329,22 +369,39 @@ def test_the_audit_log_is_read_only_in_the_admin(alice, demo_val, organizer):
 # -- services refuse an empty reason ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call", [
-    lambda who, submission, approval, team: moderation.hide(who, submission, " "),
-    lambda who, submission, approval, team: moderation.disqualify(who, submission, ""),
-    lambda who, submission, approval, team: moderation.restore(who, submission, "\n"),
-    lambda who, submission, approval, team: moderation.cancel(who, submission, ""),
-    lambda who, submission, approval, team: moderation.mark_baseline(who, submission, "Cited", ""),
-    lambda who, submission, approval, team: moderation.mark_baseline(who, submission, "", "why"),
-    lambda who, submission, approval, team: moderation.unmark_baseline(who, submission, ""),
-    lambda who, submission, approval, team: moderation.rescore_submissions(who, [submission], ""),
-    lambda who, submission, approval, team: moderation.rescore_submissions(who, submission.phase, " "),
-    lambda who, submission, approval, team: team_services.approve(who, approval, ""),
-    lambda who, submission, approval, team: team_services.reject(who, approval, " "),
-    lambda who, submission, approval, team: team_services.ban(who, team, ""),
-    lambda who, submission, approval, team: team_services.unban(who, team, ""),
-], ids=["hide", "disqualify", "restore", "cancel", "baseline-reason", "baseline-citation", "unmark", "rescore",
-        "rescore-phase", "approve", "reject", "ban", "unban"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda who, submission, approval, team: moderation.hide(who, submission, " "),
+        lambda who, submission, approval, team: moderation.disqualify(who, submission, ""),
+        lambda who, submission, approval, team: moderation.restore(who, submission, "\n"),
+        lambda who, submission, approval, team: moderation.cancel(who, submission, ""),
+        lambda who, submission, approval, team: moderation.mark_baseline(who, submission, "Cited", ""),
+        lambda who, submission, approval, team: moderation.mark_baseline(who, submission, "", "why"),
+        lambda who, submission, approval, team: moderation.unmark_baseline(who, submission, ""),
+        lambda who, submission, approval, team: moderation.rescore_submissions(who, [submission], ""),
+        lambda who, submission, approval, team: moderation.rescore_submissions(who, submission.phase, " "),
+        lambda who, submission, approval, team: team_services.approve(who, approval, ""),
+        lambda who, submission, approval, team: team_services.reject(who, approval, " "),
+        lambda who, submission, approval, team: team_services.ban(who, team, ""),
+        lambda who, submission, approval, team: team_services.unban(who, team, ""),
+    ],
+    ids=[
+        "hide",
+        "disqualify",
+        "restore",
+        "cancel",
+        "baseline-reason",
+        "baseline-citation",
+        "unmark",
+        "rescore",
+        "rescore-phase",
+        "approve",
+        "reject",
+        "ban",
+        "unban",
+    ],
+)
 def test_every_organizer_service_refuses_an_empty_reason(alice, demo_val, organizer, call):
     submission = uploaded(alice, demo_val)
     approval = PhaseApproval.objects.create(team=submission.team, phase=demo_val)
@@ -356,8 +413,20 @@ def test_every_organizer_service_refuses_an_empty_reason(alice, demo_val, organi
 # -- what participants can never change ------------------------------------------------------------------
 
 
-PROTECTED = ("status", "moderation", "moderation_reason", "is_baseline", "baseline_citation", "team_id", "phase_id",
-             "language", "current_result_id", "error", "attempts", "user_id")
+PROTECTED = (
+    "status",
+    "moderation",
+    "moderation_reason",
+    "is_baseline",
+    "baseline_citation",
+    "team_id",
+    "phase_id",
+    "language",
+    "current_result_id",
+    "error",
+    "attempts",
+    "user_id",
+)
 
 
 def test_participants_cannot_change_status_scores_baseline_moderation_or_ownership(alice, bob, demo_val, demo_test):
@@ -365,13 +434,25 @@ def test_participants_cannot_change_status_scores_baseline_moderation_or_ownersh
     moderation.hide(make_organizer(), submission, "Under review")
     before = Submission.objects.values(*PROTECTED).get(pk=submission.pk)
     forged = {
-        "status": "finished", "scores": {"CIDEr": 99.0}, "result": {"reference_hash": "x"}, "is_baseline": True,
-        "baseline_citation": "me", "moderation": "", "moderation_reason": "", "team": "Team B",
-        "phase": "test", "language": "zh", "user": "bob", "error": "", "current_result": 1, "id": 999,
+        "status": "finished",
+        "scores": {"CIDEr": 99.0},
+        "result": {"reference_hash": "x"},
+        "is_baseline": True,
+        "baseline_citation": "me",
+        "moderation": "",
+        "moderation_reason": "",
+        "team": "Team B",
+        "phase": "test",
+        "language": "zh",
+        "user": "bob",
+        "error": "",
+        "current_result": 1,
+        "id": 999,
     }
     client = api_client_for(alice)
-    response = client.patch(f"/api/v1/submissions/{submission.pk}/", {**forged, "method_name": "renamed"},
-                            format="json")
+    response = client.patch(
+        f"/api/v1/submissions/{submission.pk}/", {**forged, "method_name": "renamed"}, format="json"
+    )
     assert response.status_code in (200, 400)
     assert Submission.objects.values(*PROTECTED).get(pk=submission.pk) == before
     if response.status_code == 200:
@@ -380,15 +461,19 @@ def test_participants_cannot_change_status_scores_baseline_moderation_or_ownersh
 
     site = Client()
     site.force_login(alice)
-    site.post(f"/submissions/{submission.pk}/", {**{key: str(value) for key, value in forged.items()},
-                                                  "method_name": "site rename", "is_public": "on"})
+    site.post(
+        f"/submissions/{submission.pk}/",
+        {**{key: str(value) for key, value in forged.items()}, "method_name": "site rename", "is_public": "on"},
+    )
     after = Submission.objects.get(pk=submission.pk)
     assert Submission.objects.values(*PROTECTED).get(pk=submission.pk) == before
     assert after.method_name == "site rename" and after.is_public  # what the team may change, it can
 
     # Another team cannot even see it.
-    assert api_client_for(bob).patch(f"/api/v1/submissions/{submission.pk}/", {"public": False},
-                                     format="json").status_code == 404
+    assert (
+        api_client_for(bob).patch(f"/api/v1/submissions/{submission.pk}/", {"public": False}, format="json").status_code
+        == 404
+    )
     assert Submission.objects.get(pk=submission.pk).is_public
 
 
@@ -396,21 +481,35 @@ def test_resuming_and_cancelling_judge_runs_ask_why_and_are_audited(alice, demo_
     from leaderboard.judging.models import JudgeRun, JudgeStatus
     from leaderboard.submissions.models import Result
 
-    organizer.user_permissions.add(*Permission.objects.filter(content_type__model="judgerun",
-                                                             codename__in=["change_judgerun", "view_judgerun"]))
+    organizer.user_permissions.add(
+        *Permission.objects.filter(content_type__model="judgerun", codename__in=["change_judgerun", "view_judgerun"])
+    )
     submission = uploaded(alice, demo_val)
-    result = Result.objects.create(submission=submission, metrics={}, per_clip={}, clips=10, evaluation_version="x",
-                                   protocol="x", reference_hash="x", duration_seconds=0)
-    incomplete = JudgeRun.objects.create(result=result, submission=submission, status=JudgeStatus.INCOMPLETE,
-                                         reason="3 of 20 judgments failed")
+    result = Result.objects.create(
+        submission=submission,
+        metrics={},
+        per_clip={},
+        clips=10,
+        evaluation_version="x",
+        protocol="x",
+        reference_hash="x",
+        duration_seconds=0,
+    )
+    incomplete = JudgeRun.objects.create(
+        result=result, submission=submission, status=JudgeStatus.INCOMPLETE, reason="3 of 20 judgments failed"
+    )
     client = logged_in(organizer)
-    response = run_action(client, "/admin/judging/judgerun/", "resume_judging", [incomplete],
-                          reason="The endpoint is back")
+    response = run_action(
+        client, "/admin/judging/judgerun/", "resume_judging", [incomplete], reason="The endpoint is back"
+    )
     incomplete.refresh_from_db()
     assert incomplete.status == JudgeStatus.QUEUED and incomplete.reason == ""
     event = only_event(action="judge.resume")
-    assert (event.actor, event.reason, event.details["status"]) == (organizer, "The endpoint is back",
-                                                                     ["incomplete", "queued"])
+    assert (event.actor, event.reason, event.details["status"]) == (
+        organizer,
+        "The endpoint is back",
+        ["incomplete", "queued"],
+    )
     assert any("queued again" in message for message in messages_of(response))
 
     run_action(client, "/admin/judging/judgerun/", "cancel_judging", [incomplete], reason="Wrong model")
@@ -427,14 +526,24 @@ def test_resuming_and_cancelling_judge_runs_ask_why_and_are_audited(alice, demo_
 def test_an_organizer_approves_a_team_for_a_phase_before_it_asks(alice, gated_val, organizer):
     team = Team.objects.get(name="Team A")
     assert services.rules.submission_refusal(alice, gated_val, "en").code == "approval_required"
-    page = logged_in(organizer).post(CHANGELISTS["team"], {"action": "approve_for_phase",
-                                                           ACTION_CHECKBOX_NAME: [str(team.pk)], "index": "0"})
+    page = logged_in(organizer).post(
+        CHANGELISTS["team"], {"action": "approve_for_phase", ACTION_CHECKBOX_NAME: [str(team.pk)], "index": "0"}
+    )
     assert 'name="phase"' in page.content.decode()
-    run_action(logged_in(organizer), CHANGELISTS["team"], "approve_for_phase", [team], phase=str(gated_val.pk),
-               reason="Invited: the authors of the benchmark")
+    run_action(
+        logged_in(organizer),
+        CHANGELISTS["team"],
+        "approve_for_phase",
+        [team],
+        phase=str(gated_val.pk),
+        reason="Invited: the authors of the benchmark",
+    )
     approval = PhaseApproval.objects.get(team=team, phase=gated_val)
     assert (approval.status, approval.note, approval.decided_by) == (
-        ApprovalStatus.APPROVED, "Invited: the authors of the benchmark", organizer)
+        ApprovalStatus.APPROVED,
+        "Invited: the authors of the benchmark",
+        organizer,
+    )
     assert services.rules.submission_refusal(alice, gated_val, "en") is None
     assert only_event(action="approval.approve").details["status"] == ["pending", "approved"]
     assert only_event(action="approval.create").actor == organizer

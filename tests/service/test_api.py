@@ -148,8 +148,11 @@ def test_a_team_sees_only_its_own_submissions(alice, bob, demo_val):
 def test_anonymous_users_see_no_submission_details(alice, demo_val):
     submission_id = scored(api_client_for(alice), demo_val)
     anonymous = APIClient()
-    for url in (f"/api/v1/submissions/{submission_id}/", "/api/v1/submissions/",
-                f"/api/v1/submissions/{submission_id}/clip-scores/"):
+    for url in (
+        f"/api/v1/submissions/{submission_id}/",
+        "/api/v1/submissions/",
+        f"/api/v1/submissions/{submission_id}/clip-scores/",
+    ):
         assert anonymous.get(url).status_code == 401
 
 
@@ -158,8 +161,14 @@ def test_participants_change_only_method_fields_and_the_public_flag(alice, demo_
     submission_id = scored(client, demo_val)
     response = client.patch(
         f"/api/v1/submissions/{submission_id}/",
-        {"public": True, "method_name": "renamed", "status": "failed", "scores": {"cider": 99},
-         "error": "x", "team": "other"},
+        {
+            "public": True,
+            "method_name": "renamed",
+            "status": "failed",
+            "scores": {"cider": 99},
+            "error": "x",
+            "team": "other",
+        },
         format="json",
     )
     assert response.status_code == 200
@@ -174,8 +183,14 @@ def test_leaderboard_is_public_and_ranks_public_finished_entries(alice, bob, dem
     scored(alice_client, demo_val, public="true", method_name="alice-good")
     weaker = json.loads(demo_file("val-zh.json"))
     weaker = {clip_id: text[:4] for clip_id, text in weaker.items()}
-    response = upload(bob_client, demo_val, "zh", json.dumps(weaker, ensure_ascii=False).encode(),
-                      public="true", method_name="bob-short")
+    response = upload(
+        bob_client,
+        demo_val,
+        "zh",
+        json.dumps(weaker, ensure_ascii=False).encode(),
+        public="true",
+        method_name="bob-short",
+    )
     services.score_submission(response.json()["id"])
     scored(bob_client, demo_val, public="false", method_name="bob-private")  # private: not on the board
     upload(alice_client, demo_val, "zh", demo_file("val-zh.json"), public="true")  # not scored: not on the board
@@ -183,7 +198,9 @@ def test_leaderboard_is_public_and_ranks_public_finished_entries(alice, bob, dem
     body = APIClient().get("/api/v1/challenges/demo/phases/val/leaderboards/zh/l1/").json()
     assert body["primary_metric"] == "l1" and body["columns"][0] == "l1"
     assert [(row["rank"], row["team"], row["method_name"]) for row in body["rows"]] == [
-        (1, "Team A", "alice-good"), (2, "Team B", "bob-short")]
+        (1, "Team A", "alice-good"),
+        (2, "Team B", "bob-short"),
+    ]
     assert body["rows"][0]["scores"]["cider"] > body["rows"][1]["scores"]["cider"]
     assert "l1" not in body["rows"][0]["scores"]  # no judge yet: the stage metric is absent, not faked
     assert APIClient().get("/api/v1/challenges/demo/phases/val/leaderboards/en/l1/").json()["rows"] == []
@@ -250,7 +267,9 @@ def hidden_world(alice, bob, demo_test, admin_user, settings):
     with FakeJudge(answer=quoting_judge_answer) as judge:
         judge.fault_rule = lambda prompt, index: (
             Fault(text="No scores. I read: " + prompt.replace("{", "(").replace("}", ")"))
-            if failing in prompt else None)
+            if failing in prompt
+            else None
+        )
         demo_test.judge_base_url, demo_test.judge_model = judge.base_url, "fake-judge-1"
         demo_test.save()
         api = api_client_for(alice)
@@ -321,21 +340,51 @@ def test_no_url_serves_the_hidden_references(who, hidden_world, alice, bob, demo
     viewer = {"anonymous": None, "member": alice, "other_team": bob, "staff": admin_user}[who]
     if viewer is not None:
         client.force_login(viewer)
-    pages = [f"/c/demo/pages/{slug}/" for slug in ChallengePage.objects.filter(challenge__slug="demo")
-             .values_list("slug", flat=True)]
+    pages = [
+        f"/c/demo/pages/{slug}/"
+        for slug in ChallengePage.objects.filter(challenge__slug="demo").values_list("slug", flat=True)
+    ]
     assert pages
-    urls = [
-        "/", "/c/demo/", "/api/v1/challenges/", "/api/v1/challenges/demo/", "/api/schema/", "/api/docs/",
-        "/status/", "/api/v1/status/", "/account/email/", "/team/", "/token/", "/c/demo/test/submit/",
-        "/c/demo/test/approval/", "/api/v1/challenges/demo/phases/test/approval/",
-        "/api/v1/challenges/demo/phases/test/quota/", "/submissions/", "/api/v1/submissions/",
-        "/api/v1/challenges/demo/phases/test/submissions/", f"/media/{stored}", f"/{stored}",
-        *pages,
-    ] + [url for submission_id in entries.values() for url in (
-        f"/submissions/{submission_id}/", f"/api/v1/submissions/{submission_id}/",
-        f"/api/v1/submissions/{submission_id}/clip-scores/")
-    ] + [f"{prefix}{lang}/{stage}/" for prefix in ("/c/demo/test/", "/api/v1/challenges/demo/phases/test/leaderboards/")
-         for lang in ("zh", "en") for stage in ("l1", "l2")]
+    urls = (
+        [
+            "/",
+            "/c/demo/",
+            "/api/v1/challenges/",
+            "/api/v1/challenges/demo/",
+            "/api/schema/",
+            "/api/docs/",
+            "/status/",
+            "/api/v1/status/",
+            "/account/email/",
+            "/team/",
+            "/token/",
+            "/c/demo/test/submit/",
+            "/c/demo/test/approval/",
+            "/api/v1/challenges/demo/phases/test/approval/",
+            "/api/v1/challenges/demo/phases/test/quota/",
+            "/submissions/",
+            "/api/v1/submissions/",
+            "/api/v1/challenges/demo/phases/test/submissions/",
+            f"/media/{stored}",
+            f"/{stored}",
+            *pages,
+        ]
+        + [
+            url
+            for submission_id in entries.values()
+            for url in (
+                f"/submissions/{submission_id}/",
+                f"/api/v1/submissions/{submission_id}/",
+                f"/api/v1/submissions/{submission_id}/clip-scores/",
+            )
+        ]
+        + [
+            f"{prefix}{lang}/{stage}/"
+            for prefix in ("/c/demo/test/", "/api/v1/challenges/demo/phases/test/leaderboards/")
+            for lang in ("zh", "en")
+            for stage in ("l1", "l2")
+        ]
+    )
     seen = []
     for state in ("live", "moderated_and_frozen"):
         if state == "moderated_and_frozen":
@@ -371,7 +420,11 @@ def test_no_url_serves_the_hidden_references(who, hidden_world, alice, bob, demo
 
     # The result emails, as the notification task sends them, and the organizers' digest.
     mail.outbox = []
-    for kind, submission_id in (("finished", entries["zh"]), ("finished", entries["en"]), ("failed", entries["failed"])):
+    for kind, submission_id in (
+        ("finished", entries["zh"]),
+        ("finished", entries["en"]),
+        ("failed", entries["failed"]),
+    ):
         assert notifications.notify_submission(submission_id, kind) == notifications.Sent.SENT, kind
     notifications.update_preferences(admin_user, on_result=True, digest=True)
     assert notifications.send_digests() == 1

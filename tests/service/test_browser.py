@@ -27,9 +27,19 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.implicitly_wait(0)
@@ -43,8 +53,9 @@ def wait_for(driver, condition, timeout=60):
 
     # The status page reloads itself when the status changes: an element found
     # just before a reload is stale a moment later; look again.
-    return WebDriverWait(driver, timeout, poll_frequency=0.2,
-                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.2, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+    ).until(condition)
 
 
 def sign_in(driver, base, username, password):
@@ -82,8 +93,7 @@ def test_submit_through_the_page_and_see_the_board(browser, live_server, celery_
     assert not browser.find_elements(By.CSS_SELECTOR, "table.board tbody b")
 
 
-def test_a_rejected_upload_lists_its_problems_without_leaving_the_page(browser, live_server, alice, demo_val,
-                                                                     tmp_path):
+def test_a_rejected_upload_lists_its_problems_without_leaving_the_page(browser, live_server, alice, demo_val, tmp_path):
     from selenium.webdriver.common.by import By
 
     bad = tmp_path / "bad.json"
@@ -93,8 +103,9 @@ def test_a_rejected_upload_lists_its_problems_without_leaving_the_page(browser, 
     browser.find_element(By.CSS_SELECTOR, "input[name=language][value=zh]").click()
     browser.find_element(By.NAME, "predictions").send_keys(str(bad))
     browser.find_element(By.ID, "submit-button").click()
-    problems = wait_for(browser, lambda d: d.find_element(By.ID, "problems").is_displayed()
-                        and d.find_element(By.ID, "problem-list"))
+    problems = wait_for(
+        browser, lambda d: d.find_element(By.ID, "problems").is_displayed() and d.find_element(By.ID, "problem-list")
+    )
     text = problems.text
     assert "Narrations that are not strings (1)" in text and "without a narration (9)" in text
     assert '"<img src=x onerror=alert(1)>"' in text  # the key is shown as text

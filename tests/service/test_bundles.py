@@ -78,8 +78,9 @@ def small_bundle() -> dict:
                 "references_public": True,
                 "references": {"en": {"file": "val-en.json"}, "zh": {"narrations": {"1_0_1": "你好"}}},
                 "boards": [board],
-                "baselines": [{"language": "en", "key": "b", "method_name": "B", "citation": "Invented",
-                               "scores": {"cider": 0.1}}],
+                "baselines": [
+                    {"language": "en", "key": "b", "method_name": "B", "citation": "Invented", "scores": {"cider": 0.1}}
+                ],
             },
             {
                 "slug": "test",
@@ -162,14 +163,23 @@ def _append(path: str, item):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (_set("phases.1.boards.0.primary", "ciderr"), 'phases[1].boards[0].primary: unknown metric "ciderr"; did you mean "cider"?'),
-        (_set("phases.0.boards.0.columns", ["cider", "meteorr"]), 'phases[0].boards[0].columns[1]: unknown metric "meteorr"'),
+        (
+            _set("phases.1.boards.0.primary", "ciderr"),
+            'phases[1].boards[0].primary: unknown metric "ciderr"; did you mean "cider"?',
+        ),
+        (
+            _set("phases.0.boards.0.columns", ["cider", "meteorr"]),
+            'phases[0].boards[0].columns[1]: unknown metric "meteorr"',
+        ),
         (_set("phases.0.boards.0.columns", ["l1"]), 'phases[0].boards[0].columns[0]: duplicate column "l1"'),
         (_set("phases.0.ends_at", "2024-06-01T00:00:00Z"), "phases[0].ends_at: must be after starts_at"),
         (_rename("phases.0", "boards", "bords"), 'phases[0].bords: unknown key; did you mean "boards"?'),
         (_set("titel", "x"), 'titel: unknown key; did you mean "title"?'),
         (_set("phases.0.judge", {"modle": "m"}), 'phases[0].judge.modle: unknown key; did you mean "model"?'),
-        (_set("phases.0.max_submissions_per_day", "five"), "phases[0].max_submissions_per_day: must be a whole number or null, not text"),
+        (
+            _set("phases.0.max_submissions_per_day", "five"),
+            "phases[0].max_submissions_per_day: must be a whole number or null, not text",
+        ),
         (_set("phases.0.max_submissions_total", -1), "phases[0].max_submissions_total: must be at least 0"),
         (_set("phases.0.references_public", "yes"), "phases[0].references_public: must be true or false, not text"),
         (_set("phases.0.boards.0.precision", 11), "phases[0].boards[0].precision: must be between 0 and 10"),
@@ -180,44 +190,111 @@ def _append(path: str, item):
         (_set("phases", []), "phases: give at least one phase"),
         (_set("slug", "not a slug"), 'slug: "not a slug" is not a slug'),
         (_set("languages", ["zh", "fr"]), 'languages[1]: unknown language "fr"; expected one of zh, en'),
-        (_set("phases.0.references.fr", {"narrations": {"1_0_1": "x"}}), 'phases[0].references.fr: unknown language "fr"'),
-        (_set("languages", ["zh"]), "phases[0].references.en: \"en\" is not one of the challenge's languages (zh)"),
+        (
+            _set("phases.0.references.fr", {"narrations": {"1_0_1": "x"}}),
+            'phases[0].references.fr: unknown language "fr"',
+        ),
+        (_set("languages", ["zh"]), 'phases[0].references.en: "en" is not one of the challenge\'s languages (zh)'),
         (_set("phases.0.baselines.0.language", "de"), 'phases[0].baselines[0].language: unknown language "de"'),
         (_set("phases.1.slug", "val"), 'phases[1].slug: duplicate phase slug "val" (also at phases[0].slug)'),
-        (_append("pages", {"slug": "about", "title": "Again"}), 'pages[1].slug: duplicate page slug "about" (also at pages[0].slug)'),
-        (_append("phases.0.boards", {"key": "l1", "title": "x", "primary": "l2"}), 'phases[0].boards[1].key: duplicate board key "l1"'),
-        (_append("phases.0.baselines", {"language": "en", "key": "b", "method_name": "C", "citation": "c",
-                                         "scores": {"cider": 1}}), 'phases[0].baselines[1].key: duplicate baseline key "en/b"'),
-        (_set("phases.0.baselines.0.scores", {"ciderr": 1}), 'phases[0].baselines[0].scores.ciderr: unknown metric "ciderr"'),
-        (_set("phases.0.baselines.0.scores", {"cider": "high"}), "phases[0].baselines[0].scores.cider: must be a number, not text"),
-        (_set("phases.0.baselines.0.url", "ftp://x"), "phases[0].baselines[0].url: must start with http:// or https://"),
+        (
+            _append("pages", {"slug": "about", "title": "Again"}),
+            'pages[1].slug: duplicate page slug "about" (also at pages[0].slug)',
+        ),
+        (
+            _append("phases.0.boards", {"key": "l1", "title": "x", "primary": "l2"}),
+            'phases[0].boards[1].key: duplicate board key "l1"',
+        ),
+        (
+            _append(
+                "phases.0.baselines",
+                {"language": "en", "key": "b", "method_name": "C", "citation": "c", "scores": {"cider": 1}},
+            ),
+            'phases[0].baselines[1].key: duplicate baseline key "en/b"',
+        ),
+        (
+            _set("phases.0.baselines.0.scores", {"ciderr": 1}),
+            'phases[0].baselines[0].scores.ciderr: unknown metric "ciderr"',
+        ),
+        (
+            _set("phases.0.baselines.0.scores", {"cider": "high"}),
+            "phases[0].baselines[0].scores.cider: must be a number, not text",
+        ),
+        (
+            _set("phases.0.baselines.0.url", "ftp://x"),
+            "phases[0].baselines[0].url: must start with http:// or https://",
+        ),
         (_set("phases.0.baselines.0.url", "http://exa mple"), "phases[0].baselines[0].url: Enter a valid URL."),
         (_set("phases.0.judge", {"max_tokens": 0}), "phases[0].judge.max_tokens: must be at least 1"),
-        (_set("phases.0.references.en.file", "missing.json"), "phases[0].references.en.file: no such file: missing.json"),
-        (_set("phases.0.references.en", {"file": "val-en.json", "narrations": {"a": "b"}}),
-         "phases[0].references.en: give one of file, movie101v2 or narrations, not file and narrations"),
-        (_set("phases.0.references.en", {"source": "somewhere"}),
-         "phases[0].references.en: give file, movie101v2 or narrations (or the hash of the stored references"),
-        (_set("phases.0.references.en.hash", "sha256:" + "0" * 64), "phases[0].references.en.hash: the references read have hash sha256:"),
-        (_set("phases.1.references.en.movie101v2.split", "dev"), 'phases[1].references.en.movie101v2.split: unknown split "dev"'),
-        (_set("phases.1.references.en.movie101v2.data", "nowhere"), "phases[1].references.en.movie101v2.data: nowhere is not a Movie101v2 folder"),
-        (_set("phases.0.references.zh.narrations", {"1_0_1": 5}), "phases[0].references.zh.narrations: clip ids and narrations must be text"),
+        (
+            _set("phases.0.references.en.file", "missing.json"),
+            "phases[0].references.en.file: no such file: missing.json",
+        ),
+        (
+            _set("phases.0.references.en", {"file": "val-en.json", "narrations": {"a": "b"}}),
+            "phases[0].references.en: give one of file, movie101v2 or narrations, not file and narrations",
+        ),
+        (
+            _set("phases.0.references.en", {"source": "somewhere"}),
+            "phases[0].references.en: give file, movie101v2 or narrations (or the hash of the stored references",
+        ),
+        (
+            _set("phases.0.references.en.hash", "sha256:" + "0" * 64),
+            "phases[0].references.en.hash: the references read have hash sha256:",
+        ),
+        (
+            _set("phases.1.references.en.movie101v2.split", "dev"),
+            'phases[1].references.en.movie101v2.split: unknown split "dev"',
+        ),
+        (
+            _set("phases.1.references.en.movie101v2.data", "nowhere"),
+            "phases[1].references.en.movie101v2.data: nowhere is not a Movie101v2 folder",
+        ),
+        (
+            _set("phases.0.references.zh.narrations", {"1_0_1": 5}),
+            "phases[0].references.zh.narrations: clip ids and narrations must be text",
+        ),
         (_set("phases.0.starts_at", "2025-01-01T00:00:00"), "phases[0].starts_at: give a timezone"),
-        (_set("phases.0.starts_at", "next monday"), 'phases[0].starts_at: "next monday" is not an ISO 8601 date and time'),
+        (
+            _set("phases.0.starts_at", "next monday"),
+            'phases[0].starts_at: "next monday" is not an ISO 8601 date and time',
+        ),
         (_set("phases.0.frozen_at", 5), "phases[0].frozen_at: must be a date and time, not a number"),
         (_set("phases.0.board_visibility", "secret"), 'phases[0].board_visibility: unknown visibility "secret"'),
-        (_set("phases.0.board_visibility", "hidden_until"), "phases[0].boards_public_from: required with board_visibility: hidden_until"),
-        (_set("phases.0.boards_public_from", "2025-02-01T00:00:00Z"), "phases[0].boards_public_from: only with board_visibility: hidden_until"),
-        (_set("phases.0.judge", {"templates": {"l1": {"en": {"user": "{reference} only"}}}}),
-         "phases[0].judge.templates.l1.en.user: must contain the placeholder {prediction}"),
+        (
+            _set("phases.0.board_visibility", "hidden_until"),
+            "phases[0].boards_public_from: required with board_visibility: hidden_until",
+        ),
+        (
+            _set("phases.0.boards_public_from", "2025-02-01T00:00:00Z"),
+            "phases[0].boards_public_from: only with board_visibility: hidden_until",
+        ),
+        (
+            _set("phases.0.judge", {"templates": {"l1": {"en": {"user": "{reference} only"}}}}),
+            "phases[0].judge.templates.l1.en.user: must contain the placeholder {prediction}",
+        ),
         (_set("phases.0.judge", {"templates": {"l3": {}}}), "phases[0].judge.templates.l3: unknown stage"),
-        (_set("phases.0.judge", {"templates": {"l2": {"en": {"user": "{reference}{prediction}", "parser": "xml"}}}}),
-         "phases[0].judge.templates.l2.en.parser: unknown parser 'xml'"),
+        (
+            _set("phases.0.judge", {"templates": {"l2": {"en": {"user": "{reference}{prediction}", "parser": "xml"}}}}),
+            "phases[0].judge.templates.l2.en.parser: unknown parser 'xml'",
+        ),
         (_set("phases.0.judge", {"api_key": "sk-secret"}), "phases[0].judge.api_key: keys never go in a bundle"),
-        (_set("phases.0.judge", {"api_key_env": "MY-KEY"}), 'phases[0].judge.api_key_env: "MY-KEY" is not allowed: name JUDGE_API_KEY or JUDGE_API_KEY_<SUFFIX>'),
-        (_set("phases.0.judge", {"api_key_env": "DATABASE_URL"}), 'phases[0].judge.api_key_env: "DATABASE_URL" is not allowed'),
-        (_set("phases.0.judge", {"api_key_env": "judge_api_key_x"}), 'phases[0].judge.api_key_env: "judge_api_key_x" is not allowed'),
-        (_set("phases.0.judge", {"base_url": "localhost:8000"}), "phases[0].judge.base_url: must start with http:// or https://"),
+        (
+            _set("phases.0.judge", {"api_key_env": "MY-KEY"}),
+            'phases[0].judge.api_key_env: "MY-KEY" is not allowed: name JUDGE_API_KEY or JUDGE_API_KEY_<SUFFIX>',
+        ),
+        (
+            _set("phases.0.judge", {"api_key_env": "DATABASE_URL"}),
+            'phases[0].judge.api_key_env: "DATABASE_URL" is not allowed',
+        ),
+        (
+            _set("phases.0.judge", {"api_key_env": "judge_api_key_x"}),
+            'phases[0].judge.api_key_env: "judge_api_key_x" is not allowed',
+        ),
+        (
+            _set("phases.0.judge", {"base_url": "localhost:8000"}),
+            "phases[0].judge.base_url: must start with http:// or https://",
+        ),
         (_set("phases.0.judge", {"temperature": 3}), "phases[0].judge.temperature: must be a number between 0 and 2"),
     ],
 )
@@ -234,8 +311,13 @@ def test_yaml_dates_naive_timestamps_and_bare_dates(bundle_dir):
     errors = errors_of(yaml.safe_load(text), bundle_dir)
     assert "phases[0].starts_at: give a timezone, e.g. 2025-03-01T00:00:00Z or +08:00" in errors
     assert "phases[0].ends_at: give a time and a timezone too, e.g. 2025-03-01T00:00:00Z" in errors
-    aware = yaml.safe_load(yaml.safe_dump(small_bundle()).replace("'2025-01-01T00:00:00Z'", "2025-01-01T08:00:00+08:00"))
-    assert validate_bundle(aware, base_dir=bundle_dir).phases[0].fields["starts_at"].isoformat() == "2025-01-01T00:00:00+00:00"
+    aware = yaml.safe_load(
+        yaml.safe_dump(small_bundle()).replace("'2025-01-01T00:00:00Z'", "2025-01-01T08:00:00+08:00")
+    )
+    assert (
+        validate_bundle(aware, base_dir=bundle_dir).phases[0].fields["starts_at"].isoformat()
+        == "2025-01-01T00:00:00+00:00"
+    )
 
 
 def test_every_problem_is_reported_at_once(bundle_dir):
@@ -247,7 +329,10 @@ def test_every_problem_is_reported_at_once(bundle_dir):
     errors = errors_of(data, bundle_dir)
     assert len(errors) == 4, errors
     assert [error.split(":")[0] for error in errors] == [
-        "pages[0].slug", "phases[0].bords", "phases[1].ends_at", "phases[1].boards[0].primary",
+        "pages[0].slug",
+        "phases[0].bords",
+        "phases[1].ends_at",
+        "phases[1].boards[0].primary",
     ]
 
 
@@ -264,8 +349,10 @@ def test_nothing_is_loaded_when_anything_is_wrong(db, tmp_path):
     folder = copy_showcase(tmp_path)
     bundle = folder / "challenge.yaml"
     text = bundle.read_text(encoding="utf-8")
-    bundle.write_text(text.replace("primary: cider", "primary: ciderr").replace(
-        "references/val-en.json", "references/missing.json"), encoding="utf-8")
+    bundle.write_text(
+        text.replace("primary: cider", "primary: ciderr").replace("references/val-en.json", "references/missing.json"),
+        encoding="utf-8",
+    )
     message, stderr = run_failing("load_challenge", str(folder))
     assert "2 problem(s)" in message and "nothing was loaded" in message
     assert 'phases[0].boards[1].primary: unknown metric "ciderr"; did you mean "cider"?' in stderr
@@ -302,7 +389,9 @@ def test_the_showcase_bundle_loads_everything_it_states(db, tmp_path):
     assert [page.slug for page in challenge.pages.all()] == ["data", "evaluation"]
     val, test = challenge.phases.get(slug="val"), challenge.phases.get(slug="test")
     assert val.show_all_entries and val.max_submissions_per_day == 20 and val.ends_at.year == 2030
-    assert test.board_visibility == "hidden_until" and test.boards_public_from.isoformat() == "2030-01-02T00:00:00+00:00"
+    assert (
+        test.board_visibility == "hidden_until" and test.boards_public_from.isoformat() == "2030-01-02T00:00:00+00:00"
+    )
     assert test.requires_approval and test.frozen_at.day == 25
     assert test.judge_model == "qwen2.5:7b" and test.judge_api_key_env == "JUDGE_API_KEY_SHOWCASE"
     assert test.judge_templates["l2"]["en"]["parser"] == "comma" and test.judge_max_tokens == 64
@@ -366,15 +455,19 @@ def test_a_dry_run_reports_and_saves_nothing(db, tmp_path):
     run("load_challenge", str(folder))
     before = database_state()
     bundle = folder / "challenge.yaml"
-    bundle.write_text(bundle.read_text(encoding="utf-8").replace("max_submissions_total: 500", "max_submissions_total: 7"),
-                      encoding="utf-8")
+    bundle.write_text(
+        bundle.read_text(encoding="utf-8").replace("max_submissions_total: 500", "max_submissions_total: 7"),
+        encoding="utf-8",
+    )
     output = run("load_challenge", str(folder), "--dry-run")
     assert "phase showcase/val: updated (max_submissions_total)" in output
     assert database_state() == before
 
 
 def _add_a_second_baseline_with_a_bad_url(spec):
-    spec.phases[0].baselines.append({**spec.phases[0].baselines[0], "key": "second", "order": 1, "url": "http://exa mple"})
+    spec.phases[0].baselines.append(
+        {**spec.phases[0].baselines[0], "key": "second", "order": 1, "url": "http://exa mple"}
+    )
 
 
 @pytest.mark.parametrize("loaded_before", [False, True], ids=["creating", "updating"])
@@ -382,13 +475,23 @@ def _add_a_second_baseline_with_a_bad_url(spec):
     ("change", "expected"),
     [
         (_add_a_second_baseline_with_a_bad_url, "phases[0].baselines[1].url: Enter a valid URL."),
-        (lambda spec: spec.phases[1].boards[0].update(secondary_metrics=["ciderr"]), "phases[1].boards[0]: Unknown metrics: ciderr"),
-        (lambda spec: spec.phases[0].fields.update(judge_max_tokens=0), "phases[0].judge.max_tokens: Ensure this value is greater than or equal to 1."),
-        (lambda spec: spec.pages[0].update(title="x" * 201), "pages[0].title: Ensure this value has at most 200 characters (it has 201)."),
+        (
+            lambda spec: spec.phases[1].boards[0].update(secondary_metrics=["ciderr"]),
+            "phases[1].boards[0]: Unknown metrics: ciderr",
+        ),
+        (
+            lambda spec: spec.phases[0].fields.update(judge_max_tokens=0),
+            "phases[0].judge.max_tokens: Ensure this value is greater than or equal to 1.",
+        ),
+        (
+            lambda spec: spec.pages[0].update(title="x" * 201),
+            "pages[0].title: Ensure this value has at most 200 characters (it has 201).",
+        ),
     ],
 )
-def test_what_a_model_refuses_after_validation_is_reported_at_its_yaml_path(db, bundle_dir, monkeypatch, loaded_before,
-                                                                            change, expected):
+def test_what_a_model_refuses_after_validation_is_reported_at_its_yaml_path(
+    db, bundle_dir, monkeypatch, loaded_before, change, expected
+):
     """The models' own checks are a safety net behind the validator: a message with a YAML path, not a traceback."""
     if loaded_before:
         load_bundle(validate_bundle(small_bundle(), base_dir=bundle_dir))
@@ -428,31 +531,47 @@ def test_a_reload_records_its_audited_changes_as_the_admin_does(db, tmp_path):
 
     run("load_challenge", str(folder), "--actor", organizer.username, "--reason", "Extend the validation phase")
     events = {(event.action, event.target_label): event for event in AuditEvent.objects.all()}
-    assert sorted(events) == [("phase.change", "showcase/test"), ("phase.change", "showcase/val"),
-                              ("references.change", "showcase/val en (10 clips)")]
+    assert sorted(events) == [
+        ("phase.change", "showcase/test"),
+        ("phase.change", "showcase/val"),
+        ("references.change", "showcase/val en (10 clips)"),
+    ]
     assert {(event.actor, event.reason) for event in events.values()} == {(organizer, "Extend the validation phase")}
-    assert events["phase.change", "showcase/val"].details == {"changes": {
-        "ends_at": ["2030-01-01T00:00:00+00:00", "2031-06-30T12:00:00+00:00"],
-        "max_submissions_per_day": [20, None],
-    }}
-    assert events["phase.change", "showcase/test"].details == {"changes": {
-        "frozen_at": ["2029-12-25T00:00:00+00:00", None],
-        "judge_max_tokens": [64, 32],
-    }}
+    assert events["phase.change", "showcase/val"].details == {
+        "changes": {
+            "ends_at": ["2030-01-01T00:00:00+00:00", "2031-06-30T12:00:00+00:00"],
+            "max_submissions_per_day": [20, None],
+        }
+    }
+    assert events["phase.change", "showcase/test"].details == {
+        "changes": {
+            "frozen_at": ["2029-12-25T00:00:00+00:00", None],
+            "judge_max_tokens": [64, 32],
+        }
+    }
     reference_event = events["references.change", "showcase/val en (10 clips)"]
     assert reference_event.target_id == str(ReferenceSet.objects.get(phase__slug="val", language="en").pk)
-    assert reference_event.details == {"hash": [old_hash, reference_hash(references)], "clips": [10, 10],
-                                       "source": "file references/val-en.json"}
+    assert reference_event.details == {
+        "hash": [old_hash, reference_hash(references)],
+        "clips": [10, 10],
+        "source": "file references/val-en.json",
+    }
     assert "A changed reference." not in json.dumps(reference_event.details, ensure_ascii=False)
 
     run("load_challenge", str(folder))  # nothing changed: nothing recorded
     assert AuditEvent.objects.count() == 3
 
-    bundle.write_text(bundle.read_text(encoding="utf-8").replace("max_submissions_total: 500", "max_submissions_total: 7"),
-                      encoding="utf-8")
+    bundle.write_text(
+        bundle.read_text(encoding="utf-8").replace("max_submissions_total: 500", "max_submissions_total: 7"),
+        encoding="utf-8",
+    )
     run("load_challenge", str(folder))
     latest = AuditEvent.objects.first()
-    assert (latest.actor, latest.actor_label, latest.reason) == (None, "command load_challenge", f"load_challenge {folder}")
+    assert (latest.actor, latest.actor_label, latest.reason) == (
+        None,
+        "command load_challenge",
+        f"load_challenge {folder}",
+    )
     assert latest.details == {"changes": {"max_submissions_total": [500, 7]}}
 
     message, _ = run_failing("load_challenge", str(folder), "--actor", "nobody")
@@ -499,17 +618,27 @@ def test_a_phase_edited_in_the_admin_exports_and_loads_back_unchanged(db, tmp_pa
     client = logged_in(make_organizer(models=("phase", "board")))
     url = f"/admin/challenges/phase/{phase.pk}/change/"
     data = change_form_data(client.get(url))
-    precision = next(name.replace("-key", "-precision") for name, value in data.items()
-                     if name.startswith("boards-") and name.endswith("-key") and value == "l2")
+    precision = next(
+        name.replace("-key", "-precision")
+        for name, value in data.items()
+        if name.startswith("boards-") and name.endswith("-key") and value == "l2"
+    )
 
     # What the loader would refuse, the change form refuses too.
-    data.update({"board_visibility": "public", "judge_max_tokens": "0", precision: "11",
-                 "change_reason": "Boards public from now on"})
+    data.update(
+        {
+            "board_visibility": "public",
+            "judge_max_tokens": "0",
+            precision: "11",
+            "change_reason": "Boards public from now on",
+        }
+    )
     refused = client.post(url, data)
     assert refused.status_code == 200
     assert set(refused.context["adminform"].form.errors) == {"boards_public_from", "judge_max_tokens"}
-    board_forms = next(inline.formset.forms for inline in refused.context["inline_admin_formsets"]
-                       if inline.formset.model is Board)
+    board_forms = next(
+        inline.formset.forms for inline in refused.context["inline_admin_formsets"] if inline.formset.model is Board
+    )
     assert [form.errors for form in board_forms] == [{"precision": ["Ensure this value is less than or equal to 10."]}]
     assert Phase.objects.get(pk=phase.pk).board_visibility == "hidden_until"
 
@@ -561,9 +690,14 @@ def test_pages_baselines_and_judge_templates_survive_the_round_trip(db, tmp_path
     baseline = original["phases"][0]["baselines"][0]
     stored = Baseline.objects.get(phase=val)
     assert (stored.key, stored.method_name, stored.citation, stored.scores) == (
-        baseline["key"], baseline["method_name"], baseline["citation"], baseline["scores"])
+        baseline["key"],
+        baseline["method_name"],
+        baseline["citation"],
+        baseline["scores"],
+    )
     assert ReferenceSet.objects.get(phase=val, language="en").narrations == json.loads(
-        (source / "references" / "val-en.json").read_text(encoding="utf-8"))
+        (source / "references" / "val-en.json").read_text(encoding="utf-8")
+    )
     # the source survives too, though the narrations now come from the exported files
     assert ReferenceSet.objects.get(phase=val, language="en").source == "file references/val-en.json"
 
@@ -588,7 +722,11 @@ def test_export_leaves_references_out_unless_asked_and_never_holds_a_key(db, tmp
     folder = tmp_path / "with"
     run("export_challenge", "showcase", "-o", str(folder / "showcase.yaml"), "--with-references")
     assert sorted(path.name for path in (folder / "references").iterdir()) == [
-        "test-en.json", "test-zh.json", "val-en.json", "val-zh.json"]
+        "test-en.json",
+        "test-zh.json",
+        "val-en.json",
+        "val-zh.json",
+    ]
     assert "sk-very-secret-value" not in "".join(path.read_text() for path in folder.rglob("*.*"))
     assert "file: references/test-zh.json" in (folder / "showcase.yaml").read_text(encoding="utf-8")
     message, _ = run_failing("export_challenge", "showcase", "--with-references")
@@ -635,8 +773,9 @@ def test_the_movie101v2_preset_writes_a_bundle_that_points_at_the_data(db, tmp_p
     assert output.count(": unchanged") == 1 + 2 + 4 + 4  # challenge, phases, reference sets, boards
 
     # the bundle is the organizer's to edit: a change of dates loads through load_challenge
-    (folder / "challenge.yaml").write_text(text.replace(bundle["phases"][1]["starts_at"], "2030-01-01T00:00:00Z"),
-                                           encoding="utf-8")
+    (folder / "challenge.yaml").write_text(
+        text.replace(bundle["phases"][1]["starts_at"], "2030-01-01T00:00:00Z"), encoding="utf-8"
+    )
     assert "phase movie101v2/test: updated (starts_at)" in run("load_challenge", str(folder))
     # while the preset itself leaves dates and limits as they now are
     again = run("import_movie101v2", str(real_data))
@@ -650,8 +789,11 @@ def test_the_movie101v2_preset_records_what_it_changes(db, real_data):
     Phase.objects.filter(slug="val").update(references_public=False)
     run("import_movie101v2", str(real_data))
     event = AuditEvent.objects.get()
-    assert (event.action, event.target_label, event.actor_label) == ("phase.change", "movie101v2/val",
-                                                                     "command import_movie101v2")
+    assert (event.action, event.target_label, event.actor_label) == (
+        "phase.change",
+        "movie101v2/val",
+        "command import_movie101v2",
+    )
     assert event.reason == f"import_movie101v2 {real_data}"
     assert event.details == {"changes": {"references_public": [False, True]}}
 
@@ -670,13 +812,17 @@ def test_load_demo_loads_the_demo_bundle(db):
 
 def test_pages_and_terms_render_as_sanitized_markdown(db, client):
     challenge = Challenge.objects.create(
-        slug="md", title="Markdown <i>title</i>", description="**Bold** intro",
+        slug="md",
+        title="Markdown <i>title</i>",
+        description="**Bold** intro",
         terms="1. Be *kind*\n2. <script>alert('terms')</script>",
     )
     ChallengePage.objects.create(
-        challenge=challenge, slug="rules", title="Rules & <b>more</b>",
+        challenge=challenge,
+        slug="rules",
+        title="Rules & <b>more</b>",
         body="# Heading\n\n<img src=x onerror=alert(1)> [site](https://example.org) [bad](javascript:alert(1))\n\n"
-             "| a | b |\n|---|---|\n| 1 | 2 |\n",
+        "| a | b |\n|---|---|\n| 1 | 2 |\n",
     )
     detail = client.get("/c/md/").content.decode()
     assert "<strong>Bold</strong> intro" in detail and "Markdown &lt;i&gt;title&lt;/i&gt;" in detail

@@ -49,11 +49,13 @@ def image(docker) -> str:
     tag = "movie101v2-leaderboard:test"
     env = {**os.environ, "LOCAL_BASE": os.environ.get("LOCAL_BASE", "1")}
     started = time.monotonic()
-    completed = subprocess.run([str(ROOT / "scripts" / "build-image"), tag], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=1800)
+    completed = subprocess.run(
+        [str(ROOT / "scripts" / "build-image"), tag], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800
+    )
     assert completed.returncode == 0, completed.stderr[-5000:]
-    size = json.loads(subprocess.run(["docker", "image", "inspect", tag], capture_output=True, text=True,
-                                     check=True).stdout)[0]["Size"]
+    size = json.loads(
+        subprocess.run(["docker", "image", "inspect", tag], capture_output=True, text=True, check=True).stdout
+    )[0]["Size"]
     print(f"\nimage {tag}: {size / 1e6:.0f} MB, built in {time.monotonic() - started:.0f} s")
     return tag
 
@@ -73,13 +75,33 @@ class Containers:
         return args
 
     def run(self, *command: str, **extra_env: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["docker", "run", "--rm", "--init", "--network", "host", *self._env_args(extra_env),
-                               self.image, *command], capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            ["docker", "run", "--rm", "--init", "--network", "host", *self._env_args(extra_env), self.image, *command],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     def start(self, role: str, **extra_env: str) -> str:
         name = f"movie101v2-test-{role}-{uuid.uuid4().hex[:8]}"
-        subprocess.run(["docker", "run", "-d", "--init", "--name", name, "--network", "host",
-                        *self._env_args(extra_env), self.image, role], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--init",
+                "--name",
+                name,
+                "--network",
+                "host",
+                *self._env_args(extra_env),
+                self.image,
+                role,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         self.names.append(name)
         return name
 
@@ -88,8 +110,9 @@ class Containers:
         return completed.stdout + completed.stderr
 
     def running(self, name: str) -> bool:
-        completed = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", name], capture_output=True,
-                                   text=True, timeout=60)
+        completed = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.Running}}", name], capture_output=True, text=True, timeout=60
+        )
         return completed.stdout.strip() == "true"
 
     def remove_all(self) -> None:
@@ -139,16 +162,30 @@ def wait_until(check, timeout: float, what: str, on_timeout=lambda: ""):
 def cli_metrics(tmp_path, references: dict[str, str], predictions: dict[str, str], language: str) -> dict:
     """What a participant's ``python -m evaluation score --json`` prints for the same files."""
     completed = subprocess.run(
-        [sys.executable, "-m", "evaluation", "score", "--references", write_json(tmp_path / "refs.json", references),
-         "--predictions", write_json(tmp_path / "preds.json", predictions), "--language", language, "--json",
-         "--no-judge"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=True,
+        [
+            sys.executable,
+            "-m",
+            "evaluation",
+            "score",
+            "--references",
+            write_json(tmp_path / "refs.json", references),
+            "--predictions",
+            write_json(tmp_path / "preds.json", predictions),
+            "--language",
+            language,
+            "--json",
+            "--no-judge",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     return json.loads(completed.stdout)
 
 
-def test_the_image_runs_every_role_and_scores_a_test_split_submission(containers, s3, alice, real_test_split,
-                                                                      tmp_path):
+def test_the_image_runs_every_role_and_scores_a_test_split_submission(containers, s3, alice, real_test_split, tmp_path):
     # release: migrations (already applied to the test database: it must say so, not fail).
     release = containers.run("release")
     assert release.returncode == 0, release.stdout + release.stderr
@@ -166,10 +203,18 @@ def test_the_image_runs_every_role_and_scores_a_test_split_submission(containers
     cold_start = time.monotonic()
     web = containers.start("web", PORT=str(port))
     worker = containers.start("worker")
-    wait_until(lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 200, 120, "web never got ready",
-               lambda: containers.logs(web)[-3000:])
-    wait_until(lambda: " ready." in containers.logs(worker), 120, "the worker never got ready",
-               lambda: containers.logs(worker)[-3000:])
+    wait_until(
+        lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 200,
+        120,
+        "web never got ready",
+        lambda: containers.logs(web)[-3000:],
+    )
+    wait_until(
+        lambda: " ready." in containers.logs(worker),
+        120,
+        "the worker never got ready",
+        lambda: containers.logs(worker)[-3000:],
+    )
     ready_in = time.monotonic() - cold_start
     readiness = requests.get(f"{base}/readyz", timeout=5).json()
     assert readiness["status"] == "ok" and set(readiness["checks"]) == {"database", "broker", "storage"}
@@ -179,9 +224,11 @@ def test_the_image_runs_every_role_and_scores_a_test_split_submission(containers
     predictions = shifted_predictions(real_test_split["en"])
     uploaded = time.monotonic()
     response = requests.post(
-        f"{base}/api/v1/challenges/movie101v2/phases/test/submissions/", headers=headers,
+        f"{base}/api/v1/challenges/movie101v2/phases/test/submissions/",
+        headers=headers,
         data={"language": "en", "public": "true", "method_name": "previous clip in a container"},
-        files={"predictions": ("test-en.json", json.dumps(predictions).encode())}, timeout=120,
+        files={"predictions": ("test-en.json", json.dumps(predictions).encode())},
+        timeout=120,
     )
     assert response.status_code == 201, response.text
     submission_id = response.json()["id"]
@@ -213,7 +260,9 @@ def test_the_image_runs_every_role_and_scores_a_test_split_submission(containers
     task_lines = [line for line in worker_lines if line.get("task_id")]
     assert task_lines and all(line.get("submission_id") == submission_id for line in task_lines)
     assert all(containers.running(name) for name in (web, worker))
-    print(f"\ncontainers: cold start to ready {ready_in:.1f} s; upload to finished (2,227 clips, en) {finished_in:.1f} s")
+    print(
+        f"\ncontainers: cold start to ready {ready_in:.1f} s; upload to finished (2,227 clips, en) {finished_in:.1f} s"
+    )
 
 
 def test_the_compose_file_is_valid(docker):
@@ -221,10 +270,19 @@ def test_the_compose_file_is_valid(docker):
         if os.environ.get("REQUIRE_DOCKER"):
             raise RuntimeError("REQUIRE_DOCKER is set but docker-compose is not installed")
         pytest.skip("docker-compose is not installed")
-    completed = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=60,
-                               env={**os.environ, "SECRET_KEY": "compose-check", "POSTGRES_PASSWORD": "compose-check",
-                                    "S3_SECRET_KEY": "compose-check"})
+    completed = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "SECRET_KEY": "compose-check",
+            "POSTGRES_PASSWORD": "compose-check",
+            "S3_SECRET_KEY": "compose-check",
+        },
+    )
     assert completed.returncode == 0, completed.stderr
     import yaml
 

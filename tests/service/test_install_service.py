@@ -35,22 +35,37 @@ def test_every_project_module_imports_from_requirements_txt_alone(service_venv):
     # runs), under the production settings as the image sets them (JSON logs, uploads in a bucket),
     # with every class the settings name by a dotted path and the broker's transport. No
     # connection is made.
-    env = clean_env(service_venv / "bin", {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "leaderboard.settings", "DEBUG": "0",
-        "SECRET_KEY": "import-check-" + "x" * 40, "LOG_FORMAT": "json",
-        "AWS_STORAGE_BUCKET_NAME": "import-check"})
-    completed = import_all(service_venv / "bin", "leaderboard", "workers", "evaluation", django=True, lazy=True,
-                           env=env)
+    env = clean_env(
+        service_venv / "bin",
+        {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "leaderboard.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "import-check-" + "x" * 40,
+            "LOG_FORMAT": "json",
+            "AWS_STORAGE_BUCKET_NAME": "import-check",
+        },
+    )
+    completed = import_all(
+        service_venv / "bin", "leaderboard", "workers", "evaluation", django=True, lazy=True, env=env
+    )
     assert completed.returncode == 0, completed.stderr[-6000:]
     imported = set(completed.stdout.splitlines())
-    assert {"ok workers.tasks", "ok leaderboard.wsgi", "ok leaderboard.operations.broker",
-            "ok evaluation.judge.client", "ok storages.backends.s3.S3Storage", "ok kombu.transport.redis",
-            "ok openai"} <= imported, completed.stdout
+    assert {
+        "ok workers.tasks",
+        "ok leaderboard.wsgi",
+        "ok leaderboard.operations.broker",
+        "ok evaluation.judge.client",
+        "ok storages.backends.s3.S3Storage",
+        "ok kombu.transport.redis",
+        "ok openai",
+    } <= imported, completed.stdout
 
 
 @pytest.mark.slow
-def test_the_procfile_runs_from_requirements_txt_alone(service_venv, transactional_db, tmp_path, fake_judge, s3,
-                                                       alice, real_test_split):
+def test_the_procfile_runs_from_requirements_txt_alone(
+    service_venv, transactional_db, tmp_path, fake_judge, s3, alice, real_test_split
+):
     # Uploads go to a bucket, as in production, so the S3 client libraries run too.
     with procfile_processes(service_venv / "bin", tmp_path, fake_judge, env=s3.env) as running:
         submission_reaches_the_stage_boards(running, fake_judge, alice, real_test_split["en"], "en")

@@ -75,12 +75,13 @@ def test_a_frozen_board_keeps_ranking_by_the_judge_in_effect_at_the_freeze(alice
 # -- 2. the phase's judge, published -------------------------------------------------------------------
 
 
-PHASE_L1 = {"user": "Reference: {reference}\nCandidate: {prediction}\nRate environment and character, as 3,5",
-            "parser": "comma"}
+PHASE_L1 = {
+    "user": "Reference: {reference}\nCandidate: {prediction}\nRate environment and character, as 3,5",
+    "parser": "comma",
+}
 
 
-def test_the_published_judge_reproduces_the_boards_templates_and_numbers(alice, judged_val, fake_judge,
-                                                                         monkeypatch):
+def test_the_published_judge_reproduces_the_boards_templates_and_numbers(alice, judged_val, fake_judge, monkeypatch):
     monkeypatch.setenv("JUDGE_API_KEY_VAL", "sk-never-shown")
     judged_val.judge_templates = {"l1": {"en": PHASE_L1}}
     judged_val.judge_api_key_env = "JUDGE_API_KEY_VAL"
@@ -91,8 +92,12 @@ def test_the_published_judge_reproduces_the_boards_templates_and_numbers(alice, 
     body = APIClient().get(JUDGE_API).json()
     board = APIClient().get(BOARD_API).json()["judge"]
     en = body["languages"]["en"]
-    assert (en["model"], en["temperature"], en["max_tokens"], en["response_format"]) == ("fake-judge-1", 0.0, 256,
-                                                                                        "auto")
+    assert (en["model"], en["temperature"], en["max_tokens"], en["response_format"]) == (
+        "fake-judge-1",
+        0.0,
+        256,
+        "auto",
+    )
     assert en["signature"] == board["signature"]
     assert {stage: info["source"] for stage, info in en["stages"].items()} == {"l1": "phase", "l2": "builtin"}
 
@@ -104,16 +109,28 @@ def test_the_published_judge_reproduces_the_boards_templates_and_numbers(alice, 
         templates = templates_for(language, templates_from_data(file.json()))
         stages = body["languages"][language]["stages"]
         assert {stage: template.hash for stage, template in templates.items()} == {
-            stage: info["template"] for stage, info in stages.items()}
+            stage: info["template"] for stage, info in stages.items()
+        }
     assert {stage: t.hash for stage, t in templates_for("en", templates_from_data(file.json())).items()} == {
-        stage: info["template"] for stage, info in board["stages"].items()}
+        stage: info["template"] for stage, info in board["stages"].items()
+    }
 
     # ...and, with the published model and temperature, the server's L1 and L2.
     references = ReferenceSet.objects.get(phase=judged_val, language="en").narrations
-    config = JudgeConfig(base_url=fake_judge.base_url, model=en["model"], temperature=en["temperature"],
-                         max_tokens=en["max_tokens"], response_format=en["response_format"])
-    offline = run_judge(references, json.loads(demo_file("val-en.json")), "en", config,
-                        templates=templates_for("en", templates_from_data(file.json())))
+    config = JudgeConfig(
+        base_url=fake_judge.base_url,
+        model=en["model"],
+        temperature=en["temperature"],
+        max_tokens=en["max_tokens"],
+        response_format=en["response_format"],
+    )
+    offline = run_judge(
+        references,
+        json.loads(demo_file("val-en.json")),
+        "en",
+        config,
+        templates=templates_for("en", templates_from_data(file.json())),
+    )
     server = Result.objects.get(pk=submission.current_result_id).metrics
     assert offline.complete and offline.metrics == {name: server[name] for name in offline.metrics}
 
@@ -154,8 +171,14 @@ def test_the_published_judge_follows_who_may_see_the_boards(judged_val, settings
 def test_an_external_baselines_stage_scores_are_flagged_and_do_not_place_it(alice, judged_val):
     judged(alice, judged_val)
     alice_l1 = Result.objects.filter(submission__team__name="Team A").latest("created_at").metrics["l1"]
-    Baseline.objects.create(phase=judged_val, language="en", key="gpt", method_name="paper-gpt",
-                            citation="Paper <b>A</b>", scores={"l1": 4.99, "l2": 4.99, "cider": 0.0001})
+    Baseline.objects.create(
+        phase=judged_val,
+        language="en",
+        key="gpt",
+        method_name="paper-gpt",
+        citation="Paper <b>A</b>",
+        scores={"l1": 4.99, "l2": 4.99, "cider": 0.0001},
+    )
     assert alice_l1 < 4.99
 
     body = APIClient().get(BOARD_API).json()

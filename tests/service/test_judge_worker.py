@@ -79,8 +79,13 @@ def test_the_full_test_split_through_the_api_is_judged_exactly_despite_faults_an
 
     first_requests: set[str] = set()
     lock = threading.Lock()
-    kinds = [Fault(status=429, headers={"Retry-After": "1"}), Fault(status=500), Fault(text="garbage"),
-             Fault(text='{"environment": 7, "character": -1, "plot": 6}'), Fault(hang_seconds=4)]
+    kinds = [
+        Fault(status=429, headers={"Retry-After": "1"}),
+        Fault(status=500),
+        Fault(text="garbage"),
+        Fault(text='{"environment": 7, "character": -1, "plot": 6}'),
+        Fault(hang_seconds=4),
+    ]
     injected = []
 
     def first_attempt_faults(prompt: str, index: int) -> Fault | None:
@@ -96,10 +101,18 @@ def test_the_full_test_split_through_the_api_is_judged_exactly_despite_faults_an
 
     with FakeJudge() as judge:
         judge.fault_rule = first_attempt_faults
-        judge_env = {"JUDGE_BASE_URL": judge.base_url, "JUDGE_MODEL": "fake-judge-1", "JUDGE_TIMEOUT": "2",
-                     "JUDGE_CONCURRENCY": "8"}
-        settings.JUDGE_DEFAULTS = {"base_url": judge.base_url, "model": "fake-judge-1", "timeout": 2.0,
-                                   "concurrency": 8}
+        judge_env = {
+            "JUDGE_BASE_URL": judge.base_url,
+            "JUDGE_MODEL": "fake-judge-1",
+            "JUDGE_TIMEOUT": "2",
+            "JUDGE_CONCURRENCY": "8",
+        }
+        settings.JUDGE_DEFAULTS = {
+            "base_url": judge.base_url,
+            "model": "fake-judge-1",
+            "timeout": 2.0,
+            "concurrency": 8,
+        }
         classic = WorkerProcess(tmp_path / "classic.log", **judge_env)
         judge_worker = WorkerProcess(tmp_path / "judge.log", queues="judge", purge=False, **judge_env)
         classic.start()
@@ -131,8 +144,14 @@ def test_the_full_test_split_through_the_api_is_judged_exactly_despite_faults_an
 
             # A second scoring run: new result, no judge calls, the same numbers, the old result kept.
             calls_before = judge.calls
-            call_command("rescore", "--submission", str(submission_id), "--reason", "determinism check",
-                         stdout=open("/dev/null", "w"))
+            call_command(
+                "rescore",
+                "--submission",
+                str(submission_id),
+                "--reason",
+                "determinism check",
+                stdout=open("/dev/null", "w"),
+            )
             deadline = time.monotonic() + 600
             while Submission.objects.get(pk=submission_id).current_result_id == first_result:
                 assert time.monotonic() < deadline, (classic.output()[-2000:], judge_worker.output()[-2000:])

@@ -52,17 +52,26 @@ def test_the_judge_comes_from_the_settings_and_a_phase_overrides_it(demo_val, se
     settings.JUDGE_DEFAULTS = {"base_url": "http://judge.example/v1", "model": "default-model", "api_key": "k1"}
     setup = judge_setup(demo_val, "zh")
     assert (setup.config.base_url, setup.config.model, setup.config.api_key) == (
-        "http://judge.example/v1", "default-model", "k1")
+        "http://judge.example/v1",
+        "default-model",
+        "k1",
+    )
     assert setup.templates["l1"].language == "zh" and setup.config.temperature == 0
 
     monkeypatch.setenv("JUDGE_API_KEY_PHASE", "k2")
-    demo_val.judge_model, demo_val.judge_api_key_env, demo_val.judge_temperature = "phase-model", "JUDGE_API_KEY_PHASE", 0.3
+    demo_val.judge_model, demo_val.judge_api_key_env, demo_val.judge_temperature = (
+        "phase-model",
+        "JUDGE_API_KEY_PHASE",
+        0.3,
+    )
     setup = judge_setup(demo_val, "zh")
     assert (setup.config.model, setup.config.api_key, setup.config.temperature) == ("phase-model", "k2", 0.3)
     assert setup.identity["model"] == "phase-model" and "k2" not in json.dumps(setup.identity)
 
     demo_val.judge_enabled = False
-    assert judge_setup(demo_val, "zh").config is None and "turned the LLM judge off" in judge_setup(demo_val, "zh").reason
+    assert (
+        judge_setup(demo_val, "zh").config is None and "turned the LLM judge off" in judge_setup(demo_val, "zh").reason
+    )
 
 
 def test_a_half_configured_judge_is_reported_not_guessed(demo_val, settings):
@@ -220,8 +229,9 @@ def test_a_refusing_endpoint_stops_the_run_early(alice, judged_val, fake_judge, 
     assert fake_judge.calls <= 4 and run.failed_judgments == 20 and "the judge refused the request" in run.reason
 
 
-def test_the_judge_words_never_reach_the_team_when_they_quote_a_hidden_reference(alice, demo_test, fake_judge,
-                                                                                settings):
+def test_the_judge_words_never_reach_the_team_when_they_quote_a_hidden_reference(
+    alice, demo_test, fake_judge, settings
+):
     settings.JUDGE_DEFAULTS, settings.JUDGE_AUTO_RESUMES = {"backoff_base": 0.01}, 0
     demo_test.judge_base_url, demo_test.judge_model = fake_judge.base_url, "echo"
     demo_test.starts_at = timezone.now() - timedelta(days=1)
@@ -247,10 +257,15 @@ def test_organizers_see_the_accounting_and_teams_do_not(alice, judged_val, fake_
     organizer.is_staff = True
     organizer.save()
     staff_view = api_client_for(organizer).get(f"/api/v1/submissions/{submission.pk}/").json()["judge"]
-    assert staff_view["accounting"] == {"calls": 20, "cache_hits": 0, "retries": 0, "reasks": 0,
-                                        "prompt_tokens": staff_view["accounting"]["prompt_tokens"],
-                                        "completion_tokens": staff_view["accounting"]["completion_tokens"],
-                                        "failures": 0}
+    assert staff_view["accounting"] == {
+        "calls": 20,
+        "cache_hits": 0,
+        "retries": 0,
+        "reasks": 0,
+        "prompt_tokens": staff_view["accounting"]["prompt_tokens"],
+        "completion_tokens": staff_view["accounting"]["completion_tokens"],
+        "failures": 0,
+    }
     assert staff_view["base_url"] == fake_judge.base_url
     team_view = api_client_for(alice).get(f"/api/v1/submissions/{submission.pk}/").json()["judge"]
     assert "accounting" not in team_view and "base_url" not in team_view
@@ -281,12 +296,18 @@ def test_a_board_flags_results_from_another_judge_and_does_not_rank_them_on_l1(a
 def test_the_comma_parser_reads_the_released_protocols_answers(alice, judged_val, fake_judge):
     from tests.support.judge_server import comma_answer
 
-    user = ("Reference: {reference}\nCandidate: {prediction}\n"
-            "Rate environment and character accuracy, answer as two numbers like 3,5")
+    user = (
+        "Reference: {reference}\nCandidate: {prediction}\n"
+        "Rate environment and character accuracy, answer as two numbers like 3,5"
+    )
     judged_val.judge_templates = {
         "l1": {"en": {"user": user, "parser": "comma"}},
-        "l2": {"en": {"user": "Reference: {reference}\nCandidate: {prediction}\nPlot score 0-5, one number.",
-                      "parser": "comma"}},
+        "l2": {
+            "en": {
+                "user": "Reference: {reference}\nCandidate: {prediction}\nPlot score 0-5, one number.",
+                "parser": "comma",
+            }
+        },
     }
     judged_val.full_clean()
     judged_val.save()
@@ -323,8 +344,19 @@ def authorizations(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("name", ["DATABASE_URL", "SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "judge_api_key",
-                                  "JUDGE_API_KEYS", "JUDGE_API_KEY_test", "JUDGE_API_KEY-X", "MY_JUDGE_API_KEY"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "judge_api_key",
+        "JUDGE_API_KEYS",
+        "JUDGE_API_KEY_test",
+        "JUDGE_API_KEY-X",
+        "MY_JUDGE_API_KEY",
+    ],
+)
 def test_a_phase_can_name_only_a_judge_key_variable(demo_val, name, monkeypatch, settings):
     from django.core.exceptions import ValidationError
 
@@ -349,8 +381,12 @@ def test_judge_key_variables_are_accepted(demo_val, name):
 def test_the_default_key_is_not_sent_to_a_phase_endpoint_on_another_origin(
     alice, judged_val, fake_judge, settings, monkeypatch, authorizations, caplog
 ):
-    settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "base_url": "https://judge.example/v1",
-                               "model": "default-model", "api_key": "sk-default-secret"}
+    settings.JUDGE_DEFAULTS = {
+        **settings.JUDGE_DEFAULTS,
+        "base_url": "https://judge.example/v1",
+        "model": "default-model",
+        "api_key": "sk-default-secret",
+    }
     submission = scored_submission(alice, judged_val)  # the phase points at the loopback judge
     with caplog.at_level("INFO"):
         assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
@@ -372,8 +408,9 @@ def test_the_default_key_is_not_sent_to_a_phase_endpoint_on_another_origin(
     assert (setup.config.api_key, setup.key_source) == ("sk-phase-key", "JUDGE_API_KEY_ELSEWHERE")
 
 
-def test_a_phase_key_is_sent_to_its_endpoint_and_shown_nowhere(alice, judged_val, fake_judge, monkeypatch,
-                                                               authorizations, caplog):
+def test_a_phase_key_is_sent_to_its_endpoint_and_shown_nowhere(
+    alice, judged_val, fake_judge, monkeypatch, authorizations, caplog
+):
     monkeypatch.setenv("JUDGE_API_KEY_VAL", "sk-never-shown-5678")
     judged_val.judge_api_key_env = "JUDGE_API_KEY_VAL"
     judged_val.full_clean()
@@ -402,8 +439,9 @@ def test_a_phase_key_is_sent_to_its_endpoint_and_shown_nowhere(alice, judged_val
 # -- stopping, interruptions and their accounting -------------------------------------------
 
 
-def test_cancelling_stops_a_running_attempt_and_keeps_what_it_spent(alice, judged_val, fake_judge, settings,
-                                                                    monkeypatch):
+def test_cancelling_stops_a_running_attempt_and_keeps_what_it_spent(
+    alice, judged_val, fake_judge, settings, monkeypatch
+):
     from leaderboard.judging.cache import DatabaseJudgeCache
 
     settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "concurrency": 1}
@@ -435,8 +473,9 @@ def test_cancelling_stops_a_running_attempt_and_keeps_what_it_spent(alice, judge
     assert (run.calls, run.answered_judgments, run.cache_hits) == (20, 20, 0)
 
 
-def test_a_soft_time_limit_keeps_the_calls_made_and_a_resume_asks_the_rest(alice, judged_val, fake_judge, settings,
-                                                                          monkeypatch):
+def test_a_soft_time_limit_keeps_the_calls_made_and_a_resume_asks_the_rest(
+    alice, judged_val, fake_judge, settings, monkeypatch
+):
     from celery.exceptions import SoftTimeLimitExceeded
 
     from workers.tasks import judge_result as judge_task
@@ -470,8 +509,9 @@ def test_a_soft_time_limit_keeps_the_calls_made_and_a_resume_asks_the_rest(alice
     assert fake_judge.calls == 18 and (run.calls, run.cache_hits) == (20, 0)
 
 
-def test_an_organizer_recovers_a_run_that_gave_up_after_lost_workers(alice, judged_val, fake_judge, settings,
-                                                                     monkeypatch):
+def test_an_organizer_recovers_a_run_that_gave_up_after_lost_workers(
+    alice, judged_val, fake_judge, settings, monkeypatch
+):
     settings.JUDGE_MAX_ATTEMPTS = 0  # the first lost worker is already too many
 
     class WorkerLost(BaseException):
@@ -509,9 +549,17 @@ def test_run_judge_stops_asking_when_its_caller_says_so(judged_val, fake_judge):
     setup = judge_setup(judged_val, "en")
     config = setup.config.with_changes(concurrency=2)
     cache, judged_so_far, spent = MemoryJudgeCache(), [], []
-    judged = run_judge(references, predictions, "en", config, templates=setup.templates, cache=cache,
-                       progress=lambda judged, total: judged_so_far.append(judged),
-                       should_stop=lambda: judged_so_far[-1] >= 1, on_accounting=spent.append)
+    judged = run_judge(
+        references,
+        predictions,
+        "en",
+        config,
+        templates=setup.templates,
+        cache=cache,
+        progress=lambda judged, total: judged_so_far.append(judged),
+        should_stop=lambda: judged_so_far[-1] >= 1,
+        on_accounting=spent.append,
+    )
     # Two clips were in flight when the first finished and it said stop: they finished, nothing else was asked.
     assert fake_judge.calls == 4 and judged.judged_clips == 2 and not judged.complete
     assert judged.stopped_because == "stopped by the caller"

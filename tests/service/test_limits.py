@@ -36,8 +36,10 @@ def submit(user, phase) -> Submission:
 def test_twenty_parallel_uploads_against_a_daily_limit_of_five(alice, demo_val):
     """Real concurrent transactions: each thread has its own database connection and its own HTTP request."""
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite serializes every write and has no SELECT ... FOR UPDATE, "
-                    "so it cannot show the race (set DATABASE_URL=postgres://...)")
+        pytest.skip(
+            "needs PostgreSQL: SQLite serializes every write and has no SELECT ... FOR UPDATE, "
+            "so it cannot show the race (set DATABASE_URL=postgres://...)"
+        )
     demo_val.max_submissions_per_day, demo_val.max_submissions_total = 5, 100
     demo_val.save()
     api_client_for(alice)  # the token exists before the threads start
@@ -65,8 +67,7 @@ def test_twenty_parallel_uploads_against_a_daily_limit_of_five(alice, demo_val):
     created = [body for status, body in answers if status == 201]
     refused = [body for status, body in answers if status == 429]
     assert len(created) == 5 and len(refused) == 15, sorted(status for status, _ in answers)
-    assert all(body["code"] == "daily_limit" and "the limit resets at 00:00 UTC" in body["detail"]
-               for body in refused)
+    assert all(body["code"] == "daily_limit" and "the limit resets at 00:00 UTC" in body["detail"] for body in refused)
     assert Submission.objects.filter(team__name="Team A").count() == 5
     assert {body["id"] for body in created} == set(Submission.objects.values_list("pk", flat=True))
     quota = api_client_for(alice).get(QUOTA).json()
@@ -84,8 +85,7 @@ def test_the_api_quota_and_the_submit_page_say_what_is_left(alice, demo_val):
     body = api_client_for(alice).get(QUOTA).json()
     assert body["summary"] == summary
     assert (body["left_today"], body["left_total"], body["can_submit"]) == (2, 9, True)
-    assert body["resets_at"] == (rules.day_start(timezone.now()) + timedelta(days=1)).isoformat().replace(
-        "+00:00", "Z")
+    assert body["resets_at"] == (rules.day_start(timezone.now()) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
     page = Client()
     page.force_login(alice)
     html = " ".join(page.get("/c/demo/val/submit/").content.decode().split())
@@ -137,8 +137,13 @@ def test_a_rejected_file_creates_nothing_and_charges_nothing(alice, demo_val):
 def test_a_worker_lost_too_often_is_not_charged(alice, demo_val, settings):
     submission = submit(alice, demo_val)
     assert used(alice, demo_val) == (1, 1)
-    services.transition(submission.pk, Status.SUBMITTED, Status.RUNNING, attempts=settings.SCORING_MAX_ATTEMPTS,
-                        lease_expires_at=timezone.now() - timedelta(seconds=1))
+    services.transition(
+        submission.pk,
+        Status.SUBMITTED,
+        Status.RUNNING,
+        attempts=settings.SCORING_MAX_ATTEMPTS,
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
     assert services.score_submission(submission.pk).outcome == services.Outcome.FAILED
     submission.refresh_from_db()
     assert submission.status == Status.FAILED and "does not count against your team's limits" in submission.error

@@ -36,15 +36,17 @@ def json_lines(text: str) -> list[dict]:
     return lines
 
 
-def test_a_worker_writes_json_lines_and_each_task_line_names_its_submission(transactional_db, tmp_path, alice,
-                                                                             demo_val):
+def test_a_worker_writes_json_lines_and_each_task_line_names_its_submission(
+    transactional_db, tmp_path, alice, demo_val
+):
     alice.email = "alice@example.org"  # so the console email backend prints the result email too
     alice.save()
     with FakeJudge() as judge:
         demo_val.judge_base_url, demo_val.judge_model = judge.base_url, "fake-judge-logs"
         demo_val.save()
-        worker = WorkerProcess(tmp_path / "worker.log", queues="classic,rescore,judge", LOG_FORMAT="json",
-                               LOG_LEVEL="INFO")
+        worker = WorkerProcess(
+            tmp_path / "worker.log", queues="classic,rescore,judge", LOG_FORMAT="json", LOG_LEVEL="INFO"
+        )
         worker.start()
         try:
             started = len(worker.output())
@@ -64,16 +66,25 @@ def test_a_worker_writes_json_lines_and_each_task_line_names_its_submission(tran
         assert line["time"].endswith("+00:00"), line
     task_lines = [line for line in lines if "task" in line]
     by_task = {line["task"] for line in task_lines}
-    assert by_task == {"workers.tasks.score_submission", "workers.tasks.judge_result",
-                       "workers.tasks.notify_submission"}, by_task
+    assert by_task == {
+        "workers.tasks.score_submission",
+        "workers.tasks.judge_result",
+        "workers.tasks.notify_submission",
+    }, by_task
     assert all(line["submission_id"] == submission_id and line["task_id"] for line in task_lines), task_lines
     assert all(line["judge_run_id"] == run_id for line in task_lines if line["task"] == "workers.tasks.judge_result")
     # Celery's own lines go through the same handler: the outcome of each task is a tagged JSON line.
-    assert [line for line in task_lines if line["logger"] == "celery.app.trace"
-            and line["task"] == "workers.tasks.score_submission" and "succeeded" in line["message"]]
+    assert [
+        line
+        for line in task_lines
+        if line["logger"] == "celery.app.trace"
+        and line["task"] == "workers.tasks.score_submission"
+        and "succeeded" in line["message"]
+    ]
     # What the worker prints (here the console email backend) becomes a line too.
-    assert [line for line in task_lines if line["logger"] == "celery.redirected"
-            and "alice@example.org" in line["message"]]
+    assert [
+        line for line in task_lines if line["logger"] == "celery.redirected" and "alice@example.org" in line["message"]
+    ]
 
 
 def test_an_exception_is_one_line_with_its_traceback_in_exc():
@@ -103,13 +114,24 @@ def test_gunicorn_writes_its_access_and_error_lines_as_json(transactional_db, tm
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = process_env(DJANGO_SETTINGS_MODULE="leaderboard.settings", PORT=str(port), LOG_FORMAT="json",
-                      LOG_LEVEL="INFO", WEB_CONCURRENCY="1")
+    env = process_env(
+        DJANGO_SETTINGS_MODULE="leaderboard.settings",
+        PORT=str(port),
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        WEB_CONCURRENCY="1",
+    )
     log = tmp_path / "web.log"
     with open(log, "w") as out:
         # As the Procfile runs it: gunicorn.conf.py is read from the directory gunicorn starts in.
-        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "leaderboard.wsgi"], cwd=ROOT, env=env, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+        web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "leaderboard.wsgi"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

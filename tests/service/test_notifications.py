@@ -32,15 +32,23 @@ def with_email(user, address=None):
 
 
 def submitted(user, phase, language="en", name=None) -> Submission:
-    return services.submit(user=user, phase=phase, language=language,
-                           data=demo_file(name or f"val-{language}.json"), filename="p.json",
-                           method=services.MethodInfo(method_name="my model", is_public=True))
+    return services.submit(
+        user=user,
+        phase=phase,
+        language=language,
+        data=demo_file(name or f"val-{language}.json"),
+        filename="p.json",
+        method=services.MethodInfo(method_name="my model", is_public=True),
+    )
 
 
 def queued_emails(callbacks) -> list[tuple[int, str]]:
     """The result emails the captured on-commit callbacks would queue."""
-    return [callback.args for callback in callbacks
-            if isinstance(callback, partial) and callback.func is notifications.enqueue_notification]
+    return [
+        callback.args
+        for callback in callbacks
+        if isinstance(callback, partial) and callback.func is notifications.enqueue_notification
+    ]
 
 
 @pytest.fixture
@@ -52,7 +60,8 @@ def organizer(db):
 
 
 def test_the_finished_email_has_the_classic_scores_and_says_why_l1_l2_are_absent(
-        alice, demo_val, mailoutbox, django_capture_on_commit_callbacks):
+    alice, demo_val, mailoutbox, django_capture_on_commit_callbacks
+):
     with_email(alice)
     submission = submitted(alice, demo_val)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -77,8 +86,9 @@ def test_the_finished_email_has_the_classic_scores_and_says_why_l1_l2_are_absent
     assert SentNotification.objects.filter(submission=submission).count() == 1
 
 
-def test_the_failed_email_carries_the_reason_the_team_sees(alice, demo_test, mailoutbox,
-                                                          django_capture_on_commit_callbacks):
+def test_the_failed_email_carries_the_reason_the_team_sees(
+    alice, demo_test, mailoutbox, django_capture_on_commit_callbacks
+):
     with_email(alice)
     submission = submitted(alice, demo_test, "en", "test-en.jsonl")
     hidden = list(ReferenceSet.objects.get(phase=demo_test, language="en").narrations.values())
@@ -100,7 +110,8 @@ def test_the_failed_email_carries_the_reason_the_team_sees(alice, demo_test, mai
 
 
 def test_with_a_judge_the_email_waits_for_the_judge_and_then_has_l1_and_l2(
-        alice, demo_val, settings, mailoutbox, django_capture_on_commit_callbacks):
+    alice, demo_val, settings, mailoutbox, django_capture_on_commit_callbacks
+):
     with_email(alice)
     with FakeJudge() as judge:
         settings.JUDGE_DEFAULTS = {"backoff_base": 0.01, "concurrency": 4}
@@ -126,8 +137,9 @@ def test_with_a_judge_the_email_waits_for_the_judge_and_then_has_l1_and_l2(
     assert "not available" not in email.body
 
 
-def test_an_incomplete_judge_run_makes_the_scores_final(alice, demo_val, mailoutbox,
-                                                       django_capture_on_commit_callbacks):
+def test_an_incomplete_judge_run_makes_the_scores_final(
+    alice, demo_val, mailoutbox, django_capture_on_commit_callbacks
+):
     with_email(alice)
     submission = submitted(alice, demo_val)
     services.score_submission(submission.pk)
@@ -224,14 +236,16 @@ def wait_for_email(folder: Path, text: str, timeout: float = 60) -> str:
     raise AssertionError(f"no email with {text!r} in {folder}: {emails_in(folder)}")
 
 
-def test_the_worker_sends_the_finished_and_failed_emails_once(transactional_db, tmp_path, alice, demo_val,
-                                                              monkeypatch):
+def test_the_worker_sends_the_finished_and_failed_emails_once(transactional_db, tmp_path, alice, demo_val, monkeypatch):
     from workers.tasks import notify_submission, score_submission
 
     outbox = tmp_path / "outbox"
     outbox.mkdir()
-    worker = WorkerProcess(tmp_path / "worker.log", EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
-                           EMAIL_FILE_PATH=str(outbox))
+    worker = WorkerProcess(
+        tmp_path / "worker.log",
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(outbox),
+    )
     worker.start()
     try:
         with_email(alice)

@@ -68,8 +68,12 @@ def test_an_organizer_runs_a_season_by_the_guide(tmp_path, settings):
     assert refused.status_code == 403 and refused.json()["code"] == "phase_not_open"
 
     # 2. Open it: change the date in the bundle and load it again; it updates in place.
-    edit_bundle(bundle, lambda data: data["phases"][1].update(starts_at=iso(now - timedelta(hours=1)),
-                                                              ends_at=iso(now + timedelta(days=30))))
+    edit_bundle(
+        bundle,
+        lambda data: data["phases"][1].update(
+            starts_at=iso(now - timedelta(hours=1)), ends_at=iso(now + timedelta(days=30))
+        ),
+    )
     report = command("load_challenge", str(bundle))
     assert "phase demo/test: updated" in report and "starts_at" in report
 
@@ -77,8 +81,7 @@ def test_an_organizer_runs_a_season_by_the_guide(tmp_path, settings):
     organizer = get_user_model().objects.create_superuser("olga", "olga@example.org", "pw")
     ids = {}
     for user, name in ((alice, "alice-model"), (bob, "bob-model")):
-        response = upload(api_client_for(user), test, "zh", demo_file("test-zh.json"), public="true",
-                          method_name=name)
+        response = upload(api_client_for(user), test, "zh", demo_file("test-zh.json"), public="true", method_name=name)
         assert response.status_code == 201, response.content
         ids[name] = response.json()["id"]
     status = logged_in(organizer).get("/api/v1/status/").json()
@@ -100,8 +103,13 @@ def test_an_organizer_runs_a_season_by_the_guide(tmp_path, settings):
 
     # 5. Disqualify one entry with a reason: it leaves the public board; its team reads why.
     alice_entry = Submission.objects.get(pk=ids["alice-model"])
-    run_action(logged_in(organizer), "/admin/submissions/submission/", "disqualify_selected", [alice_entry],
-               reason="Trained on the hidden test references")
+    run_action(
+        logged_in(organizer),
+        "/admin/submissions/submission/",
+        "disqualify_selected",
+        [alice_entry],
+        reason="Trained on the hidden test references",
+    )
     assert [row["method_name"] for row in public_rows()] == ["bob-model"]
     seen_by_alice = api_client_for(alice).get(f"/api/v1/submissions/{alice_entry.pk}/").json()
     assert seen_by_alice["moderation"] == "disqualified"
@@ -121,7 +129,9 @@ def test_an_organizer_runs_a_season_by_the_guide(tmp_path, settings):
     assert new_hash != old_hash and f"{old_hash} -> {new_hash}" in report
 
     # 7. Re-score the phase: new results against the fixed reference, the old ones kept.
-    old_results = {pk: Submission.objects.get(pk=pk).current_result_id for pk in Submission.objects.values_list("pk", flat=True)}
+    old_results = {
+        pk: Submission.objects.get(pk=pk).current_result_id for pk in Submission.objects.values_list("pk", flat=True)
+    }
     output = command("rescore", "--phase", "demo/test", "--reason", f"fixed the reference of {fixed_clip}", "--here")
     assert "3 submission(s)" in output
     for pk, old_result in old_results.items():

@@ -24,8 +24,11 @@ def signed_in(client, alice):
 
 def post_file(client, data: bytes, name="val-zh.json", language="zh", accept=None, **fields):
     headers = {"HTTP_ACCEPT": accept} if accept else {}
-    return client.post("/c/demo/val/submit/", {"language": language, "predictions": SimpleUploadedFile(name, data),
-                                              **fields}, **headers)
+    return client.post(
+        "/c/demo/val/submit/",
+        {"language": language, "predictions": SimpleUploadedFile(name, data), **fields},
+        **headers,
+    )
 
 
 def test_visitors_browse_challenges_phases_and_boards(client, demo_challenge):
@@ -74,16 +77,30 @@ def test_the_progress_bar_path_gets_json(signed_in, demo_val):
 
 
 def test_signing_up_creating_and_joining_a_team(client, demo_challenge):
-    response = client.post("/signup/", {"username": "carol", "email": "c@example.org",
-                                        "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"})
+    response = client.post(
+        "/signup/",
+        {
+            "username": "carol",
+            "email": "c@example.org",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
+    )
     assert response.status_code == 302 and response.url == "/team/"
     client.post("/team/", {"create": "1", "create-name": "Carol's lab"})
     team = Team.objects.get(name="Carol's lab")
     assert "Carol&#x27;s lab" in client.get("/team/").content.decode()
 
     client.post("/accounts/logout/")
-    client.post("/signup/", {"username": "dave", "email": "d@example.org",
-                             "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"})
+    client.post(
+        "/signup/",
+        {
+            "username": "dave",
+            "email": "d@example.org",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
+    )
     wrong = client.post("/team/", {"join": "1", "join-join_code": "nope"}, follow=True)
     assert "No team has that join code" in wrong.content.decode()
     client.post("/team/", {"join": "1", "join-join_code": team.join_code})
@@ -107,9 +124,14 @@ def test_user_supplied_strings_are_escaped_everywhere(client, alice, demo_val):
     team = alice.membership.team
     team.name = XSS
     team.save()
-    submission = services.submit(user=alice, phase=demo_val, language="zh", data=demo_file("val-zh.json"),
-                                 filename=XSS + ".json",
-                                 method=services.MethodInfo(method_name=XSS, method_description=XSS, is_public=True))
+    submission = services.submit(
+        user=alice,
+        phase=demo_val,
+        language="zh",
+        data=demo_file("val-zh.json"),
+        filename=XSS + ".json",
+        method=services.MethodInfo(method_name=XSS, method_description=XSS, is_public=True),
+    )
     services.score_submission(submission.pk)
     client.force_login(alice)
     for url in ("/c/demo/val/zh/l1/", "/submissions/", f"/submissions/{submission.pk}/", "/team/"):
@@ -144,8 +166,13 @@ def test_the_public_flag_can_be_changed_on_the_page(client, alice, demo_val):
 
 
 def test_metric_values_are_rounded_for_reading(client, alice, demo_val):
-    submission = services.submit(user=alice, phase=demo_val, language="zh", data=demo_file("val-zh.json"),
-                                 method=services.MethodInfo(is_public=True))
+    submission = services.submit(
+        user=alice,
+        phase=demo_val,
+        language="zh",
+        data=demo_file("val-zh.json"),
+        method=services.MethodInfo(is_public=True),
+    )
     services.score_submission(submission.pk)
     html = client.get("/c/demo/val/zh/l2/").content.decode()
     cells = re.findall(r'<td class="num">([0-9.]+)</td>', html)

@@ -16,8 +16,9 @@ from tests.support.procfile import procfile_processes, submission_reaches_the_st
 
 
 @pytest.mark.slow
-def test_a_test_split_submission_goes_through_the_procfile_processes(transactional_db, tmp_path, fake_judge, alice,
-                                                                     real_test_split):
+def test_a_test_split_submission_goes_through_the_procfile_processes(
+    transactional_db, tmp_path, fake_judge, alice, real_test_split
+):
     # The interpreter running the tests: the dev .venv under ./run-tests and CI.
     with procfile_processes(Path(sys.executable).parent, tmp_path, fake_judge) as running:
         submission_reaches_the_stage_boards(running, fake_judge, alice, real_test_split["zh"], "zh")

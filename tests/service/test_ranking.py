@@ -11,8 +11,9 @@ COLUMNS = ["l1", "cider", "bleu_4"]
 
 
 def entry(submission_id, team_id, minutes=0, **scores):
-    return Entry(submission_id=submission_id, team_id=team_id, created_at=T0 + timedelta(minutes=minutes),
-                 scores=scores)
+    return Entry(
+        submission_id=submission_id, team_id=team_id, created_at=T0 + timedelta(minutes=minutes), scores=scores
+    )
 
 
 def ranks(entries, best_per_team=False, columns=COLUMNS):
@@ -24,14 +25,20 @@ def test_higher_primary_first():
 
 
 def test_ties_broken_by_secondary_columns_in_order():
-    entries = [entry(1, 1, l1=3, cider=0.2, bleu_4=0.9), entry(2, 2, l1=3, cider=0.3, bleu_4=0.1),
-               entry(3, 3, l1=3, cider=0.3, bleu_4=0.2)]
+    entries = [
+        entry(1, 1, l1=3, cider=0.2, bleu_4=0.9),
+        entry(2, 2, l1=3, cider=0.3, bleu_4=0.1),
+        entry(3, 3, l1=3, cider=0.3, bleu_4=0.2),
+    ]
     assert ranks(entries) == [(1, 3), (2, 2), (3, 1)]
 
 
 def test_exactly_equal_scores_share_a_rank_earlier_listed_first():
-    entries = [entry(1, 1, 5, l1=3, cider=0.3, bleu_4=0.2), entry(2, 2, 1, l1=3, cider=0.3, bleu_4=0.2),
-               entry(3, 3, 0, l1=2, cider=0.9, bleu_4=0.9)]
+    entries = [
+        entry(1, 1, 5, l1=3, cider=0.3, bleu_4=0.2),
+        entry(2, 2, 1, l1=3, cider=0.3, bleu_4=0.2),
+        entry(3, 3, 0, l1=2, cider=0.9, bleu_4=0.9),
+    ]
     assert ranks(entries) == [(1, 2), (1, 1), (3, 3)]
 
 

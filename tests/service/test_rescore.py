@@ -34,8 +34,11 @@ def shown(metrics: dict, scores: dict) -> dict:
 
 
 def board_row(phase, submission_id, language="en", stage="l1") -> dict:
-    body = APIClient().get(
-        f"/api/v1/challenges/{phase.challenge.slug}/phases/{phase.slug}/leaderboards/{language}/{stage}/").json()
+    body = (
+        APIClient()
+        .get(f"/api/v1/challenges/{phase.challenge.slug}/phases/{phase.slug}/leaderboards/{language}/{stage}/")
+        .json()
+    )
     return next(row for row in body["rows"] if row["submission_id"] == submission_id)
 
 
@@ -62,8 +65,7 @@ def test_unchanged_inputs_give_bit_identical_numbers_and_the_old_result_is_kept(
     assert event.details == {"mode": "in_process", "previous_result": old.pk}
 
 
-def test_a_fixed_reference_gives_a_new_result_and_the_board_switches_once_it_is_judged(alice, judged_val,
-                                                                                      fake_judge):
+def test_a_fixed_reference_gives_a_new_result_and_the_board_switches_once_it_is_judged(alice, judged_val, fake_judge):
     submission = scored_submission(alice, judged_val)
     assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
     old = Result.objects.get(pk=submission.current_result_id)
@@ -75,8 +77,7 @@ def test_a_fixed_reference_gives_a_new_result_and_the_board_switches_once_it_is_
     references.save()
     assert references.content_hash != old.reference_hash
 
-    rescored = moderation.rescore_submissions(make_organizer(), judged_val, "Fixed a reference typo",
-                                              in_process=True)
+    rescored = moderation.rescore_submissions(make_organizer(), judged_val, "Fixed a reference typo", in_process=True)
     new = rescored.new_results[submission.pk]
     assert new.reference_hash == references.content_hash
     submission.refresh_from_db()
@@ -96,8 +97,11 @@ def test_a_fixed_reference_gives_a_new_result_and_the_board_switches_once_it_is_
     assert Result.objects.filter(pk=old.pk).exists()
     assert Result.objects.get(pk=old.pk).metrics == old.metrics  # untouched
     event = AuditEvent.objects.get()
-    assert (event.action, event.target_type, event.target_id) == ("phase.rescore", "challenges.phase",
-                                                                  str(judged_val.pk))
+    assert (event.action, event.target_type, event.target_id) == (
+        "phase.rescore",
+        "challenges.phase",
+        str(judged_val.pk),
+    )
     assert event.details["submissions"] == [submission.pk]
     assert event.details["previous_results"] == {str(submission.pk): old.pk}
 
@@ -110,17 +114,39 @@ def test_the_command_needs_a_reason_and_records_who_asked(alice, demo_val, no_ju
         call_command("rescore", "--phase", "demo/val", "--reason", "  ", stdout=open("/dev/null", "w"))
     assert not AuditEvent.objects.exists() and submission.results.count() == 1
 
-    call_command("rescore", "--phase", "demo/val", "--language", "en", "--reason", "New evaluation version",
-                 "--here", stdout=open("/dev/null", "w"))
+    call_command(
+        "rescore",
+        "--phase",
+        "demo/val",
+        "--language",
+        "en",
+        "--reason",
+        "New evaluation version",
+        "--here",
+        stdout=open("/dev/null", "w"),
+    )
     event = AuditEvent.objects.get()
     assert (event.actor, event.actor_label, event.action, event.reason) == (
-        None, "command rescore", "phase.rescore", "New evaluation version")
+        None,
+        "command rescore",
+        "phase.rescore",
+        "New evaluation version",
+    )
     assert event.details["language"] == "en" and event.details["submissions"] == [submission.pk]
     assert submission.results.count() == 2
 
     organizer = make_organizer()
-    call_command("rescore", "--submission", str(submission.pk), "--reason", "Again", "--actor", "olga", "--here",
-                 stdout=open("/dev/null", "w"))
+    call_command(
+        "rescore",
+        "--submission",
+        str(submission.pk),
+        "--reason",
+        "Again",
+        "--actor",
+        "olga",
+        "--here",
+        stdout=open("/dev/null", "w"),
+    )
     event = AuditEvent.objects.filter(action="submission.rescore").get()
     assert (event.actor, event.actor_label) == (organizer, "olga")
     assert submission.results.count() == 3
@@ -159,8 +185,16 @@ def test_admin_rescores_of_a_selection_and_a_phase_run_on_the_worker_and_keep_ev
     selected = [str(demo_val.pk)]
     page = client.post(CHANGELISTS["phase"], {"action": "rescore_phase", ACTION_CHECKBOX_NAME: selected, "index": "0"})
     assert page.status_code == 200 and "All languages" in page.content.decode()
-    client.post(CHANGELISTS["phase"], {"action": "rescore_phase", ACTION_CHECKBOX_NAME: selected, "post": "yes",
-                                       "language": "zh", "reason": "Chinese references re-normalized"})
+    client.post(
+        CHANGELISTS["phase"],
+        {
+            "action": "rescore_phase",
+            ACTION_CHECKBOX_NAME: selected,
+            "post": "yes",
+            "language": "zh",
+            "reason": "Chinese references re-normalized",
+        },
+    )
     rescored = wait_for_new_current_result(second.pk, originals[second.pk].pk, celery_worker)
     assert Result.objects.get(pk=rescored.current_result_id).metrics == originals[second.pk].metrics
     event = AuditEvent.objects.get(action="phase.rescore")
@@ -192,7 +226,9 @@ def test_the_newest_rescore_stays_on_the_board_whichever_judge_run_ends_last(ali
     assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
     organizer = make_organizer()
     first = moderation.rescore_submissions(organizer, [submission], "First", in_process=True).new_results[submission.pk]
-    second = moderation.rescore_submissions(organizer, [submission], "Second", in_process=True).new_results[submission.pk]
+    second = moderation.rescore_submissions(organizer, [submission], "Second", in_process=True).new_results[
+        submission.pk
+    ]
     assert judging.judge_result(second.judge_run.pk).outcome == judging.Outcome.COMPLETE
     submission.refresh_from_db()
     assert submission.current_result_id == second.pk

@@ -69,13 +69,23 @@ def attempt(entry: str, user, phase, language: str = "zh", data: bytes | None = 
         )
         body = response.json()
         fields = [error["field"] for error in body.get("errors", []) if "field" in error]
-        return Attempt(response.status_code == 201, response.status_code, body.get("code"), body.get("detail", ""),
-                       fields)
+        return Attempt(
+            response.status_code == 201, response.status_code, body.get("code"), body.get("detail", ""), fields
+        )
     path = tmp_path / name
     path.write_bytes(data)
     try:
-        call_command("submit", str(path), "--user", user.username, "--phase",
-                     f"{phase.challenge.slug}/{phase.slug}", "--language", language, stdout=open("/dev/null", "w"))
+        call_command(
+            "submit",
+            str(path),
+            "--user",
+            user.username,
+            "--phase",
+            f"{phase.challenge.slug}/{phase.slug}",
+            "--language",
+            language,
+            stdout=open("/dev/null", "w"),
+        )
     except CommandError as exc:
         return Attempt(False, exc.returncode, None, str(exc))
     return Attempt(True, 0, None, "")
@@ -103,16 +113,36 @@ def require_approval(phase, team_name: str, status: str | None, note: str = ""):
 # (setup, HTTP status, code, words the message must contain)
 RULES = {
     "not_open": (lambda phase: set_window(phase, timedelta(hours=2), None), 403, "phase_not_open", "opens at"),
-    "closed": (lambda phase: set_window(phase, -timedelta(days=2), -timedelta(hours=1)), 403, "phase_closed",
-               "closed at"),
-    "banned": (lambda phase: Team.objects.filter(name="Team A").update(banned=True, ban_reason="copied answers " + XSS),
-               403, "team_banned", "copied answers"),
-    "approval_none": (lambda phase: require_approval(phase, "Team A", None), 403, "approval_required",
-                      "request approval"),
-    "approval_pending": (lambda phase: require_approval(phase, "Team A", "pending"), 403, "approval_pending",
-                         "waiting for approval"),
-    "approval_rejected": (lambda phase: require_approval(phase, "Team A", "rejected", "no affiliation given " + XSS),
-                          403, "approval_rejected", "no affiliation given"),
+    "closed": (
+        lambda phase: set_window(phase, -timedelta(days=2), -timedelta(hours=1)),
+        403,
+        "phase_closed",
+        "closed at",
+    ),
+    "banned": (
+        lambda phase: Team.objects.filter(name="Team A").update(banned=True, ban_reason="copied answers " + XSS),
+        403,
+        "team_banned",
+        "copied answers",
+    ),
+    "approval_none": (
+        lambda phase: require_approval(phase, "Team A", None),
+        403,
+        "approval_required",
+        "request approval",
+    ),
+    "approval_pending": (
+        lambda phase: require_approval(phase, "Team A", "pending"),
+        403,
+        "approval_pending",
+        "waiting for approval",
+    ),
+    "approval_rejected": (
+        lambda phase: require_approval(phase, "Team A", "rejected", "no affiliation given " + XSS),
+        403,
+        "approval_rejected",
+        "no affiliation given",
+    ),
     "daily_limit": (lambda phase: _used_up(phase, per_day=1), 429, "daily_limit", "resets at 00:00 UTC"),
     "total_limit": (lambda phase: _used_up(phase, total=1), 429, "total_limit", "used all 1 submissions"),
 }
@@ -121,8 +151,12 @@ RULES = {
 def _used_up(phase, per_day=None, total=None):
     phase.max_submissions_per_day, phase.max_submissions_total = per_day, total
     phase.save()
-    services.submit(user=Team.objects.get(name="Team A").memberships.get().user, phase=phase, language="zh",
-                    data=demo_file("val-zh.json"))
+    services.submit(
+        user=Team.objects.get(name="Team A").memberships.get().user,
+        phase=phase,
+        language="zh",
+        data=demo_file("val-zh.json"),
+    )
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
@@ -147,22 +181,32 @@ def test_every_rule_refuses_on_every_entry_point(rule, entry, alice, demo_val, t
 
 @pytest.mark.parametrize(
     "moment, state",
-    [("before_start", "upcoming"), ("at_start", "open"), ("before_end", "open"), ("at_end", "closed"),
-     ("after_end", "closed")],
+    [
+        ("before_start", "upcoming"),
+        ("at_start", "open"),
+        ("before_end", "open"),
+        ("at_end", "closed"),
+        ("after_end", "closed"),
+    ],
 )
 def test_the_phase_window_has_one_definition(moment, state, alice, demo_val):
     """``Phase.state_at`` defines the window; ``is_open``, ``state`` and the submission rule all follow it."""
     set_window(demo_val, -timedelta(hours=1), timedelta(hours=1))
     at = {
-        "before_start": demo_val.starts_at - timedelta(microseconds=1), "at_start": demo_val.starts_at,
-        "before_end": demo_val.ends_at - timedelta(microseconds=1), "at_end": demo_val.ends_at,
+        "before_start": demo_val.starts_at - timedelta(microseconds=1),
+        "at_start": demo_val.starts_at,
+        "before_end": demo_val.ends_at - timedelta(microseconds=1),
+        "at_end": demo_val.ends_at,
         "after_end": demo_val.ends_at + timedelta(days=1),
     }[moment]
     assert demo_val.state_at(at) == state
     assert demo_val.is_open(at) is (state == "open")
     refusal = rules.submission_refusal(alice, demo_val, "zh", at=at)
-    assert (refusal.code if refusal else None) == {"upcoming": "phase_not_open", "open": None,
-                                                   "closed": "phase_closed"}[state]
+    assert (refusal.code if refusal else None) == {
+        "upcoming": "phase_not_open",
+        "open": None,
+        "closed": "phase_closed",
+    }[state]
     assert demo_val.state == demo_val.state_at() == "open"
     demo_val.ends_at = None  # open-ended
     assert demo_val.state_at(demo_val.starts_at + timedelta(days=10000)) == "open"
@@ -198,12 +242,16 @@ def test_a_language_the_phase_does_not_score_is_refused_everywhere(entry, alice,
 
 # (set-up before the upload, the decision taken while the file is validated, the refusal code it brings)
 DECISIONS = {
-    "ban": (lambda phase: None,
-            lambda: Team.objects.filter(name="Team A").update(banned=True, ban_reason="spam"), "team_banned"),
-    "rejection": (lambda phase: require_approval(phase, "Team A", "approved"),
-                  lambda: PhaseApproval.objects.filter(team__name="Team A").update(status="rejected",
-                                                                                  note="no affiliation"),
-                  "approval_rejected"),
+    "ban": (
+        lambda phase: None,
+        lambda: Team.objects.filter(name="Team A").update(banned=True, ban_reason="spam"),
+        "team_banned",
+    ),
+    "rejection": (
+        lambda phase: require_approval(phase, "Team A", "approved"),
+        lambda: PhaseApproval.objects.filter(team__name="Team A").update(status="rejected", note="no affiliation"),
+        "approval_rejected",
+    ),
 }
 
 
@@ -278,8 +326,9 @@ def test_the_cli_checks_its_arguments(alice, demo_val, tmp_path):
         with pytest.raises(CommandError, match=words):
             call_command("submit", str(path), "--language", "zh", *args)
     with pytest.raises(CommandError, match="Cannot read"):
-        call_command("submit", str(tmp_path / "absent.json"), "--user", "alice", "--phase", "demo/val",
-                     "--language", "zh")
+        call_command(
+            "submit", str(tmp_path / "absent.json"), "--user", "alice", "--phase", "demo/val", "--language", "zh"
+        )
     assert not Submission.objects.exists()
 
 
@@ -288,18 +337,33 @@ def test_the_submit_command_in_a_real_process(alice, demo_val, tmp_path):
     """``python manage.py submit``: the id on success; the reason and a non-zero exit on refusal."""
     path = tmp_path / "val-zh.json"
     path.write_bytes(demo_file("val-zh.json"))
-    command = [sys.executable, "manage.py", "submit", "--user", "alice", "--phase", "demo/val", "--language", "zh",
-               "--method-name", "from the shell", "--public", str(path)]
-    done = subprocess.run(command, cwd=ROOT, env=process_env(CELERY_BROKER_URL="memory://"), capture_output=True,
-                          text=True, timeout=120)
+    command = [
+        sys.executable,
+        "manage.py",
+        "submit",
+        "--user",
+        "alice",
+        "--phase",
+        "demo/val",
+        "--language",
+        "zh",
+        "--method-name",
+        "from the shell",
+        "--public",
+        str(path),
+    ]
+    done = subprocess.run(
+        command, cwd=ROOT, env=process_env(CELERY_BROKER_URL="memory://"), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     submission = Submission.objects.get()
     assert f"Submission {submission.pk} accepted" in done.stdout
     assert submission.method_name == "from the shell" and submission.is_public and submission.user == alice
 
     Team.objects.filter(name="Team A").update(banned=True, ban_reason="bots")
-    done = subprocess.run(command, cwd=ROOT, env=process_env(CELERY_BROKER_URL="memory://"), capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        command, cwd=ROOT, env=process_env(CELERY_BROKER_URL="memory://"), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 3 and "Your team is banned from submitting: bots" in done.stderr
     assert Submission.objects.count() == 1
 
@@ -317,7 +381,10 @@ MODES = {
 
 def scored(user, phase, language="zh", data=None, **method):
     submission = services.submit(
-        user=user, phase=phase, language=language, data=data or demo_file(f"{phase.slug}-{language}.json"),
+        user=user,
+        phase=phase,
+        language=language,
+        data=data or demo_file(f"{phase.slug}-{language}.json"),
         method=services.MethodInfo(is_public=True, **method),
     )
     assert services.score_submission(submission.pk).outcome == services.Outcome.FINISHED
@@ -479,13 +546,20 @@ def frozen_with_entries(alice, phase, early_public: bool):
 
 
 def public_board_names() -> list[str]:
-    return [row["method_name"] for row in APIClient().get("/api/v1/challenges/demo/phases/val/leaderboards/zh/l1/")
-            .json()["rows"]]
+    return [
+        row["method_name"]
+        for row in APIClient().get("/api/v1/challenges/demo/phases/val/leaderboards/zh/l1/").json()["rows"]
+    ]
 
 
 def method_form(submission, **changes) -> dict:
-    fields = {"method_name": submission.method_name, "method_description": submission.method_description,
-              "paper_url": submission.paper_url, "code_url": submission.code_url, "is_public": submission.is_public}
+    fields = {
+        "method_name": submission.method_name,
+        "method_description": submission.method_description,
+        "paper_url": submission.paper_url,
+        "code_url": submission.code_url,
+        "is_public": submission.is_public,
+    }
     fields |= changes
     form = {name: value for name, value in fields.items() if name != "is_public"}
     return form | ({"is_public": "on"} if fields["is_public"] else {})
@@ -499,13 +573,15 @@ def test_after_the_freeze_a_team_cannot_flip_the_public_flag_of_an_earlier_entry
     assert board == (["early"] if early_public else [])
     expected = rules.public_flag_refusal(early)
     assert expected is not None and expected.code == "board_frozen"
-    assert expected.message == (f"The board of this phase is frozen since {demo_val.frozen_at:%Y-%m-%d %H:%M} UTC; "
-                                + FROZEN_FLAG)
+    assert expected.message == (
+        f"The board of this phase is frozen since {demo_val.frozen_at:%Y-%m-%d %H:%M} UTC; " + FROZEN_FLAG
+    )
 
     if entry == "api":
         api = api_client_for(alice)
-        response = api.patch(f"/api/v1/submissions/{early.pk}/", {"public": not early_public, "method_name": "x"},
-                             format="json")
+        response = api.patch(
+            f"/api/v1/submissions/{early.pk}/", {"public": not early_public, "method_name": "x"}, format="json"
+        )
         assert response.status_code == 403
         assert response.json() == {"detail": expected.message, "code": "board_frozen"}
         renamed = api.patch(f"/api/v1/submissions/{early.pk}/", {"method_name": "early-renamed"}, format="json")
@@ -515,8 +591,9 @@ def test_after_the_freeze_a_team_cannot_flip_the_public_flag_of_an_earlier_entry
     else:
         site = Client()
         site.force_login(alice)
-        response = site.post(f"/submissions/{early.pk}/", method_form(early, is_public=not early_public,
-                                                                      method_name="x"))
+        response = site.post(
+            f"/submissions/{early.pk}/", method_form(early, is_public=not early_public, method_name="x")
+        )
         assert response.status_code == 200
         html = response.content.decode()
         assert expected.message in html and 'class="errorlist' in html
@@ -562,16 +639,31 @@ def moderated_board(alice, bob, demo_val):
         "dave": scored(dave, demo_val, method_name="dave-banned"),
         "olga": scored(olga, demo_val, method_name="organizers-baseline"),
     }
-    Submission.objects.filter(pk=entries["bob"].pk).update(moderation="disqualified",
-                                                           moderation_reason="copied the references " + XSS)
+    Submission.objects.filter(pk=entries["bob"].pk).update(
+        moderation="disqualified", moderation_reason="copied the references " + XSS
+    )
     Submission.objects.filter(pk=entries["carol"].pk).update(moderation="hidden", moderation_reason="duplicate")
     Team.objects.filter(name="Team D").update(banned=True, ban_reason="many accounts")
-    Submission.objects.filter(pk=entries["olga"].pk).update(is_baseline=True, is_public=False,
-                                                            baseline_citation="Yue et al., Movie101v2")
-    Baseline.objects.create(phase=demo_val, language="zh", key="top", method_name="paper-top",
-                            citation="Paper A (2024)", url="https://example.org/a", scores={"cider": 50.0})
-    Baseline.objects.create(phase=demo_val, language="zh", key="floor", method_name="paper-floor",
-                            citation="Paper B " + XSS, scores={"cider": 0.0001})
+    Submission.objects.filter(pk=entries["olga"].pk).update(
+        is_baseline=True, is_public=False, baseline_citation="Yue et al., Movie101v2"
+    )
+    Baseline.objects.create(
+        phase=demo_val,
+        language="zh",
+        key="top",
+        method_name="paper-top",
+        citation="Paper A (2024)",
+        url="https://example.org/a",
+        scores={"cider": 50.0},
+    )
+    Baseline.objects.create(
+        phase=demo_val,
+        language="zh",
+        key="floor",
+        method_name="paper-floor",
+        citation="Paper B " + XSS,
+        scores={"cider": 0.0001},
+    )
     return entries
 
 
@@ -604,8 +696,11 @@ def test_the_public_board_leaves_out_moderated_and_banned_entries_and_marks_base
 def test_organizers_see_every_entry_marked_with_the_reason(moderated_board, admin_user):
     body = api_client_for(admin_user).get(LEADERBOARD).json()
     rows = {row["method_name"]: row for row in body["rows"]}
-    assert {name: (row["rank"], row["moderation"], row["moderation_reason"]) for name, row in rows.items()
-            if not row["baseline"]} == {
+    assert {
+        name: (row["rank"], row["moderation"], row["moderation_reason"])
+        for name, row in rows.items()
+        if not row["baseline"]
+    } == {
         "alice-weak": (1, "", ""),
         "bob-copied": (None, "disqualified", "copied the references " + XSS),
         "carol-hidden": (None, "hidden", "duplicate"),
@@ -624,8 +719,9 @@ def test_the_team_sees_its_own_moderation_reason(moderated_board, bob, alice):
     assert body["moderation"] == "disqualified" and body["moderation_reason"] == "copied the references " + XSS
     assert api_client_for(alice).get(f"/api/v1/submissions/{moderated_board['alice'].pk}/").json()["moderation"] == ""
     # Read-only: a team cannot clear it.
-    response = api_client_for(bob).patch(f"/api/v1/submissions/{bob_submission.pk}/",
-                                         {"moderation": "", "moderation_reason": ""}, format="json")
+    response = api_client_for(bob).patch(
+        f"/api/v1/submissions/{bob_submission.pk}/", {"moderation": "", "moderation_reason": ""}, format="json"
+    )
     assert response.status_code == 200
     assert Submission.objects.get(pk=bob_submission.pk).moderation == "disqualified"
     page = Client()
@@ -640,8 +736,11 @@ MODERATION_VIEWERS = {
     "another_team": set(),  # alice: none of hers is moderated, and she sees no one else's
     "the_team": {("bob-copied", "disqualified", "copied the references " + XSS)},
     "the_banned_team": {("dave-banned", "banned", "many accounts")},
-    "organizer": {("bob-copied", "disqualified", "copied the references " + XSS),
-                  ("carol-hidden", "hidden", "duplicate"), ("dave-banned", "banned", "many accounts")},
+    "organizer": {
+        ("bob-copied", "disqualified", "copied the references " + XSS),
+        ("carol-hidden", "hidden", "duplicate"),
+        ("dave-banned", "banned", "many accounts"),
+    },
 }
 
 
@@ -653,14 +752,20 @@ def test_a_team_sees_its_own_moderated_entries_on_the_board_with_the_reason(
     if frozen:
         moderated_board["alice"].phase.frozen_at = timezone.now()
         moderated_board["alice"].phase.save()
-    user = {"visitor": None, "another_team": alice, "the_team": bob,
-            "the_banned_team": Team.objects.get(name="Team D").memberships.get().user, "organizer": admin_user}[viewer]
+    user = {
+        "visitor": None,
+        "another_team": alice,
+        "the_team": bob,
+        "the_banned_team": Team.objects.get(name="Team D").memberships.get().user,
+        "organizer": admin_user,
+    }[viewer]
     expected = MODERATION_VIEWERS[viewer]
 
     body = (api_client_for(user) if user else APIClient()).get(LEADERBOARD).json()
     rows = [row for row in body["rows"] if not row["baseline"]]
-    assert {(row["method_name"], row["moderation"], row["moderation_reason"]) for row in rows
-            if row["moderation"]} == expected
+    assert {
+        (row["method_name"], row["moderation"], row["moderation_reason"]) for row in rows if row["moderation"]
+    } == expected
     assert [(row["rank"], row["method_name"]) for row in rows if row["rank"]] == [(1, "alice-weak")]
     assert all(row["rank"] is None for row in rows if row["moderation"])
     text = json.dumps(body)
@@ -672,7 +777,7 @@ def test_a_team_sees_its_own_moderated_entries_on_the_board_with_the_reason(
         site.force_login(user)
     html = site.get("/c/demo/val/zh/l1/").content.decode()
     assert XSS not in html
-    for name, moderation, reason in expected:
+    for name, _, reason in expected:
         assert name in html and escape(reason) in html
     for name, _, reason in MODERATION_VIEWERS["organizer"] - expected:
         assert name not in html and escape(reason) not in html
@@ -684,14 +789,26 @@ def test_a_team_sees_its_own_moderated_entries_on_the_board_with_the_reason(
 
 def test_baselines_take_no_rank_and_move_none():
     now = timezone.now()
-    teams = [Entry(submission_id=i, team_id=i, created_at=now, scores={"cider": score})
-             for i, score in enumerate([0.9, 0.5, 0.5, 0.1], start=1)]
+    teams = [
+        Entry(submission_id=i, team_id=i, created_at=now, scores={"cider": score})
+        for i, score in enumerate([0.9, 0.5, 0.5, 0.1], start=1)
+    ]
     ranked = rank_entries(teams, ["cider"])
-    baselines = [Entry(submission_id=0, team_id=0, created_at=None, scores={"cider": score}, payload=name)
-                 for name, score in [("top", 2.0), ("tie", 0.5), ("middle", 0.3), ("none", None)]]
+    baselines = [
+        Entry(submission_id=0, team_id=0, created_at=None, scores={"cider": score}, payload=name)
+        for name, score in [("top", 2.0), ("tie", 0.5), ("middle", 0.3), ("none", None)]
+    ]
     placed = place_unranked(ranked, baselines, ["cider"])
     assert [(item.rank, item.entry.payload or item.entry.submission_id) for item in placed] == [
-        (None, "top"), (1, 1), (2, 2), (2, 3), (None, "tie"), (None, "middle"), (4, 4), (None, "none")]
+        (None, "top"),
+        (1, 1),
+        (2, 2),
+        (2, 3),
+        (None, "tie"),
+        (None, "middle"),
+        (4, 4),
+        (None, "none"),
+    ]
     assert [item.rank for item in ranked] == [1, 2, 2, 4]
 
 

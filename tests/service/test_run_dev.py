@@ -52,15 +52,26 @@ def test_run_dev_prints_the_address_once_up_links_emails_to_its_port_and_stops_e
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SITE_URL", "EMAIL_BACKEND")
-           and not name.startswith(("JUDGE_", "AWS_"))}
-    env.update(PORT=str(port), VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="leaderboard.settings",
-               LOG_LEVEL="INFO")
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SITE_URL", "EMAIL_BACKEND")
+        and not name.startswith(("JUDGE_", "AWS_"))
+    }
+    env.update(
+        PORT=str(port), VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="leaderboard.settings", LOG_LEVEL="INFO"
+    )
     log = tmp_path / "run-dev.log"
     with open(log, "w") as out:
-        run_dev = subprocess.Popen(["./run-dev"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        run_dev = subprocess.Popen(
+            ["./run-dev"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     seen: dict[int, str] = {}
     try:
         deadline = time.monotonic() + 300
@@ -79,7 +90,8 @@ def test_run_dev_prints_the_address_once_up_links_emails_to_its_port_and_stops_e
         token = re.search(r"demo API token: (\w+)", output).group(1)
         response = requests.post(
             f"http://127.0.0.1:{port}/api/v1/challenges/demo/phases/val/submissions/",
-            headers={"Authorization": f"Token {token}"}, data={"language": "en"},
+            headers={"Authorization": f"Token {token}"},
+            data={"language": "en"},
             files={"predictions": ("val-en.json", (ROOT / "demo" / "predictions" / "val-en.json").read_bytes())},
             timeout=30,
         )

@@ -18,8 +18,9 @@ from leaderboard.submissions.models import Status, Submission
 from tests.support.processes import WorkerProcess, purge_queues
 from tests.support.service import api_client_for, demo_file, make_participant
 
-needs_redis = pytest.mark.skipif(not django_settings.CELERY_BROKER_URL.startswith("redis"),
-                                 reason="needs REDIS_URL (the broker is a folder)")
+needs_redis = pytest.mark.skipif(
+    not django_settings.CELERY_BROKER_URL.startswith("redis"), reason="needs REDIS_URL (the broker is a folder)"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +53,7 @@ def client_for(user=None) -> Client:
 def busy_queue(alice, bob, demo_val):
     """Alice's first submission running for 5 minutes, Bob's and Alice's second waiting."""
     running = submitted(alice, demo_val, "en")
-    services.transition(running.pk, Status.SUBMITTED, Status.RUNNING,
-                        started_at=timezone.now() - timedelta(minutes=5))
+    services.transition(running.pk, Status.SUBMITTED, Status.RUNNING, started_at=timezone.now() - timedelta(minutes=5))
     waiting_bob = submitted(bob, demo_val, "zh")
     waiting_alice = submitted(alice, demo_val, "zh")
     Submission.objects.filter(pk=waiting_bob.pk).update(created_at=timezone.now() - timedelta(minutes=7))
@@ -101,14 +101,16 @@ def test_organizers_see_what_runs_with_its_age_and_the_oldest_waiting(busy_queue
     running, waiting_bob, _ = busy_queue
     page = client_for(organizer).get("/status/")
     assert page.status_code == 200
-    assert f"#{running.pk}</a></td><td>Team A</td><td>demo/val</td><td>en</td><td class=\"num\">5 min</td>" in page.text
+    assert f'#{running.pk}</a></td><td>Team A</td><td>demo/val</td><td>en</td><td class="num">5 min</td>' in page.text
     assert f"#{waiting_bob.pk}</a> · Team B · demo/val · zh · waiting for 7 min" in page.text
     body = api_client_for(organizer).get("/api/v1/status/").json()
     detail = body["organizer"]
     assert [item["submission_id"] for item in detail["running_submissions"]] == [running.pk]
     running.refresh_from_db()
     # Started five minutes before the fixture returned: its age then, up to the time since.
-    assert 300 <= detail["running_submissions"][0]["age_seconds"] <= (timezone.now() - running.started_at).total_seconds()
+    assert (
+        300 <= detail["running_submissions"][0]["age_seconds"] <= (timezone.now() - running.started_at).total_seconds()
+    )
     assert detail["oldest_waiting"]["submission_id"] == waiting_bob.pk
     assert detail["oldest_waiting"]["team"] == "Team B"
 
@@ -161,7 +163,10 @@ def test_queue_depths_are_counted_in_the_broker_folder(tmp_path):
                 simple.put({"n": number})
             simple.close()
     assert broker.queue_depths(queues, broker_url="filesystem://", transport_options=options) == {
-        "fs-classic": 3, "fs-rescore": 0, "fs-judge": 1}
+        "fs-classic": 3,
+        "fs-rescore": 0,
+        "fs-judge": 1,
+    }
     assert broker.filesystem_depth(tmp_path / "absent", "classic") == 0
 
 
@@ -169,7 +174,9 @@ def test_an_unreachable_broker_shows_unknown(organizer, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     page = client_for(organizer).get("/status/")
     assert page.status_code == 200
-    assert "unknown (the broker cannot be reached)" in page.text and "Unknown: the broker cannot be reached." in page.text
+    assert (
+        "unknown (the broker cannot be reached)" in page.text and "Unknown: the broker cannot be reached." in page.text
+    )
     cache.delete(operations.CACHE_KEY)
     body = client_for().get("/api/v1/status/").json()
     assert body["queue_depths"] is None

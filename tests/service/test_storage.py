@@ -62,8 +62,7 @@ def test_an_upload_is_a_private_object_in_the_bucket(s3, alice, demo_val, settin
     assert requests.get(url, timeout=10).content == data
 
 
-def test_a_worker_scores_a_file_in_the_bucket_as_one_on_disk(transactional_db, s3, alice, demo_val, settings,
-                                                              tmp_path):
+def test_a_worker_scores_a_file_in_the_bucket_as_one_on_disk(transactional_db, s3, alice, demo_val, settings, tmp_path):
     data = demo_file("val-zh.json")
     worker = WorkerProcess(tmp_path / "worker.log", **s3.env)
     worker.start()
@@ -108,8 +107,10 @@ def test_reference_sets_are_archived_under_their_hash_once_committed(transaction
     second = ReferenceSet.objects.get(pk=first.pk)
     assert second.content_hash != first.content_hash
     second_key = s3.key(f"references/archive/val/en/{second.content_hash}.json")
-    assert archived(s3) == {first_key: dump_references(REFERENCES).encode("utf-8"),
-                            second_key: dump_references(fixed).encode("utf-8")}
+    assert archived(s3) == {
+        first_key: dump_references(REFERENCES).encode("utf-8"),
+        second_key: dump_references(fixed).encode("utf-8"),
+    }
 
     # Loading the same references again writes nothing new.
     load_test_challenge({"en": fixed}, slug="archive", public=True)
@@ -121,12 +122,25 @@ def test_a_load_that_rolls_back_archives_nothing(transactional_db, s3):
     from leaderboard.challenges.bundles import BundleError, validate_bundle
 
     def bundle(narrations, *, keep_missing_test_set=False):
-        phases = [{"slug": "val", "title": "Validation", "starts_at": "2025-01-01T00:00:00Z",
-                   "references_public": True, "references": {"en": {"narrations": narrations}}}]
+        phases = [
+            {
+                "slug": "val",
+                "title": "Validation",
+                "starts_at": "2025-01-01T00:00:00Z",
+                "references_public": True,
+                "references": {"en": {"narrations": narrations}},
+            }
+        ]
         if keep_missing_test_set:
             # "Keep the stored references" of a phase that has none: the whole load fails.
-            phases.append({"slug": "test", "title": "Test", "starts_at": "2025-01-01T00:00:00Z",
-                           "references": {"en": {"hash": reference_hash(narrations), "source": "elsewhere"}}})
+            phases.append(
+                {
+                    "slug": "test",
+                    "title": "Test",
+                    "starts_at": "2025-01-01T00:00:00Z",
+                    "references": {"en": {"hash": reference_hash(narrations), "source": "elsewhere"}},
+                }
+            )
         return validate_bundle({"slug": "rollback", "title": "Rollback", "phases": phases}, base_dir=ROOT)
 
     load_bundle(bundle(REFERENCES), dry_run=True)
@@ -150,11 +164,15 @@ def test_export_to_storage_writes_the_bundle_files(s3, demo_challenge, settings,
     assert sorted(s3.keys("leaderboard/exports/")) == sorted(s3.key(name) for name in names)
 
     # The same files, byte for byte, as an export to a folder.
-    call_command("export_challenge", "demo", "-o", str(tmp_path / "local"), "--with-references",
-                 stderr=io.StringIO())
+    call_command("export_challenge", "demo", "-o", str(tmp_path / "local"), "--with-references", stderr=io.StringIO())
     local = {str(path.relative_to(tmp_path / "local")): path.read_bytes() for path in files_under(tmp_path / "local")}
     stored = {name.removeprefix(folder + "/"): s3.read(s3.key(name)) for name in names}
     assert stored == local
-    assert sorted(stored) == ["challenge.yaml", "references/test-en.json", "references/test-zh.json",
-                              "references/val-en.json", "references/val-zh.json"]
+    assert sorted(stored) == [
+        "challenge.yaml",
+        "references/test-en.json",
+        "references/test-zh.json",
+        "references/val-en.json",
+        "references/val-zh.json",
+    ]
     assert files_under(Path(settings.MEDIA_ROOT)) == []

@@ -19,8 +19,14 @@ from tests.support.service import demo_file
 
 
 def submit_demo(user, phase, language="zh", name="val-zh.json", **method):
-    return services.submit(user=user, phase=phase, language=language, data=demo_file(name), filename=name,
-                           method=services.MethodInfo(**method))
+    return services.submit(
+        user=user,
+        phase=phase,
+        language=language,
+        data=demo_file(name),
+        filename=name,
+        method=services.MethodInfo(**method),
+    )
 
 
 def test_a_valid_file_is_stored_and_waits(alice, demo_val):
@@ -116,7 +122,9 @@ def test_references_changed_after_upload_fail_with_the_problems(alice, demo_val)
     services.score_submission(submission.pk)
     submission.refresh_from_db()
     assert submission.status == Status.FAILED
-    assert "references changed after your upload" in submission.error and "9100000000000000001_900_901" in submission.error
+    assert (
+        "references changed after your upload" in submission.error and "9100000000000000001_900_901" in submission.error
+    )
 
 
 def test_cancelled_while_running_drops_the_result(alice, demo_val, monkeypatch):
@@ -146,8 +154,13 @@ def test_a_live_lease_makes_a_second_delivery_wait(alice, demo_val):
 
 def test_an_expired_lease_is_taken_over(alice, demo_val):
     submission = submit_demo(alice, demo_val)
-    services.transition(submission.pk, Status.SUBMITTED, Status.RUNNING, attempts=1,
-                        lease_expires_at=timezone.now() - timedelta(seconds=1))
+    services.transition(
+        submission.pk,
+        Status.SUBMITTED,
+        Status.RUNNING,
+        attempts=1,
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
     assert services.score_submission(submission.pk).outcome == services.Outcome.FINISHED
     submission.refresh_from_db()
     assert submission.attempts == 2 and submission.status == Status.FINISHED
@@ -155,8 +168,13 @@ def test_an_expired_lease_is_taken_over(alice, demo_val):
 
 def test_too_many_crashed_attempts_fail(alice, demo_val, settings):
     submission = submit_demo(alice, demo_val)
-    services.transition(submission.pk, Status.SUBMITTED, Status.RUNNING, attempts=settings.SCORING_MAX_ATTEMPTS,
-                        lease_expires_at=timezone.now() - timedelta(seconds=1))
+    services.transition(
+        submission.pk,
+        Status.SUBMITTED,
+        Status.RUNNING,
+        attempts=settings.SCORING_MAX_ATTEMPTS,
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
     assert services.score_submission(submission.pk).outcome == services.Outcome.FAILED
     submission.refresh_from_db()
     assert "interrupted 3 times" in submission.error

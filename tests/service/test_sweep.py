@@ -19,12 +19,14 @@ from tests.support.service import api_client_for, demo_file, upload
 BOUND = timedelta(minutes=2)
 
 
-def test_the_sweep_on_a_real_worker_scores_a_submission_whose_message_was_lost(transactional_db, tmp_path, alice,
-                                                                               demo_val):
+def test_the_sweep_on_a_real_worker_scores_a_submission_whose_message_was_lost(
+    transactional_db, tmp_path, alice, demo_val
+):
     from workers.tasks import requeue_waiting as sweep
 
-    response = upload(api_client_for(alice), demo_val, "en", demo_file("val-en.json"), public="true",
-                      method_name="lost once")
+    response = upload(
+        api_client_for(alice), demo_val, "en", demo_file("val-en.json"), public="true", method_name="lost once"
+    )
     submission_id = response.json()["id"]
     # The worker empties the queues before it starts: the upload's message is lost, as in a broker outage.
     worker = WorkerProcess(tmp_path / "worker.log", SWEEP_WAITING_AFTER="0")
@@ -71,11 +73,22 @@ def test_the_sweep_queues_again_waiting_and_overdue_judge_runs(db, alice, demo_v
     submission = services.submit(user=alice, phase=demo_val, language="en", data=demo_file("val-en.json"))
     long_ago = timezone.now() - timedelta(minutes=30)
     runs = {}
-    for status, resume_at in ((JudgeStatus.QUEUED, None), (JudgeStatus.INCOMPLETE, long_ago),
-                              (JudgeStatus.INCOMPLETE, None)):
-        result = Result.objects.create(submission=submission, metrics={}, per_clip={}, clips=8,
-                                       evaluation_version="test", protocol="test", reference_hash="test",
-                                       duration_seconds=0, rescore_key=f"{status}-{resume_at}")
+    for status, resume_at in (
+        (JudgeStatus.QUEUED, None),
+        (JudgeStatus.INCOMPLETE, long_ago),
+        (JudgeStatus.INCOMPLETE, None),
+    ):
+        result = Result.objects.create(
+            submission=submission,
+            metrics={},
+            per_clip={},
+            clips=8,
+            evaluation_version="test",
+            protocol="test",
+            reference_hash="test",
+            duration_seconds=0,
+            rescore_key=f"{status}-{resume_at}",
+        )
         run = JudgeRun.objects.create(result=result, submission=submission, status=status, resume_at=resume_at)
         JudgeRun.objects.filter(pk=run.pk).update(updated_at=long_ago)
         runs[status, resume_at] = run.pk

@@ -26,7 +26,9 @@ def test_an_api_upload_is_scored_by_the_worker_and_reaches_the_board(celery_work
     expected = evaluation.score(references, json.loads(demo_file("val-en.json")), "en")
     assert submission.current_result.metrics == expected.metrics
     rows = APIClient().get("/api/v1/challenges/demo/phases/val/leaderboards/en/l2/").json()["rows"]
-    assert [(row["rank"], row["method_name"], row["submission_id"]) for row in rows] == [(1, "worker run", submission.pk)]
+    assert [(row["rank"], row["method_name"], row["submission_id"]) for row in rows] == [
+        (1, "worker run", submission.pk)
+    ]
 
 
 def test_a_message_delivered_twice_is_scored_once(celery_worker, alice, demo_val):
@@ -58,8 +60,12 @@ def test_the_full_real_test_split_goes_from_upload_to_board(celery_worker, alice
     started = time.monotonic()
     response = client.post(
         "/api/v1/challenges/movie101v2/phases/test/submissions/",
-        {"language": "en", "public": "true", "method_name": "previous clip",
-         "predictions": _file(json.dumps(predictions).encode())},
+        {
+            "language": "en",
+            "public": "true",
+            "method_name": "previous clip",
+            "predictions": _file(json.dumps(predictions).encode()),
+        },
         format="multipart",
     )
     assert response.status_code == 201, response.content
@@ -79,8 +85,7 @@ def _file(data: bytes):
     return SimpleUploadedFile("test-en.json", data)
 
 
-def test_a_run_over_the_soft_time_limit_fails_with_the_reason(transactional_db, tmp_path, alice, demo_val,
-                                                               monkeypatch):
+def test_a_run_over_the_soft_time_limit_fails_with_the_reason(transactional_db, tmp_path, alice, demo_val, monkeypatch):
     from leaderboard.submissions import services
     from tests.support.processes import WorkerProcess
     from workers.tasks import score_submission
@@ -113,8 +118,9 @@ def test_worker_logs_never_contain_reference_texts(celery_worker, alice, demo_te
     assert not [text for text in hidden if text in log]
 
 
-def test_a_submission_left_waiting_by_a_broker_outage_is_requeued(transactional_db, tmp_path, alice, demo_val,
-                                                                  monkeypatch):
+def test_a_submission_left_waiting_by_a_broker_outage_is_requeued(
+    transactional_db, tmp_path, alice, demo_val, monkeypatch
+):
     from io import StringIO
 
     from django.core.management import call_command

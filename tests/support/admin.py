@@ -26,8 +26,9 @@ def make_organizer(username="olga", models=("submission", "team", "phaseapproval
     """A staff user with the change permission of ``models`` (and no more): not a superuser."""
     user = get_user_model().objects.create_user(username=username, password="pw", is_staff=True)
     for model in models:
-        user.user_permissions.add(*Permission.objects.filter(content_type__model=model,
-                                                             codename__in=[f"change_{model}", f"view_{model}"]))
+        user.user_permissions.add(
+            *Permission.objects.filter(content_type__model=model, codename__in=[f"change_{model}", f"view_{model}"])
+        )
     return user
 
 
@@ -43,8 +44,9 @@ def run_action(client: Client, changelist: str, action: str, objects, **confirma
     page = client.post(changelist, {"action": action, ACTION_CHECKBOX_NAME: selected, "index": "0"})
     assert page.status_code == 200, page
     assert 'name="post" value="yes"' in page.content.decode()
-    return client.post(changelist, {"action": action, ACTION_CHECKBOX_NAME: selected, "post": "yes", **confirmation},
-                       follow=True)
+    return client.post(
+        changelist, {"action": action, ACTION_CHECKBOX_NAME: selected, "post": "yes", **confirmation}, follow=True
+    )
 
 
 def messages_of(response) -> list[str]:
@@ -53,9 +55,14 @@ def messages_of(response) -> list[str]:
 
 def uploaded(user, phase, language="en") -> Submission:
     """A submission waiting to be scored (nothing consumes the queue in these tests)."""
-    return services.submit(user=user, phase=phase, language=language, data=demo_file(f"val-{language}.json"),
-                           filename="p.json", method=services.MethodInfo(method_name="m", is_public=True))
-
+    return services.submit(
+        user=user,
+        phase=phase,
+        language=language,
+        data=demo_file(f"val-{language}.json"),
+        filename="p.json",
+        method=services.MethodInfo(method_name="m", is_public=True),
+    )
 
 
 def change_form_data(response) -> dict:

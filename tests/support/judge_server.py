@@ -83,8 +83,9 @@ class Request:
 class FakeJudge:
     """``with FakeJudge() as judge: ... judge.base_url ...``"""
 
-    def __init__(self, *, answer: Callable[[str], str] = json_answer, latency: float = 0.0,
-                 reject_response_format: bool = False):
+    def __init__(
+        self, *, answer: Callable[[str], str] = json_answer, latency: float = 0.0, reject_response_format: bool = False
+    ):
         self.answer = answer
         self.latency = latency
         self.reject_response_format = reject_response_format
@@ -193,8 +194,15 @@ class FakeJudge:
                 body = request.body
                 if judge.reject_response_format and "response_format" in body:
                     request.answered_with = "400 response_format"
-                    self._send(400, {"error": {"message": "response_format is not supported by this server",
-                                               "type": "invalid_request_error"}})
+                    self._send(
+                        400,
+                        {
+                            "error": {
+                                "message": "response_format is not supported by this server",
+                                "type": "invalid_request_error",
+                            }
+                        },
+                    )
                     return
                 fault = judge._take_fault(request.prompt, index)
                 if judge.latency:
@@ -213,16 +221,23 @@ class FakeJudge:
                 text = fault.text if fault and fault.text is not None else judge.answer(request.prompt)
                 request.answered_with = text
                 prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
-                self._send(200, {
-                    "id": f"chatcmpl-{index}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body.get("model", ""),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 4 + 1,
-                              "total_tokens": prompt_tokens + len(text) // 4 + 1},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{index}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", ""),
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": len(text) // 4 + 1,
+                            "total_tokens": prompt_tokens + len(text) // 4 + 1,
+                        },
+                    },
+                )
 
         class Server(ThreadingHTTPServer):
             # A run with 32 requests in flight must not see refused connections.
@@ -230,8 +245,9 @@ class FakeJudge:
             daemon_threads = True
 
         self._server = Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="fake-judge", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-judge", daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -14,9 +14,14 @@ from .service import demo_file
 
 def scored_submission(user, phase, language="en", name=None) -> Submission:
     """Upload and compute the classic metrics in-process; the judge run is left queued."""
-    submission = services.submit(user=user, phase=phase, language=language,
-                                 data=demo_file(name or f"val-{language}.json"), filename="p.json",
-                                 method=services.MethodInfo(method_name="m", is_public=True))
+    submission = services.submit(
+        user=user,
+        phase=phase,
+        language=language,
+        data=demo_file(name or f"val-{language}.json"),
+        filename="p.json",
+        method=services.MethodInfo(method_name="m", is_public=True),
+    )
     assert services.score_submission(submission.pk).outcome == services.Outcome.FINISHED
     submission.refresh_from_db()
     return submission
@@ -26,8 +31,9 @@ def run_of(submission: Submission) -> JudgeRun:
     return JudgeRun.objects.filter(submission=submission).latest("created_at")
 
 
-def wait_for_judge(submission_id: int, statuses=("complete", "incomplete"), timeout: float = 300,
-                   seen: list | None = None) -> JudgeRun:
+def wait_for_judge(
+    submission_id: int, statuses=("complete", "incomplete"), timeout: float = 300, seen: list | None = None
+) -> JudgeRun:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = JudgeRun.objects.filter(submission_id=submission_id).order_by("-created_at").first()

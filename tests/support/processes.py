@@ -54,8 +54,9 @@ def purge_queues(queues=QUEUES) -> None:
 
 
 class WorkerProcess:
-    def __init__(self, log_path: Path, concurrency: int = 1, queues: str = "classic,rescore", purge: bool = True,
-                 **env: str):
+    def __init__(
+        self, log_path: Path, concurrency: int = 1, queues: str = "classic,rescore", purge: bool = True, **env: str
+    ):
         self.log_path = log_path
         self.concurrency = concurrency
         self.queues = queues
@@ -68,10 +69,28 @@ class WorkerProcess:
             purge_queues()
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--queues", self.queues,
-             "--concurrency", str(self.concurrency), "--loglevel", "INFO", "--without-gossip",
-             "--without-mingle", "--hostname", f"test-{self.queues.replace(',', '-')}-{os.getpid()}@%h"],
-            cwd=ROOT, env=process_env(**self.env), stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers",
+                "worker",
+                "--queues",
+                self.queues,
+                "--concurrency",
+                str(self.concurrency),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{self.queues.replace(',', '-')}-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=process_env(**self.env),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

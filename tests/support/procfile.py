@@ -58,8 +58,9 @@ class RunningProcfile:
 
 
 @contextmanager
-def procfile_processes(bin_dir: Path, log_dir: Path, judge: FakeJudge, *,
-                       env: Mapping[str, str] | None = None) -> Iterator[RunningProcfile]:
+def procfile_processes(
+    bin_dir: Path, log_dir: Path, judge: FakeJudge, *, env: Mapping[str, str] | None = None
+) -> Iterator[RunningProcfile]:
     """collectstatic, then every Procfile process, each run as its line says with ``sh -c`` and with
     ``bin_dir`` (a virtualenv's ``bin``) first on PATH and no other virtualenv on it: ``python``,
     ``gunicorn`` and ``celery`` are that virtualenv's. Production settings (``DEBUG=0``) on the tests'
@@ -67,24 +68,27 @@ def procfile_processes(bin_dir: Path, log_dir: Path, judge: FakeJudge, *,
     Yields once the web answers ``/healthz``, both workers are ready and a task beat sent has run on
     the worker; stops them all on exit."""
     port = free_port()
-    env = clean_env(bin_dir, {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "leaderboard.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "procfile-test-" + "x" * 40,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": database_url(),
-        "VAR_DIR": os.environ["VAR_DIR"],
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "WORKER_CONCURRENCY": "1",
-        "JUDGE_WORKER_CONCURRENCY": "1",
-        "JUDGE_BASE_URL": judge.base_url,
-        "JUDGE_MODEL": "fake-judge-procfile",
-        "EMAIL_DIGEST_INTERVAL": str(DIGEST_INTERVAL),
-        "CELERY_BEAT_SCHEDULE_FILENAME": str(log_dir / "celerybeat-schedule"),
-        **(env or {}),
-    })
+    env = clean_env(
+        bin_dir,
+        {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "leaderboard.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "procfile-test-" + "x" * 40,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": database_url(),
+            "VAR_DIR": os.environ["VAR_DIR"],
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "2",
+            "WORKER_CONCURRENCY": "1",
+            "JUDGE_WORKER_CONCURRENCY": "1",
+            "JUDGE_BASE_URL": judge.base_url,
+            "JUDGE_MODEL": "fake-judge-procfile",
+            "EMAIL_DIGEST_INTERVAL": str(DIGEST_INTERVAL),
+            "CELERY_BEAT_SCHEDULE_FILENAME": str(log_dir / "celerybeat-schedule"),
+            **(env or {}),
+        },
+    )
     for command in ("python", "gunicorn", "celery"):
         found = shutil.which(command, path=env["PATH"])
         assert found and Path(found).parent == bin_dir, f"{command} on the processes' PATH is {found}, not {bin_dir}'s"
@@ -93,8 +97,9 @@ def procfile_processes(bin_dir: Path, log_dir: Path, judge: FakeJudge, *,
 
     def start(name: str, command: str) -> subprocess.Popen:
         with open(logs[name], "w") as log:
-            return subprocess.Popen(["sh", "-c", command], cwd=ROOT, env=env, start_new_session=True,
-                                    stdout=log, stderr=subprocess.STDOUT)
+            return subprocess.Popen(
+                ["sh", "-c", command], cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def finished(name: str, command: str) -> None:
         process = start(name, command)
@@ -118,8 +123,10 @@ def procfile_processes(bin_dir: Path, log_dir: Path, judge: FakeJudge, *,
         while not _all_up(running):
             exited = {name: process.returncode for name, process in processes.items() if process.poll() is not None}
             if exited or time.monotonic() > deadline:
-                raise RuntimeError(f"the Procfile processes did not come up (exited: {exited}):\n" + "\n".join(
-                    f"--- {name}\n{running.tail(name, 2000)}" for name in PROCESSES))
+                raise RuntimeError(
+                    f"the Procfile processes did not come up (exited: {exited}):\n"
+                    + "\n".join(f"--- {name}\n{running.tail(name, 2000)}" for name in PROCESSES)
+                )
             time.sleep(0.3)
         yield running
 
@@ -130,9 +137,11 @@ def _all_up(running: RunningProcfile) -> bool:
             return False
     except (requests.ConnectionError, requests.Timeout):  # gunicorn still importing the app
         return False
-    return bool(all(" ready." in running.logs[name].read_text() for name in ("worker", "judge"))
-                and "Sending due task send-digests" in running.logs["beat"].read_text()
-                and re.search(r"workers\.tasks\.send_digests\[[-0-9a-f]+\] succeeded", running.logs["worker"].read_text()))
+    return bool(
+        all(" ready." in running.logs[name].read_text() for name in ("worker", "judge"))
+        and "Sending due task send-digests" in running.logs["beat"].read_text()
+        and re.search(r"workers\.tasks\.send_digests\[[-0-9a-f]+\] succeeded", running.logs["worker"].read_text())
+    )
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -145,8 +154,9 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def submission_reaches_the_stage_boards(running: RunningProcfile, judge: FakeJudge, user,
-                                        references: dict[str, str], language: str) -> None:
+def submission_reaches_the_stage_boards(
+    running: RunningProcfile, judge: FakeJudge, user, references: dict[str, str], language: str
+) -> None:
     """Upload plausible but wrong narrations for a test split through the API of ``running``, and see the
     worker finish it with classic scores on the l1 board and the judge process bring the loopback judge's
     exact stage means to the l1 and l2 boards."""
@@ -175,15 +185,18 @@ def submission_reaches_the_stage_boards(running: RunningProcfile, judge: FakeJud
     assert body["result"]["clips"] == len(references) and body["clip_scores_url"] is None
     assert all(isinstance(body["scores"][name], float) for name in ("bleu_4", "meteor", "rouge_l", "cider"))
 
-    board = requests.get(f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/{language}/l1/",
-                         timeout=10).json()
+    board = requests.get(
+        f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/{language}/l1/", timeout=10
+    ).json()
     assert board["rows"][0]["submission_id"] == submission_id
     assert board["rows"][0]["scores"]["cider"] == body["scores"]["cider"]
     page = requests.get(f"{base}/c/movie101v2/test/{language}/l1/", timeout=10)
     assert page.status_code == 200 and "previous clip" in page.text
     assert requests.get(f"{base}/static/css/site.css", timeout=10).status_code == 200
-    print(f"\nProcfile web+worker, real test split ({len(references):,} clips, {language}): "
-          f"upload to finished in {elapsed:.1f} s")
+    print(
+        f"\nProcfile web+worker, real test split ({len(references):,} clips, {language}): "
+        f"upload to finished in {elapsed:.1f} s"
+    )
 
     # The judge process takes the stage scores from the loopback judge to both stage boards.
     while time.monotonic() - started < 900:
@@ -196,8 +209,9 @@ def submission_reaches_the_stage_boards(running: RunningProcfile, judge: FakeJud
     assert judge.calls == 2 * len(references)
     expected = expected_stage_metrics(references, predictions, language)
     for stage in ("l1", "l2"):
-        board = requests.get(f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/{language}/{stage}/",
-                             timeout=10).json()
+        board = requests.get(
+            f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/{language}/{stage}/", timeout=10
+        ).json()
         assert board["judge"]["model"] == "fake-judge-procfile"
         assert board["rows"][0]["submission_id"] == submission_id
         assert board["rows"][0]["scores"][stage] == expected[stage]

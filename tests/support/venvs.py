@@ -49,13 +49,17 @@ def fresh_venv(name: str, *pip_args: str, files: tuple[Path, ...] = ()) -> Path:
         python = str(venv / "bin" / "python")
         env = clean_env(venv / "bin")
         for command in ([python, "-m", "pip", "install", "--no-input", *pip_args], [python, "-m", "pip", "check"]):
-            completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
-                                       check=False)
+            completed = subprocess.run(
+                command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200, check=False
+            )
             if completed.returncode != 0:
-                raise AssertionError(f"{' '.join(command[1:])} failed in the fresh virtualenv {venv}:\n"
-                                     f"{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}")
-        freeze = subprocess.run([python, "-m", "pip", "freeze", "--all"], env=env, capture_output=True, text=True,
-                                check=True, timeout=120).stdout
+                raise AssertionError(
+                    f"{' '.join(command[1:])} failed in the fresh virtualenv {venv}:\n"
+                    f"{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}"
+                )
+        freeze = subprocess.run(
+            [python, "-m", "pip", "freeze", "--all"], env=env, capture_output=True, text=True, check=True, timeout=120
+        ).stdout
         (venv / COMPLETE_MARK).write_text(freeze, encoding="utf-8")
     return venv
 
@@ -94,15 +98,25 @@ def clean_env(bin_dir: Path, base: dict[str, str] | None = None) -> dict[str, st
     env = dict(os.environ if base is None else base)
     for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE"):
         env.pop(name, None)
-    path = [entry for entry in env.get("PATH", os.defpath).split(os.pathsep)
-            if entry and not (Path(entry).parent / "pyvenv.cfg").exists()]
+    path = [
+        entry
+        for entry in env.get("PATH", os.defpath).split(os.pathsep)
+        if entry and not (Path(entry).parent / "pyvenv.cfg").exists()
+    ]
     env["PATH"] = os.pathsep.join([str(bin_dir), *path])
     env["PYTHONNOUSERSITE"] = "1"  # nothing from ~/.local either
     return env
 
 
-def import_all(bin_dir: Path, *packages: str, root: Path = ROOT, env: dict[str, str] | None = None,
-               django: bool = False, lazy: bool = False, forbid: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+def import_all(
+    bin_dir: Path,
+    *packages: str,
+    root: Path = ROOT,
+    env: dict[str, str] | None = None,
+    django: bool = False,
+    lazy: bool = False,
+    forbid: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess:
     """tests/support/import_all.py run by ``bin_dir``'s python on ``packages`` in ``root``
     (its options are these flags)."""
     command = [str(bin_dir / "python"), str(ROOT / "tests" / "support" / "import_all.py"), "--root", str(root)]
@@ -110,5 +124,12 @@ def import_all(bin_dir: Path, *packages: str, root: Path = ROOT, env: dict[str, 
     command += ["--lazy"] if lazy else []
     for name in forbid:
         command += ["--forbid", name]
-    return subprocess.run([*command, *packages], cwd=root, env=env or clean_env(bin_dir), capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        [*command, *packages],
+        cwd=root,
+        env=env or clean_env(bin_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -8,10 +8,12 @@ from django.core.management.base import CommandError
 
 
 def add_audit_arguments(parser, *, command: str, default_reason: str) -> None:
-    parser.add_argument("--reason", default="",
-                        help=f"why: recorded with each audited change (default: “{default_reason}”)")
-    parser.add_argument("--actor", metavar="USERNAME",
-                        help=f"the organizer the audit log names (default: “command {command}”)")
+    parser.add_argument(
+        "--reason", default="", help=f"why: recorded with each audited change (default: “{default_reason}”)"
+    )
+    parser.add_argument(
+        "--actor", metavar="USERNAME", help=f"the organizer the audit log names (default: “command {command}”)"
+    )
 
 
 def audit_actor(username: str | None, *, command: str) -> AbstractBaseUser | str:

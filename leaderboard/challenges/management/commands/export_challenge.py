@@ -21,15 +21,26 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("slug", help="the challenge's slug")
         target = parser.add_mutually_exclusive_group()
-        target.add_argument("-o", "--output", type=Path,
-                            help="a .yaml file, or a folder to write challenge.yaml in (default: standard output)")
-        target.add_argument("--to-storage", action="store_true",
-                            help="write to the file storage under exports/<slug>/<UTC time>/ (S3 when configured)")
-        parser.add_argument("--with-references", action="store_true",
-                            help="write the reference narrations too (hidden test references included: keep them safe)")
+        target.add_argument(
+            "-o",
+            "--output",
+            type=Path,
+            help="a .yaml file, or a folder to write challenge.yaml in (default: standard output)",
+        )
+        target.add_argument(
+            "--to-storage",
+            action="store_true",
+            help="write to the file storage under exports/<slug>/<UTC time>/ (S3 when configured)",
+        )
+        parser.add_argument(
+            "--with-references",
+            action="store_true",
+            help="write the reference narrations too (hidden test references included: keep them safe)",
+        )
 
-    def handle(self, slug: str, output: Path | None, to_storage: bool = False, with_references: bool = False,
-               **options):
+    def handle(
+        self, slug: str, output: Path | None, to_storage: bool = False, with_references: bool = False, **options
+    ):
         challenge = Challenge.objects.filter(slug=slug).first()
         if challenge is None:
             raise CommandError(f"no challenge {slug!r}")

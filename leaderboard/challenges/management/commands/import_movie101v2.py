@@ -24,13 +24,25 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="a Movie101v2 folder, e.g. ../shared/movie101v2")
         parser.add_argument("--challenge", default="movie101v2", help="challenge slug (default: %(default)s)")
-        parser.add_argument("--write-bundle", type=Path, metavar="DIR",
-                            help="also write the bundle to DIR/challenge.yaml (the references stay in the data folder)")
+        parser.add_argument(
+            "--write-bundle",
+            type=Path,
+            metavar="DIR",
+            help="also write the bundle to DIR/challenge.yaml (the references stay in the data folder)",
+        )
         parser.add_argument("--no-load", action="store_true", help="with --write-bundle: only write it")
         add_audit_arguments(parser, command=COMMAND, default_reason=f"{COMMAND} PATH")
 
-    def handle(self, path: Path, challenge: str, write_bundle: Path | None = None, no_load: bool = False,
-               reason: str = "", actor: str | None = None, **options):
+    def handle(
+        self,
+        path: Path,
+        challenge: str,
+        write_bundle: Path | None = None,
+        no_load: bool = False,
+        reason: str = "",
+        actor: str | None = None,
+        **options,
+    ):
         audit_as = audit_actor(actor, command=COMMAND)
         root = path.resolve()
         try:
@@ -47,8 +59,9 @@ class Command(BaseCommand):
         if no_load:
             return
         try:
-            report = load_bundle(spec, keep_organizer_edits=True, actor=audit_as,
-                                 reason=reason.strip() or f"{COMMAND} {path}")
+            report = load_bundle(
+                spec, keep_organizer_edits=True, actor=audit_as, reason=reason.strip() or f"{COMMAND} {path}"
+            )
         except BundleError as exc:
             raise CommandError("\n".join(exc.errors)) from exc
         for line in report.lines:

@@ -28,8 +28,7 @@ class Command(BaseCommand):
         audit_as = audit_actor(actor, command=COMMAND)
         try:
             spec = read_bundle(bundle)
-            report = load_bundle(spec, dry_run=dry_run, actor=audit_as,
-                                 reason=reason.strip() or f"{COMMAND} {bundle}")
+            report = load_bundle(spec, dry_run=dry_run, actor=audit_as, reason=reason.strip() or f"{COMMAND} {bundle}")
         except BundleError as exc:
             for error in exc.errors:
                 self.stderr.write(error)

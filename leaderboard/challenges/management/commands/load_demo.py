@@ -29,8 +29,9 @@ class Command(BaseCommand):
         if no_user:
             return
         # An address, so the demo's result emails show on the worker's console.
-        user, created = get_user_model().objects.get_or_create(username=DEMO_USER,
-                                                               defaults={"email": "demo@example.org"})
+        user, created = get_user_model().objects.get_or_create(
+            username=DEMO_USER, defaults={"email": "demo@example.org"}
+        )
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()

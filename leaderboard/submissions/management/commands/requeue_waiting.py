@@ -17,13 +17,20 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", type=int, default=settings.SWEEP_WAITING_AFTER, metavar="SECONDS",
-                            help="only what has waited at least this long (default %(default)s)")
+        parser.add_argument(
+            "--older-than",
+            type=int,
+            default=settings.SWEEP_WAITING_AFTER,
+            metavar="SECONDS",
+            help="only what has waited at least this long (default %(default)s)",
+        )
 
     def handle(self, older_than: int, **options):
         # An operator asking for it gets it even while the queues hold other messages, unlike the sweep.
         done = requeue_waiting(timedelta(seconds=older_than), COMMAND_ACTOR)
-        self.stdout.write(f"queued {len(done.submissions)} waiting submission(s): "
-                          f"{', '.join(map(str, done.submissions)) or 'none'}")
-        self.stdout.write(f"queued {len(done.judge_runs)} judge run(s): "
-                          f"{', '.join(map(str, done.judge_runs)) or 'none'}")
+        self.stdout.write(
+            f"queued {len(done.submissions)} waiting submission(s): {', '.join(map(str, done.submissions)) or 'none'}"
+        )
+        self.stdout.write(
+            f"queued {len(done.judge_runs)} judge run(s): {', '.join(map(str, done.judge_runs)) or 'none'}"
+        )

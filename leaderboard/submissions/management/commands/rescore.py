@@ -22,10 +22,12 @@ class Command(BaseCommand):
         target.add_argument("--phase", metavar="CHALLENGE/PHASE", help="every finished submission of a phase")
         parser.add_argument("--language", choices=("zh", "en"), help="with --phase: only this language")
         parser.add_argument("--reason", required=True, help="why: recorded in the audit log")
-        parser.add_argument("--actor", metavar="USERNAME",
-                            help=f"the organizer the audit log names (default: “{COMMAND_ACTOR}”)")
-        parser.add_argument("--here", action="store_true",
-                            help="compute the classic metrics in this process instead of queueing them")
+        parser.add_argument(
+            "--actor", metavar="USERNAME", help=f"the organizer the audit log names (default: “{COMMAND_ACTOR}”)"
+        )
+        parser.add_argument(
+            "--here", action="store_true", help="compute the classic metrics in this process instead of queueing them"
+        )
 
     def handle(self, submission=None, phase=None, language=None, reason="", actor=None, here=False, **options):
         if actor:

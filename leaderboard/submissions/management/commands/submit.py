@@ -46,9 +46,9 @@ class Command(BaseCommand):
         if account is None:
             raise CommandError(f"No user named {user!r}.")
         challenge_slug, _, phase_slug = phase.partition("/")
-        phase_obj = Phase.objects.select_related("challenge").filter(
-            challenge__slug=challenge_slug, slug=phase_slug
-        ).first()
+        phase_obj = (
+            Phase.objects.select_related("challenge").filter(challenge__slug=challenge_slug, slug=phase_slug).first()
+        )
         if phase_obj is None:
             raise CommandError(f"No phase {phase!r}; give it as CHALLENGE/PHASE, e.g. movie101v2/val.")
         problems = []
@@ -62,14 +62,21 @@ class Command(BaseCommand):
             raise CommandError("\n".join(problems))
         path = Path(file)
         method = services.MethodInfo(
-            method_name=options["method_name"], method_description=options["method_description"],
-            paper_url=options["paper_url"], code_url=options["code_url"], is_public=public,
+            method_name=options["method_name"],
+            method_description=options["method_description"],
+            paper_url=options["paper_url"],
+            code_url=options["code_url"],
+            is_public=public,
         )
         try:
             with path.open("rb") as handle:
                 submission = services.submit_upload(
-                    user=account, phase=phase_obj, language=language, upload=File(handle, name=path.name),
-                    oversized_bytes=None, method=method,
+                    user=account,
+                    phase=phase_obj,
+                    language=language,
+                    upload=File(handle, name=path.name),
+                    oversized_bytes=None,
+                    method=method,
                 )
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from None
@@ -81,7 +88,5 @@ class Command(BaseCommand):
                 f"The file was rejected. Nothing was stored and no limit was used:\n{listing}",
                 returncode=EXIT_REJECTED,
             ) from None
-        self.stdout.write(
-            f"Submission {submission.pk} accepted ({submission.status}); it is queued for scoring."
-        )
+        self.stdout.write(f"Submission {submission.pk} accepted ({submission.status}); it is queued for scoring.")
         return None
