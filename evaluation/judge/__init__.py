@@ -11,7 +11,7 @@ from .config import JudgeConfig, JudgeConfigError, values_from_env
 from .parsing import PARSERS, STAGE_KEYS, AnswerError, parse_answer
 from .prompts import BUILTIN, STAGES, Template, TemplateError, templates_for, templates_from_data
 from .protocol import JUDGE_PROTOCOL
-from .runner import JudgeResult, JudgmentFailure, aggregate, judge_identity, run_judge
+from .runner import JudgeIdentity, JudgeResult, JudgmentFailure, aggregate, judge_identity, run_judge
 
 __all__ = [
     "BUILTIN",
@@ -26,6 +26,7 @@ __all__ = [
     "JudgeClientMissing",
     "JudgeConfig",
     "JudgeConfigError",
+    "JudgeIdentity",
     "JudgeResult",
     "JudgmentFailure",
     "MemoryJudgeCache",

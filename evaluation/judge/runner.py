@@ -60,24 +60,64 @@ class JudgeAccounting:
         return dict(self.__dict__)
 
 
-def judge_identity(model: str, temperature: float, templates: Mapping[str, Template]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class JudgeIdentity:
     """What makes two judged results comparable, with one signature naming it all.
 
     The protocol is in it: the same model and prompts under other parsing or aggregation rules
-    give numbers that must not be ranked together.
+    give numbers that must not be ranked together. Stored and published as :meth:`as_dict`
+    (``JudgeResult.judge``, the service's JSON fields and API); :meth:`from_dict` reads it back.
     """
-    stages = {stage: {"template": templates[stage].hash, "parser": templates[stage].parser} for stage in STAGES}
-    canonical = json.dumps(
-        {"model": model, "temperature": float(temperature), "stages": stages, "protocol": JUDGE_PROTOCOL},
-        sort_keys=True,
-    )
-    return {
-        "model": model,
-        "temperature": float(temperature),
-        "stages": stages,
-        "protocol": JUDGE_PROTOCOL,
-        "signature": "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
-    }
+
+    model: str = ""
+    temperature: float = 0.0
+    #: stage -> {"template": its hash, "parser": its parser}
+    stages: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    protocol: str = ""
+    #: "sha256:..." over the rest; empty when nothing was judged.
+    signature: str = ""
+
+    @classmethod
+    def of(cls, model: str, temperature: float, templates: Mapping[str, Template]) -> JudgeIdentity:
+        stages = {stage: {"template": templates[stage].hash, "parser": templates[stage].parser} for stage in STAGES}
+        canonical = json.dumps(
+            {"model": model, "temperature": float(temperature), "stages": stages, "protocol": JUDGE_PROTOCOL},
+            sort_keys=True,
+        )
+        return cls(
+            model=model,
+            temperature=float(temperature),
+            stages=stages,
+            protocol=JUDGE_PROTOCOL,
+            signature="sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "temperature": self.temperature,
+            "stages": {stage: dict(info) for stage, info in self.stages.items()},
+            "protocol": self.protocol,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> JudgeIdentity:
+        """An identity stored as :meth:`as_dict`. Other keys (a run's endpoint) are ignored; missing
+        ones are empty, as in a run or result that was never judged (``{}``)."""
+        data = data or {}
+        return cls(
+            model=data.get("model", ""),
+            temperature=data.get("temperature", 0.0),
+            stages=data.get("stages", {}),
+            protocol=data.get("protocol", ""),
+            signature=data.get("signature", ""),
+        )
+
+
+def judge_identity(model: str, temperature: float, templates: Mapping[str, Template]) -> dict[str, Any]:
+    """:class:`JudgeIdentity` as the dict ``JudgeResult.judge`` holds."""
+    return JudgeIdentity.of(model, temperature, templates).as_dict()
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.challenges.models import Challenge
+from leaderboard.challenges.selectors import phase_or_404
 from leaderboard.judging.selectors import published_judge
 from leaderboard.operations import selectors as operations
-from leaderboard.submissions import rules, selectors, services
+from leaderboard.submissions import payloads, rules, selectors, services
 from leaderboard.submissions.models import Result, Submission
 from leaderboard.teams import services as team_services
 from leaderboard.teams.services import team_of
@@ -43,37 +44,15 @@ ErrorSerializer = inline_serializer(
 
 
 def refusal_response(refusal: rules.Refusal) -> Response:
-    return Response({"detail": refusal.message, "code": refusal.code}, status=refusal.http_status)
+    return Response(payloads.refusal_payload(refusal), status=refusal.http_status)
 
 
 def rejection_response(problems) -> Response:
-    return Response(
-        {
-            "detail": "The predictions file was rejected. Nothing was stored and no limit was used.",
-            "code": "invalid_predictions",
-            "errors": [problem.to_dict() for problem in problems],
-        },
-        status=status.HTTP_400_BAD_REQUEST,
-    )
+    return Response(payloads.rejection_payload(problems), status=status.HTTP_400_BAD_REQUEST)
 
 
 def field_errors_response(errors: dict) -> Response:
-    return Response(
-        {
-            "detail": "Some fields are invalid. Nothing was stored and no limit was used.",
-            "code": "invalid_fields",
-            "errors": [
-                {"code": "invalid_field", "field": field, "message": str(message)}
-                for field, messages in errors.items()
-                for message in messages
-            ],
-        },
-        status=status.HTTP_400_BAD_REQUEST,
-    )
-
-
-def get_phase(challenge: str, phase: str) -> Phase:
-    return get_object_or_404(Phase.objects.select_related("challenge"), challenge__slug=challenge, slug=phase)
+    return Response(payloads.field_errors_payload(errors), status=status.HTTP_400_BAD_REQUEST)
 
 
 class ChallengeList(generics.ListAPIView):
@@ -110,14 +89,14 @@ class PhaseSubmissions(APIView):
         },
     )
     def post(self, request, challenge: str, phase: str):
-        phase_obj = get_phase(challenge, phase)
-        refusal = rules.submission_refusal(request.user, phase_obj)
-        if refusal is not None:
-            return refusal_response(refusal)
+        phase_obj = phase_or_404(challenge, phase)
         fields = SubmissionCreateSerializer(data=request.data)
         if not fields.is_valid():
-            return field_errors_response(fields.errors)
+            # Why the team may not submit comes before what is wrong with the fields.
+            refusal = rules.submission_refusal(request.user, phase_obj)
+            return refusal_response(refusal) if refusal else field_errors_response(fields.errors)
         try:
+            # The rules are asked in here: early, then under the team's row lock.
             submission = services.submit_upload(
                 user=request.user,
                 phase=phase_obj,
@@ -134,7 +113,7 @@ class PhaseSubmissions(APIView):
 
     @extend_schema(responses=SubmissionSerializer(many=True))
     def get(self, request, challenge: str, phase: str):
-        phase_obj = get_phase(challenge, phase)
+        phase_obj = phase_or_404(challenge, phase)
         submissions = selectors.team_submissions(request.user).filter(phase=phase_obj)
         return Response(SubmissionSerializer(submissions, many=True, context={"request": request}).data)
 
@@ -158,7 +137,7 @@ class PhaseQuota(APIView):
         )
     )
     def get(self, request, challenge: str, phase: str):
-        phase_obj = get_phase(challenge, phase)
+        phase_obj = phase_or_404(challenge, phase)
         refusal = rules.submission_refusal(request.user, phase_obj)
         team = team_of(request.user)
         usage = rules.quota(team, phase_obj) if team else None
@@ -285,10 +264,8 @@ class Leaderboard(APIView):
         )
     )
     def get(self, request, challenge: str, phase: str, language: str, stage: str):
-        phase_obj = get_phase(challenge, phase)
-        board = get_object_or_404(Board, phase=phase_obj, key=stage)
-        if language not in selectors.phase_languages(phase_obj) or not rules.can_view_board(request.user, phase_obj):
-            raise Http404
+        phase_obj = phase_or_404(challenge, phase)
+        board = selectors.visible_board(request.user, phase_obj, language, stage)
         view = selectors.board_view(phase_obj, language, board, viewer=request.user)
         return Response(
             {
@@ -343,7 +320,7 @@ class PhaseJudge(APIView):
         )
     )
     def get(self, request, challenge: str, phase: str):
-        phase_obj = get_phase(challenge, phase)
+        phase_obj = phase_or_404(challenge, phase)
         if not rules.can_view_board(request.user, phase_obj):
             raise Http404
         published = published_judge(phase_obj, selectors.phase_languages(phase_obj))
@@ -396,7 +373,7 @@ class PhaseApprovalRequest(APIView):
 
     @extend_schema(responses=PhaseApprovalSerializer)
     def get(self, request, challenge: str, phase: str):
-        phase_obj = get_phase(challenge, phase)
+        phase_obj = phase_or_404(challenge, phase)
         approval = team_services.approval_for(request.user, phase_obj)
         return Response(PhaseApprovalSerializer(PhaseApprovalSerializer.describe(phase_obj, approval)).data)
 
@@ -408,7 +385,7 @@ class PhaseApprovalRequest(APIView):
         },
     )
     def post(self, request, challenge: str, phase: str):
-        phase_obj = get_phase(challenge, phase)
+        phase_obj = phase_or_404(challenge, phase)
         try:
             approval = team_services.request_approval(request.user, phase_obj)
         except team_services.TeamError as exc:

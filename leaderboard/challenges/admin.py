@@ -3,11 +3,12 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from leaderboard.audit.actions import ReasonForm, confirm_with_reason
-from leaderboard.audit.services import field_changes, record
+from leaderboard.audit.services import record
 from leaderboard.submissions import moderation
 from leaderboard.submissions.admin import RESCORE_EXPLANATION, report_rescore
 
 from .models import AUDITED_PHASE_FIELDS, Board, Challenge, Language, Phase, ReferenceSet
+from .services import record_phase_change
 
 
 class PhaseInline(admin.TabularInline):
@@ -116,9 +117,8 @@ class PhaseAdmin(admin.ModelAdmin):
             return
         before = Phase.objects.get(pk=obj.pk)
         super().save_model(request, obj, form, change)
-        changes = field_changes(before, obj, AUDITED_PHASE_FIELDS)
+        changes = record_phase_change(request.user, before, obj, form.cleaned_data["change_reason"].strip())
         if changes:
-            record(request.user, "phase.change", obj, form.cleaned_data["change_reason"].strip(), changes=changes)
             self.message_user(request, _("Recorded in the audit log: %s.") % ", ".join(sorted(changes)), messages.INFO)
 
     @admin.action(description=_("Re-score every finished submission of the phase"), permissions=["change"])

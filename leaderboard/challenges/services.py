@@ -319,10 +319,19 @@ def _sync_phase(
 
 
 def _record_phase_changes(before: Phase, phase: Phase, audit: LoadAudit | None) -> None:
-    """One ``phase.change`` event with the audited fields that changed, old -> new, as the admin records."""
+    if audit is not None:
+        record_phase_change(audit.actor, before, phase, audit.reason)
+
+
+def record_phase_change(actor, before: Phase, phase: Phase, reason: str) -> dict[str, Any]:
+    """One ``phase.change`` event with the audited fields that changed, old -> new; none if nothing did.
+
+    What a bundle load and the admin's change form both record. Returns the changes.
+    """
     changes = field_changes(before, phase, AUDITED_PHASE_FIELDS)
-    if audit is not None and changes:
-        record(audit.actor, "phase.change", phase, audit.reason, changes=changes)
+    if changes:
+        record(actor, "phase.change", phase, reason, changes=changes)
+    return changes
 
 
 def _sync_references(

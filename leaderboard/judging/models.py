@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from evaluation.judge import JudgeIdentity
 from leaderboard.submissions.models import Result, Submission
 
 
@@ -90,8 +91,13 @@ class JudgeRun(models.Model):
         return self.judged_clips / self.total_clips if self.total_clips else 0.0
 
     @property
+    def identity(self) -> JudgeIdentity:
+        """The stored judge identity, read back (``judge`` also holds the endpoint, which is not part of it)."""
+        return JudgeIdentity.from_dict(self.judge)
+
+    @property
     def model(self) -> str:
-        return self.judge.get("model", "")
+        return self.identity.model
 
     def accounting(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in ACCOUNTING_FIELDS} | {"failures": self.failed_judgments}

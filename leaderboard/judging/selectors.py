@@ -100,14 +100,14 @@ def published_judge(phase: Phase, languages: Iterable[str]) -> dict[str, Any]:
         described[language] = {
             "configured": True,
             "reason": "",
-            "model": identity["model"],
-            "temperature": identity["temperature"],
+            "model": identity.model,
+            "temperature": identity.temperature,
             "max_tokens": setup.config.max_tokens,
             "response_format": setup.config.response_format,
-            "signature": identity["signature"],
+            "signature": identity.signature,
             "stages": {
                 stage: {
-                    **identity["stages"][stage],
+                    **identity.stages[stage],
                     "source": "builtin" if template == BUILTIN.get((stage, language)) else "phase",
                 }
                 for stage, template in setup.templates.items()

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from functools import cached_property, partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,10 +29,10 @@ from evaluation.errors import EvaluationError
 from evaluation.judge import (
     JudgeConfig,
     JudgeConfigError,
+    JudgeIdentity,
     JudgeResult,
     Template,
     TemplateError,
-    judge_identity,
     run_judge,
     templates_for,
     templates_from_data,
@@ -40,7 +41,7 @@ from leaderboard import queueing
 from leaderboard.audit.services import ActionRefused, record, require_reason
 from leaderboard.challenges.models import JUDGE_API_KEY_ENV_HELP, Phase, ReferenceSet, is_judge_api_key_env
 from leaderboard.notifications.services import enqueue_on_commit
-from leaderboard.statemachine import conditional_transition
+from leaderboard.statemachine import claim_lease, conditional_transition, lease_retry_seconds
 from leaderboard.submissions.files import ScoringFailed, read_predictions
 from leaderboard.submissions.models import Result, Submission
 
@@ -78,11 +79,11 @@ class JudgeSetup:
     key_withheld: bool = False
 
     @cached_property
-    def identity(self) -> dict[str, Any] | None:
+    def identity(self) -> JudgeIdentity | None:
         """What the boards publish: model, temperature, template hashes, parsers, signature."""
         if self.config is None:
             return None
-        return judge_identity(self.config.model, self.config.temperature, self.templates)
+        return JudgeIdentity.of(self.config.model, self.config.temperature, self.templates)
 
 
 NOT_CONFIGURED = (
@@ -187,7 +188,7 @@ def start_judging(result: Result, *, promote_when_complete: bool = False) -> Jud
         status=JudgeStatus.QUEUED,
         promote_when_complete=promote_when_complete,
         judge=_run_identity(setup),
-        signature=setup.identity["signature"],
+        signature=setup.identity.signature,
         total_clips=result.clips,
     )
     transaction.on_commit(partial(enqueue_judging, run.pk))
@@ -223,7 +224,7 @@ def resume(run_id: int) -> bool:
     return resumed
 
 
-def cancel(run_id: int) -> bool:
+def cancel_judge_run(run_id: int) -> bool:
     cancelled = transition(
         run_id,
         (JudgeStatus.QUEUED, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE),
@@ -256,7 +257,7 @@ def cancel_by_organizer(actor, run: JudgeRun, reason: str) -> None:
         run,
         reason,
         "judge.cancel",
-        cancel,
+        cancel_judge_run,
         JudgeStatus.CANCELLED,
         "only a queued, running or incomplete run can be cancelled",
     )
@@ -281,7 +282,9 @@ def _notify_scores_final(run_id: int) -> None:
 # -- judging ----------------------------------------------------------------------
 
 
-class Outcome:
+class Outcome(StrEnum):
+    """How a judge task ended; a ``str``, so logs, comparisons and Celery's JSON results see the value."""
+
     COMPLETE = "complete"
     INCOMPLETE = "incomplete"
     NOT_CONFIGURED = "not_configured"
@@ -291,7 +294,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class JudgeOutcome:
-    outcome: str
+    outcome: Outcome
     retry_in_seconds: float | None = None
     #: Set when the run is incomplete and will be resumed automatically.
     resume_in_seconds: float | None = None
@@ -301,31 +304,24 @@ def judge_result(run_id: int) -> JudgeOutcome:
     """Judge one result: from queued (or a due incomplete run) to complete or incomplete."""
     now = timezone.now()
     lease = timedelta(seconds=settings.JUDGE_HARD_TIME_LIMIT + 60)
-    claim = {"started_at": now, "lease_expires_at": now + lease, "attempts": F("attempts") + 1}
-    claimed = transition(
-        run_id,
+    claim = partial(claim_lease, JudgeRun, JUDGE_TRANSITIONS, run_id, now=now, lease=lease)
+    claimed = claim(
         (JudgeStatus.QUEUED, JudgeStatus.INCOMPLETE),
         JudgeStatus.RUNNING,
         condition=Q(status=JudgeStatus.QUEUED) | Q(resume_at__lte=now),
         resume_at=None,
-        **claim,
     )
     if not claimed:
         # A run whose worker died: its lease ran out.
-        claimed = transition(
-            run_id,
+        claimed = claim(
             JudgeStatus.RUNNING,
             JudgeStatus.RUNNING,
             condition=Q(lease_expires_at__lt=now),
             takeovers=F("takeovers") + 1,
-            **claim,
         )
     if not claimed:
-        current = JudgeRun.objects.filter(pk=run_id).values("status", "lease_expires_at").first()
-        if current and current["status"] == JudgeStatus.RUNNING and current["lease_expires_at"]:
-            wait = (current["lease_expires_at"] - timezone.now()).total_seconds()
-            return JudgeOutcome(Outcome.BUSY, retry_in_seconds=max(1.0, wait + 1))
-        return JudgeOutcome(Outcome.SKIPPED)
+        retry = lease_retry_seconds(JudgeRun, run_id, JudgeStatus.RUNNING)
+        return JudgeOutcome(Outcome.SKIPPED if retry is None else Outcome.BUSY, retry_in_seconds=retry)
 
     run = JudgeRun.objects.select_related("submission__phase", "result").get(pk=run_id)
     attempt = run.attempts
@@ -360,7 +356,7 @@ def judge_result(run_id: int) -> JudgeOutcome:
         return _give_up(run_id, attempt, failure.reason)
     JudgeRun.objects.filter(pk=run_id, attempts=attempt).update(
         judge=_run_identity(setup),
-        signature=setup.identity["signature"],
+        signature=setup.identity.signature,
         total_clips=len(references),
     )
     if setup.key_withheld:
@@ -406,7 +402,7 @@ def _inputs(run: JudgeRun) -> tuple[dict[str, str], dict[str, str]]:
 
 def _run_identity(setup: JudgeSetup) -> dict[str, Any]:
     """The identity, plus what only organizers see (the endpoint, where its key came from)."""
-    return {**setup.identity, "base_url": setup.config.base_url, "key_source": setup.key_source}
+    return {**setup.identity.as_dict(), "base_url": setup.config.base_url, "key_source": setup.key_source}
 
 
 class _AttemptBook:

@@ -158,7 +158,7 @@ class SubmissionAdmin(admin.ModelAdmin):
             queryset,
             "cancel_selected",
             _("Cancel submissions"),
-            lambda obj, data: moderation.cancel(request.user, obj, data["reason"]),
+            lambda obj, data: moderation.cancel_submission_by_organizer(request.user, obj, data["reason"]),
             _("{count} submission(s) cancelled."),
         )
 

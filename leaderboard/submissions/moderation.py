@@ -129,7 +129,7 @@ def unmark_baseline(actor: Actor, submission: Submission | int, reason: str) -> 
 ACTIVE_JUDGE_STATUSES = (JudgeStatus.QUEUED, JudgeStatus.RUNNING, JudgeStatus.INCOMPLETE)
 
 
-def cancel(actor: Actor, submission: Submission | int, reason: str) -> Submission:
+def cancel_submission_by_organizer(actor: Actor, submission: Submission | int, reason: str) -> Submission:
     """Cancel a submission waiting for or in scoring, and any judge run of it still going.
 
     A worker scoring it drops its result (the state machine refuses ``finished``
@@ -139,7 +139,7 @@ def cancel(actor: Actor, submission: Submission | int, reason: str) -> Submissio
     with transaction.atomic():
         locked = _locked(submission)
         previous_status = locked.status
-        if not services.cancel(locked.pk):
+        if not services.cancel_submission(locked.pk):
             raise ModerationRefused(
                 f"#{locked.pk} is {locked.get_status_display().lower()}: only a submission waiting for or "
                 "in scoring can be cancelled."
@@ -149,7 +149,7 @@ def cancel(actor: Actor, submission: Submission | int, reason: str) -> Submissio
             for run_id in JudgeRun.objects.filter(submission=locked, status__in=ACTIVE_JUDGE_STATUSES).values_list(
                 "pk", flat=True
             )
-            if judging.cancel(run_id)
+            if judging.cancel_judge_run(run_id)
         ]
         locked.refresh_from_db()
         record(

@@ -7,7 +7,10 @@ from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 
+from evaluation.judge import JudgeIdentity
 from evaluation.metrics import STAGE_METRICS
 from leaderboard.challenges.models import Baseline, Board, Phase
 from leaderboard.judging.models import JudgeRun, JudgeStatus
@@ -108,21 +111,21 @@ def board_judge(phase: Phase, language: str, *, as_of: datetime | None = None) -
             .first()
         )
         if run is not None:
-            identity = run.judge  # also holds the endpoint, which is not published
+            identity = run.identity  # without the endpoint, which is not published
             return BoardJudge(
-                model=identity.get("model", ""),
-                temperature=identity.get("temperature", 0.0),
+                model=identity.model,
+                temperature=identity.temperature,
                 signature=run.signature,
-                stages=identity.get("stages", {}),
-                current=current is not None and current["signature"] == run.signature,
+                stages=identity.stages,
+                current=current is not None and current.signature == run.signature,
             )
     if current is None:
         return BoardJudge(reason=setup.reason)
     return BoardJudge(
-        model=current["model"],
-        temperature=current["temperature"],
-        signature=current["signature"],
-        stages=current["stages"],
+        model=current.model,
+        temperature=current.temperature,
+        signature=current.signature,
+        stages=current.stages,
     )
 
 
@@ -214,7 +217,8 @@ def board_rows(
             continue
         result, scores = results[submission.pk]
         other_judge = {}
-        if (result.judge or {}).get("signature", "") != judge_signature:
+        result_judge = JudgeIdentity.from_dict(result.judge)
+        if result_judge.signature != judge_signature:
             other_judge = _other_judge_scores(scores, board)
         moderation, reason = _moderation(submission)
         if moderation and not (with_moderated or submission.team_id == moderated_team_id):
@@ -234,7 +238,7 @@ def board_rows(
                 paper_url=submission.paper_url,
                 code_url=submission.code_url,
                 missing_clips=result.missing_clips,
-                judge_model=(result.judge or {}).get("model", ""),
+                judge_model=result_judge.model,
                 other_judge_scores=other_judge,
                 other_judge=OTHER_CONFIGURATION if other_judge else "",
                 baseline=submission.is_baseline,
@@ -372,3 +376,15 @@ def team_submissions(user) -> QuerySet[Submission]:
 
 def phase_languages(phase: Phase) -> list[str]:
     return sorted(phase.reference_sets.values_list("language", flat=True), key=lambda code: ("zh", "en").index(code))
+
+
+def visible_board(user, phase: Phase, language: str, stage: str) -> Board:
+    """The board ``stage`` of ``phase`` in ``language``, as the site and the API serve it.
+
+    Http404 when the board does not exist, the phase does not score ``language``, or ``user`` may not
+    see the phase's boards (``rules.can_view_board``): a hidden board is not confirmed to exist.
+    """
+    board = get_object_or_404(Board, phase=phase, key=stage)
+    if language not in phase_languages(phase) or not rules.can_view_board(user, phase):
+        raise Http404
+    return board

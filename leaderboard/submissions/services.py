@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 import evaluation
@@ -29,7 +30,7 @@ from leaderboard import queueing
 from leaderboard.challenges.models import Phase, ReferenceSet
 from leaderboard.judging.services import start_judging
 from leaderboard.notifications.services import enqueue_on_commit
-from leaderboard.statemachine import conditional_transition
+from leaderboard.statemachine import claim_lease, conditional_transition, lease_retry_seconds
 from leaderboard.teams.models import Team
 from leaderboard.teams.services import team_of
 
@@ -124,9 +125,23 @@ def submit(
 
     A refused or rejected upload creates nothing and uses none of the limits.
     """
+    refuse_unless_eligible(user, phase, language)  # the early answer, before the file is validated
+    return _accept(user=user, phase=phase, language=language, data=data, filename=filename, method=method)
+
+
+def refuse_unless_eligible(user, phase: Phase, language: str) -> None:
+    """Raise :class:`SubmissionRefused` if ``rules.submission_refusal`` refuses ``user`` here now.
+
+    An upload asks it twice, through here: early (a cheap answer, before the file is read and
+    validated) and again with the team's row locked (the check that counts, see :func:`_accept`).
+    """
     refusal = rules.submission_refusal(user, phase, language)
     if refusal is not None:
         raise SubmissionRefused(refusal)
+
+
+def _accept(*, user, phase: Phase, language: str, data: bytes, filename: str, method: MethodInfo) -> Submission:
+    """Validate, then store and queue under the team's row lock, re-checking the rules there."""
     report = validate_predictions(phase, language, data, filename)
     if not report.ok:
         raise SubmissionRejected(report.problems)
@@ -140,9 +155,7 @@ def submit(
         # many uploads race. It also re-reads a ban or an approval decided
         # meanwhile.
         team = Team.objects.select_for_update().get(pk=team_of(user).pk)
-        refusal = rules.submission_refusal(user, phase, language)
-        if refusal is not None:
-            raise SubmissionRefused(refusal)
+        refuse_unless_eligible(user, phase, language)
         submission = Submission(
             phase=phase,
             team=team,
@@ -178,9 +191,13 @@ def submit_upload(
     oversized_bytes: int | None,
     method: MethodInfo,
 ) -> Submission:
-    """:func:`submit` for an uploaded file: what the site and the API both call."""
+    """:func:`submit` for an uploaded file: what the site, the API and the ``submit`` command call.
+
+    The early answer comes first, so a refused user hears why even without a file (or with one too large).
+    """
+    refuse_unless_eligible(user, phase, language)
     data = read_upload(upload, oversized_bytes=oversized_bytes)
-    return submit(
+    return _accept(
         user=user, phase=phase, language=language, data=data, filename=upload.name if upload else "", method=method
     )
 
@@ -232,7 +249,9 @@ def update_method(submission: Submission, method: MethodInfo, *, at: datetime | 
 # -- scoring --------------------------------------------------------------------
 
 
-class Outcome:
+class Outcome(StrEnum):
+    """How a scoring task ended; a ``str``, so logs, comparisons and Celery's JSON results see the value."""
+
     FINISHED = "finished"
     FAILED = "failed"
     #: Already finished, failed or cancelled: nothing to do.
@@ -243,7 +262,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class ScoringOutcome:
-    outcome: str
+    outcome: Outcome
     retry_in_seconds: float | None = None
 
 
@@ -270,23 +289,21 @@ def score_submission(submission_id: int) -> ScoringOutcome:
     """Score one submission, from ``submitted`` to ``finished`` or ``failed``."""
     now = timezone.now()
     lease = timedelta(seconds=settings.SCORING_HARD_TIME_LIMIT + 60)
-    claimed = transition(
+    claimed = claim_lease(
+        Submission,
+        TRANSITIONS,
         submission_id,
         (Status.SUBMITTED, Status.RUNNING),
         Status.RUNNING,
+        now=now,
+        lease=lease,
         # A running submission is taken over only once its lease ran out,
         # which happens only when the attempt holding it died.
         condition=Q(status=Status.SUBMITTED) | Q(lease_expires_at__lt=now),
-        started_at=now,
-        lease_expires_at=now + lease,
-        attempts=F("attempts") + 1,
     )
     if not claimed:
-        current = Submission.objects.filter(pk=submission_id).values("status", "lease_expires_at").first()
-        if current and current["status"] == Status.RUNNING and current["lease_expires_at"]:
-            wait = (current["lease_expires_at"] - timezone.now()).total_seconds()
-            return ScoringOutcome(Outcome.BUSY, retry_in_seconds=max(1.0, wait + 1))
-        return ScoringOutcome(Outcome.SKIPPED)
+        retry = lease_retry_seconds(Submission, submission_id, Status.RUNNING)
+        return ScoringOutcome(Outcome.SKIPPED if retry is None else Outcome.BUSY, retry_in_seconds=retry)
 
     submission = Submission.objects.select_related("phase").get(pk=submission_id)
     attempt = submission.attempts
@@ -433,7 +450,7 @@ def notify_on_commit(submission_id: int, kind: str) -> None:
     enqueue_on_commit(submission_id, kind)
 
 
-def cancel(submission_id: int) -> bool:
+def cancel_submission(submission_id: int) -> bool:
     """Cancel a submission that is waiting or being scored; a running task drops its result."""
     return transition(
         submission_id,

@@ -15,13 +15,14 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
 from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
-from leaderboard.challenges.models import Board, Challenge, ChallengePage, Phase
+from leaderboard.challenges.models import Challenge, ChallengePage
+from leaderboard.challenges.selectors import phase_or_404
 from leaderboard.judging.selectors import submission_judge
 from leaderboard.notifications import services as notification_services
 from leaderboard.notifications.forms import EmailPreferenceForm
 from leaderboard.operations import readiness
 from leaderboard.operations import selectors as operations
-from leaderboard.submissions import rules, selectors, services
+from leaderboard.submissions import payloads, rules, selectors, services
 from leaderboard.submissions.models import Submission
 from leaderboard.teams import services as team_services
 from leaderboard.uploads import oversized_upload
@@ -81,7 +82,7 @@ def challenge_page(request: HttpRequest, challenge: str, page: str) -> HttpRespo
 @require_http_methods(["POST"])
 def request_approval(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
     """A team asks to enter a phase that requires the organizers' approval."""
-    phase_obj = get_object_or_404(Phase.objects.select_related("challenge"), challenge__slug=challenge, slug=phase)
+    phase_obj = phase_or_404(challenge, phase)
     try:
         team_services.request_approval(request.user, phase_obj)
     except team_services.TeamError as exc:
@@ -92,11 +93,9 @@ def request_approval(request: HttpRequest, challenge: str, phase: str) -> HttpRe
 
 
 def board(request: HttpRequest, challenge: str, phase: str, language: str, stage: str) -> HttpResponse:
-    phase_obj = get_object_or_404(Phase.objects.select_related("challenge"), challenge__slug=challenge, slug=phase)
-    board_obj = get_object_or_404(Board, phase=phase_obj, key=stage)
+    phase_obj = phase_or_404(challenge, phase)
+    board_obj = selectors.visible_board(request.user, phase_obj, language, stage)
     languages = selectors.phase_languages(phase_obj)
-    if language not in languages or not rules.can_view_board(request.user, phase_obj):
-        raise Http404
     view = selectors.board_view(phase_obj, language, board_obj, viewer=request.user)
     rows = view.rows
     context = {
@@ -161,17 +160,19 @@ def _wants_json(request: HttpRequest) -> bool:
 
 @require_http_methods(["GET", "POST"])
 def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
-    phase_obj = get_object_or_404(Phase.objects.select_related("challenge"), challenge__slug=challenge, slug=phase)
+    phase_obj = phase_or_404(challenge, phase)
     if not request.user.is_authenticated:
         if _wants_json(request):
-            return JsonResponse({"detail": "Sign in to submit."}, status=401)
+            refusal = rules.submission_refusal(request.user, phase_obj)
+            return JsonResponse(payloads.refusal_payload(refusal), status=refusal.http_status)
         return redirect(f"{reverse('login')}?next={request.path}")
     languages = selectors.phase_languages(phase_obj)
-    refusal = rules.submission_refusal(request.user, phase_obj)
     form = SubmissionForm(request.POST or None, request.FILES or None, languages=languages)
+    refusal = None
     problems = []
-    if request.method == "POST" and refusal is None and form.is_valid():
+    if request.method == "POST" and form.is_valid():
         try:
+            # The rules are asked in here: early, then under the team's row lock.
             submission = services.submit_upload(
                 user=request.user,
                 phase=phase_obj,
@@ -190,16 +191,16 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
                 return JsonResponse({"id": submission.pk, "status": submission.status, "redirect": url}, status=201)
             messages.success(request, "Your file passed validation and is queued for scoring.")
             return redirect(url)
+    else:
+        # The page, or a form with invalid fields: why the team may not submit comes first.
+        refusal = rules.submission_refusal(request.user, phase_obj)
 
     if request.method == "POST" and _wants_json(request):
         if refusal is not None:
-            return JsonResponse({"detail": refusal.message, "code": refusal.code}, status=refusal.http_status)
-        errors = [problem.to_dict() for problem in problems] + [
-            {"code": "invalid_field", "field": field, "message": message}
-            for field, field_errors in form.errors.items()
-            for message in field_errors
-        ]
-        return JsonResponse({"detail": "The upload was rejected. Nothing was stored.", "errors": errors}, status=400)
+            return JsonResponse(payloads.refusal_payload(refusal), status=refusal.http_status)
+        if problems:
+            return JsonResponse(payloads.rejection_payload(problems), status=400)
+        return JsonResponse(payloads.field_errors_payload(form.errors), status=400)
 
     team = team_services.team_of(request.user)
     context = {

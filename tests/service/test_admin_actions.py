@@ -375,7 +375,7 @@ def test_the_audit_log_is_read_only_in_the_admin(alice, demo_val, organizer):
         lambda who, submission, approval, team: moderation.hide(who, submission, " "),
         lambda who, submission, approval, team: moderation.disqualify(who, submission, ""),
         lambda who, submission, approval, team: moderation.restore(who, submission, "\n"),
-        lambda who, submission, approval, team: moderation.cancel(who, submission, ""),
+        lambda who, submission, approval, team: moderation.cancel_submission_by_organizer(who, submission, ""),
         lambda who, submission, approval, team: moderation.mark_baseline(who, submission, "Cited", ""),
         lambda who, submission, approval, team: moderation.mark_baseline(who, submission, "", "why"),
         lambda who, submission, approval, team: moderation.unmark_baseline(who, submission, ""),

@@ -66,7 +66,7 @@ def test_the_judge_comes_from_the_settings_and_a_phase_overrides_it(demo_val, se
     )
     setup = judge_setup(demo_val, "zh")
     assert (setup.config.model, setup.config.api_key, setup.config.temperature) == ("phase-model", "k2", 0.3)
-    assert setup.identity["model"] == "phase-model" and "k2" not in json.dumps(setup.identity)
+    assert setup.identity.model == "phase-model" and "k2" not in json.dumps(setup.identity.as_dict())
 
     demo_val.judge_enabled = False
     assert (
@@ -452,7 +452,7 @@ def test_cancelling_stops_a_running_attempt_and_keeps_what_it_spent(
 
     def cancel_after_the_first_answers(cache, entries):
         put_many(cache, entries)
-        judging.cancel(run_id)  # an organizer, while the worker judges
+        judging.cancel_judge_run(run_id)  # an organizer, while the worker judges
 
     monkeypatch.setattr(DatabaseJudgeCache, "put_many", cancel_after_the_first_answers)
     assert judging.judge_result(run_id).outcome == judging.Outcome.SKIPPED

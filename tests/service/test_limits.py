@@ -163,7 +163,7 @@ def test_a_run_stopped_by_the_time_limit_is_not_charged(alice, demo_val):
 def test_a_cancelled_submission_is_not_charged(alice, demo_val):
     submission = submit(alice, demo_val)
     assert used(alice, demo_val) == (1, 1)
-    assert services.cancel(submission.pk)
+    assert services.cancel_submission(submission.pk)
     assert used(alice, demo_val) == (0, 0)
 
 
@@ -185,6 +185,6 @@ def test_an_unavailable_judge_neither_fails_nor_charges_the_submission(alice, de
     assert submission.status == Status.FINISHED and submission.error == ""
     assert used(alice, demo_val) == before == (1, 1)
     # Cancelling the judge run changes nothing either.
-    judging.cancel(run.pk)
+    judging.cancel_judge_run(run.pk)
     submission.refresh_from_db()
     assert submission.status == Status.FINISHED and used(alice, demo_val) == before

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from leaderboard.submissions import services
 from leaderboard.submissions.models import Submission
 from leaderboard.teams.models import Team
-from tests.support.service import demo_file
+from tests.support.service import api_client_for, demo_file, upload
 
 XSS = '<script>alert("x")</script>'
 
@@ -74,6 +74,32 @@ def test_the_progress_bar_path_gets_json(signed_in, demo_val):
     assert response.status_code == 201 and response.json()["redirect"].startswith("/submissions/")
     rejected = post_file(signed_in, b"[]", accept="application/json")
     assert rejected.status_code == 400 and rejected.json()["errors"][0]["code"] == "not_an_object"
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"language": "zh", "data": b"[]"}, "invalid_predictions"),
+        ({"language": "xx", "data": demo_file("val-zh.json")}, "invalid_fields"),
+    ],
+)
+def test_the_site_and_the_api_answer_a_rejected_upload_with_the_same_json(fields, code, signed_in, alice, demo_val):
+    site = post_file(signed_in, fields["data"], language=fields["language"], accept="application/json")
+    api = upload(api_client_for(alice), demo_val, fields["language"], fields["data"], name="val-zh.json")
+    assert site.status_code == api.status_code == 400
+    assert site.json()["code"] == api.json()["code"] == code
+    assert site.json()["detail"] == api.json()["detail"]
+    assert [error["code"] for error in site.json()["errors"]] == [error["code"] for error in api.json()["errors"]]
+
+
+def test_the_site_answers_a_refused_upload_as_the_api_does(signed_in, alice, demo_val):
+    Team.objects.filter(memberships__user=alice).update(banned=True, ban_reason="cheating")
+    site = post_file(signed_in, demo_file("val-zh.json"), accept="application/json")
+    api = upload(api_client_for(alice), demo_val, "zh", demo_file("val-zh.json"))
+    assert site.status_code == api.status_code == 403
+    assert (
+        site.json() == api.json() == {"detail": "Your team is banned from submitting: cheating", "code": "team_banned"}
+    )
 
 
 def test_signing_up_creating_and_joining_a_team(client, demo_challenge):

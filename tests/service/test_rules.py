@@ -283,6 +283,20 @@ def test_a_ban_or_decision_taken_during_an_upload_holds(decision, entry, alice, 
     assert not Submission.objects.exists()
 
 
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_an_upload_asks_the_rules_twice_early_and_under_the_team_lock(entry, alice, demo_val, tmp_path, monkeypatch):
+    real_refusal = rules.submission_refusal
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real_refusal(*args, **kwargs)
+
+    monkeypatch.setattr(rules, "submission_refusal", counted)
+    assert attempt(entry, alice, demo_val, tmp_path=tmp_path).created
+    assert len(calls) == 2
+
+
 @pytest.mark.parametrize("rule", ["banned", "approval_rejected", "approval_pending", "closed"])
 def test_the_submit_page_says_why_with_the_reason_escaped(rule, client, alice, demo_val):
     RULES[rule][0](demo_val)

@@ -132,7 +132,7 @@ def test_cancelled_while_running_drops_the_result(alice, demo_val, monkeypatch):
     real_score = evaluation.score
 
     def cancel_meanwhile(*args, **kwargs):
-        assert services.cancel(submission.pk)
+        assert services.cancel_submission(submission.pk)
         return real_score(*args, **kwargs)
 
     monkeypatch.setattr(evaluation, "score", cancel_meanwhile)

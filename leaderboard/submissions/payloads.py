@@ -1,0 +1,40 @@
+"""The JSON bodies of a refused or rejected upload: the API's, and the site's upload page (``static/js/submit.js``).
+
+One shape for both: ``detail`` (a sentence), ``code`` and, for a rejection, ``errors`` (every problem).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from evaluation.predictions import Problem
+
+from .rules import Refusal
+
+
+def refusal_payload(refusal: Refusal) -> dict[str, Any]:
+    """Why the user may not submit (or change) here now; answer it with ``refusal.http_status``."""
+    return {"detail": refusal.message, "code": refusal.code}
+
+
+def rejection_payload(problems: Iterable[Problem]) -> dict[str, Any]:
+    """A predictions file that did not pass validation, every problem listed; answer it with 400."""
+    return {
+        "detail": "The predictions file was rejected. Nothing was stored and no limit was used.",
+        "code": "invalid_predictions",
+        "errors": [problem.to_dict() for problem in problems],
+    }
+
+
+def field_errors_payload(errors: Mapping[str, Iterable[Any]]) -> dict[str, Any]:
+    """Invalid form fields, ``{field: [message, ...]}`` as a form or a serializer gives them; answer it with 400."""
+    return {
+        "detail": "Some fields are invalid. Nothing was stored and no limit was used.",
+        "code": "invalid_fields",
+        "errors": [
+            {"code": "invalid_field", "field": field, "message": str(message)}
+            for field, messages in errors.items()
+            for message in messages
+        ],
+    }
