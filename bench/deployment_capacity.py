@@ -47,6 +47,11 @@ def docker(*args: str, check: bool = True) -> str:
     return completed.stdout
 
 
+def manage_in_container(image: str, docker_args: list[str], data: Path, *args: str) -> str:
+    """A management command in a one-off container, with the annotations mounted at /data."""
+    return docker("run", "--rm", *docker_args, "-v", f"{data.resolve()}:/data:ro", image, "python", "manage.py", *args)
+
+
 def logs(name: str) -> str:
     completed = subprocess.run(["docker", "logs", name], capture_output=True, text=True, check=False)
     return completed.stdout + completed.stderr
@@ -89,15 +94,10 @@ def run_once(image: str, data: Path, submissions: int, concurrency: int, languag
     try:
         docker("run", "--rm", *common, image, "release")
         bundle = Path(docker("volume", "inspect", volume, "--format", "{{.Mountpoint}}").strip()) / "bundle"
-        docker(
-            "run",
-            "--rm",
-            *common,
-            "-v",
-            f"{data.resolve()}:/data:ro",
+        manage_in_container(
             image,
-            "python",
-            "manage.py",
+            common,
+            data,
             "import_movie101v2",
             "/data",
             "--write-bundle",
@@ -108,25 +108,12 @@ def run_once(image: str, data: Path, submissions: int, concurrency: int, languag
         for phase in spec["phases"]:
             phase["max_submissions_per_day"] = phase["max_submissions_total"] = submissions + 10
         (bundle / "challenge.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-        docker(
-            "run",
-            "--rm",
-            *common,
-            "-v",
-            f"{data.resolve()}:/data:ro",
-            image,
-            "python",
-            "manage.py",
-            "load_challenge",
-            "/var/lib/movie101v2/bundle",
-            "--reason",
-            "capacity bench",
+        manage_in_container(
+            image, common, data, "load_challenge", "/var/lib/movie101v2/bundle", "--reason", "capacity bench"
         )
+        # issue_token prints the token alone on its last line.
         token = (
-            docker("run", "--rm", *common, image, "python", "manage.py", "issue_token", "bench", "--team", "Bench")
-            .strip()
-            .splitlines()[-1]
-            .split()[-1]
+            manage_in_container(image, common, data, "issue_token", "bench", "--team", "Bench").strip().splitlines()[-1]
         )
 
         started = time.monotonic()

@@ -7,16 +7,13 @@ Bleu, Meteor, Rouge, Cider), sharing no code with ``evaluation``.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 from pycocoevalcap.meteor.meteor import Meteor as UpstreamMeteor
 
 import evaluation
 from evaluation.metrics import CLASSIC_METRICS
-from tests.support.data import ROOT, shifted_predictions, write_json
+from tests.support.cli import score_json
+from tests.support.data import shifted_predictions
 from tests.support.pycocoevalcap_reference import direct_pycocoevalcap
 
 TOLERANCE = 1e-9
@@ -121,28 +118,6 @@ def test_identical_inputs_give_bit_identical_numbers(real_test_split):
 def test_cli_on_the_full_test_split_equals_pycocoevalcap(language, real_test_split, upstream_meteor, tmp_path):
     references = real_test_split[language]
     predictions = shifted_predictions(references)
-    references_file = write_json(tmp_path / "refs.json", references)
-    predictions_file = write_json(tmp_path / "preds.json", predictions)
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evaluation",
-            "score",
-            "--references",
-            str(references_file),
-            "--predictions",
-            str(predictions_file),
-            "--language",
-            language,
-            "--json",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    output = json.loads(completed.stdout)  # nothing but one JSON object on stdout
+    output = score_json(tmp_path, references, predictions, language)  # nothing but one JSON object on stdout
     assert output["language"] == language and output["clips"] == 2227
     assert_same(output["metrics"], direct_pycocoevalcap(references, predictions, language, upstream_meteor))

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 
@@ -19,7 +18,8 @@ import pytest
 import requests
 from rest_framework.authtoken.models import Token
 
-from tests.support.data import ROOT, shifted_predictions, write_json
+from tests.support.cli import score_json
+from tests.support.data import ROOT, shifted_predictions
 from tests.support.network import free_port
 from tests.support.processes import database_url, purge_queues
 from tests.support.service import load_test_challenge
@@ -159,32 +159,6 @@ def wait_until(check, timeout: float, what: str, on_timeout=lambda: ""):
     raise AssertionError(f"{what} after {timeout} s\n{on_timeout()}")
 
 
-def cli_metrics(tmp_path, references: dict[str, str], predictions: dict[str, str], language: str) -> dict:
-    """What a participant's ``python -m evaluation score --json`` prints for the same files."""
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evaluation",
-            "score",
-            "--references",
-            write_json(tmp_path / "refs.json", references),
-            "--predictions",
-            write_json(tmp_path / "preds.json", predictions),
-            "--language",
-            language,
-            "--json",
-            "--no-judge",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    return json.loads(completed.stdout)
-
-
 def test_the_image_runs_every_role_and_scores_a_test_split_submission(containers, s3, alice, real_test_split, tmp_path):
     # release: migrations (already applied to the test database: it must say so, not fail).
     release = containers.run("release")
@@ -241,7 +215,7 @@ def test_the_image_runs_every_role_and_scores_a_test_split_submission(containers
     finished_in = time.monotonic() - uploaded
     assert body["status"] == "finished", (body["error"], containers.logs(worker)[-3000:])
 
-    expected = cli_metrics(tmp_path, real_test_split["en"], predictions, "en")
+    expected = score_json(tmp_path, real_test_split["en"], predictions, "en")
     assert body["result"]["clips"] == expected["clips"] == 2227
     assert body["result"]["reference_hash"] == expected["reference_hash"]
     for metric, value in expected["metrics"].items():
