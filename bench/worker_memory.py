@@ -4,7 +4,7 @@
 
 Fresh ``celery worker`` processes as the Procfile's ``worker`` and ``judge`` (one pool process
 each) score and judge submissions of the 2,227 test clips (predictions = the previous clip's
-reference) uploaded through ``services.submit``, on a throw-away SQLite database and folder broker,
+reference) uploaded through ``intake.submit``, on a throw-away SQLite database and folder broker,
 with the tests' loopback judge (tests/support/judge_server.py). Reported from /proc/<pid>/status: each pool
 process's VmHWM (peak RSS), idle and after each submission — the number Celery's
 ``worker_max_memory_per_child`` compares (billiard reads the process's own
@@ -65,10 +65,11 @@ def main() -> None:
     from evaluation.movie101v2 import read_split
     from leaderboard.challenges.models import Phase
     from leaderboard.judging.models import JudgeRun
-    from leaderboard.submissions import services
+    from leaderboard.submissions import intake
     from leaderboard.submissions.models import Submission
     from tests.support.data import shifted_predictions
     from tests.support.judge_server import FakeJudge
+    from tests.support.judging import set_judge
     from tests.support.service import make_participant
 
     call_command("migrate", verbosity=0)
@@ -82,8 +83,7 @@ def main() -> None:
 
     rows = []
     with FakeJudge() as judge:
-        phase.judge_base_url, phase.judge_model = judge.base_url, "fake-judge-bench"
-        phase.save()
+        set_judge(phase, base_url=judge.base_url, model="fake-judge-bench")
         # One language per fresh process, then both twice in one process: does the peak creep up?
         for run, languages in enumerate((["en"], ["zh"], ["en", "zh", "en", "zh"])):
             user = make_participant(f"bench{run}", f"Bench {run}")  # a team's limits allow a few a day
@@ -96,7 +96,7 @@ def main() -> None:
                 pools = {queues: pool_of(worker) for queues, worker in workers.items()}
                 peaks = {queues: [status_kib(pool, "VmHWM")] for queues, pool in pools.items()}
                 for language in languages:
-                    submission = services.submit(user=user, phase=phase, language=language, data=files[language])
+                    submission = intake.submit(user=user, phase=phase, language=language, data=files[language])
                     deadline = time.monotonic() + 900
                     while not JudgeRun.objects.filter(submission=submission, status="complete").exists():
                         status = Submission.objects.get(pk=submission.pk).status

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "leaderboard.teams",
     "leaderboard.submissions",
     "leaderboard.judging",
+    "leaderboard.boards",
     "leaderboard.audit",
     "leaderboard.notifications",
     "leaderboard.web",

@@ -125,8 +125,8 @@ def test_the_graph_reads_relative_and_lazy_imports():
     assert "workers.celery" in edges["workers"]  # from .celery import app, in a package's __init__
     assert "evaluation.classic" in edges["evaluation"]
     assert "leaderboard.logging" in edges["leaderboard.settings"]
-    assert "leaderboard.submissions.rules" in edges["leaderboard.submissions.services"]  # from . import rules
-    assert "leaderboard.logging" not in edges["leaderboard.submissions.services"]  # its import logging is the stdlib's
+    assert "leaderboard.submissions.rules" in edges["leaderboard.submissions.intake"]  # from . import rules
+    assert "leaderboard.logging" not in edges["leaderboard.submissions.intake"]  # its import logging is the stdlib's
     assert "celery.signals" in names["workers.celery"]  # the library, not workers.celery
     assert "evaluation.java" in edges["evaluation.versions"]  # imported inside a function
 

@@ -15,9 +15,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from leaderboard import queueing
-from leaderboard.judging import services as judging
+from leaderboard.judging import finishing, lifecycle, runner
 from leaderboard.notifications import services as notifications
-from leaderboard.submissions import moderation, requeue, services
+from leaderboard.submissions import moderation, requeue, scoring
+from leaderboard.submissions.files import ScoringFailed
 
 from .celery import app
 
@@ -35,16 +36,16 @@ logger = logging.getLogger(__name__)
 )
 def score_submission(self, submission_id: int) -> str:
     try:
-        outcome = services.score_submission(submission_id)
+        outcome = scoring.score_submission(submission_id)
     except SoftTimeLimitExceeded:
         logger.error("submission %s: soft time limit exceeded", submission_id)
-        services.record_failure(submission_id, "time_limit")
-        return services.Outcome.FAILED
+        scoring.record_failure(submission_id, "time_limit")
+        return scoring.Outcome.FAILED
     except Exception:
         logger.exception("submission %s: unexpected error while scoring", submission_id)
-        services.record_failure(submission_id, "internal")
+        scoring.record_failure(submission_id, "internal")
         raise
-    if outcome.outcome == services.Outcome.BUSY:
+    if outcome.outcome == scoring.Outcome.BUSY:
         # Another attempt holds the submission. If that attempt died, its
         # lease runs out and this retry takes over; otherwise it finds the
         # submission done and does nothing.
@@ -61,8 +62,8 @@ def score_submission(self, submission_id: int) -> str:
 )
 def rescore_submission(submission_id: int, request_key: str = "") -> str:
     try:
-        result = services.rescore(submission_id, request_key)
-    except services.ScoringFailed as failure:
+        result = scoring.rescore(submission_id, request_key)
+    except ScoringFailed as failure:
         logger.error("submission %s: re-score failed: %s", submission_id, failure.reason)
         moderation.record_rescore_failure(submission_id, request_key, failure.reason)
         return "failed"
@@ -80,20 +81,20 @@ def rescore_submission(submission_id: int, request_key: str = "") -> str:
 )
 def judge_result(self, run_id: int) -> str:
     try:
-        outcome = judging.judge_result(run_id)
+        outcome = runner.judge_result(run_id)
     except SoftTimeLimitExceeded:
         logger.error("judge run %s: soft time limit exceeded", run_id)
-        outcome = judging.record_interruption(
+        outcome = finishing.record_interruption(
             run_id, f"it took longer than the limit of {settings.JUDGE_SOFT_TIME_LIMIT} seconds"
         )
     except Exception:
         logger.exception("judge run %s: unexpected error", run_id)
-        outcome = judging.record_interruption(run_id, "an internal error (the organizers can see it in the logs)")
-    if outcome.outcome == judging.Outcome.BUSY:
+        outcome = finishing.record_interruption(run_id, "an internal error (the organizers can see it in the logs)")
+    if outcome.outcome == finishing.Outcome.BUSY:
         raise self.retry(countdown=outcome.retry_in_seconds)
     if outcome.resume_in_seconds is not None:
         # The failed clips are asked again later; the answers so far are cached.
-        judging.enqueue_judging(run_id, countdown=outcome.resume_in_seconds)
+        lifecycle.enqueue_judging(run_id, countdown=outcome.resume_in_seconds)
     return outcome.outcome
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
-from leaderboard.challenges.models import Board, Challenge, Phase
+from leaderboard.boards.models import Board
+from leaderboard.challenges.models import Challenge, Phase
+from leaderboard.challenges.selectors import phase_languages
 from leaderboard.judging.selectors import submission_judge
 from leaderboard.operations.selectors import queue_position
 from leaderboard.submissions import rules
 from leaderboard.submissions.models import Submission
-from leaderboard.submissions.selectors import phase_languages
 
 
 class BoardSerializer(serializers.ModelSerializer):

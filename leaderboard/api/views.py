@@ -13,11 +13,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from leaderboard.boards import selectors as boards
 from leaderboard.challenges.models import Challenge
-from leaderboard.challenges.selectors import phase_or_404
+from leaderboard.challenges.selectors import phase_languages, phase_or_404
 from leaderboard.judging.selectors import published_judge
 from leaderboard.operations import selectors as operations
-from leaderboard.submissions import payloads, rules, selectors, services
+from leaderboard.submissions import intake, payloads, rules, selectors
 from leaderboard.submissions.models import Result, Submission
 from leaderboard.teams import services as team_services
 from leaderboard.teams.services import team_of
@@ -97,17 +98,17 @@ class PhaseSubmissions(APIView):
             return refusal_response(refusal) if refusal else field_errors_response(fields.errors)
         try:
             # The rules are asked in here: early, then under the team's row lock.
-            submission = services.submit_upload(
+            submission = intake.submit_upload(
                 user=request.user,
                 phase=phase_obj,
                 language=fields.validated_data["language"],
                 upload=request.FILES.get("predictions"),
                 oversized_bytes=oversized_upload(request, "predictions"),
-                method=services.MethodInfo.from_fields(fields.validated_data),
+                method=intake.MethodInfo.from_fields(fields.validated_data),
             )
-        except services.SubmissionRefused as exc:
+        except intake.SubmissionRefused as exc:
             return refusal_response(exc.refusal)
-        except services.SubmissionRejected as exc:
+        except intake.SubmissionRejected as exc:
             return rejection_response(exc.problems)
         return Response({"id": submission.pk, "status": submission.status}, status=status.HTTP_201_CREATED)
 
@@ -200,10 +201,10 @@ class SubmissionDetail(APIView):
             for name in ("method_name", "method_description", "paper_url", "code_url", "is_public")
         }
         try:
-            submission = services.update_method(
-                submission, services.MethodInfo.from_fields(current | fields.validated_data)
+            submission = intake.update_method(
+                submission, intake.MethodInfo.from_fields(current | fields.validated_data)
             )
-        except services.ChangeRefused as exc:
+        except intake.ChangeRefused as exc:
             return refusal_response(exc.refusal)
         return Response(SubmissionSerializer(submission, context={"request": request}).data)
 
@@ -265,8 +266,8 @@ class Leaderboard(APIView):
     )
     def get(self, request, challenge: str, phase: str, language: str, stage: str):
         phase_obj = phase_or_404(challenge, phase)
-        board = selectors.visible_board(request.user, phase_obj, language, stage)
-        view = selectors.board_view(phase_obj, language, board, viewer=request.user)
+        board = boards.visible_board(request.user, phase_obj, language, stage)
+        view = boards.board_view(phase_obj, language, board, viewer=request.user)
         return Response(
             {
                 "challenge": challenge,
@@ -323,7 +324,7 @@ class PhaseJudge(APIView):
         phase_obj = phase_or_404(challenge, phase)
         if not rules.can_view_board(request.user, phase_obj):
             raise Http404
-        published = published_judge(phase_obj, selectors.phase_languages(phase_obj))
+        published = published_judge(phase_obj, phase_languages(phase_obj))
         if request.accepted_renderer.format == JudgeTemplatesRenderer.format:
             return Response(published["templates"])
         templates_url = request.build_absolute_uri(

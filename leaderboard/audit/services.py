@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -69,11 +69,11 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def field_changes(before: models.Model, after: models.Model, fields: Iterable[str]) -> dict[str, list[Any]]:
-    """``{field: [old, new]}`` for each of ``fields`` whose value differs between two versions of a row."""
+def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``{name: [old, new]}`` for each value of ``after`` that differs in ``before``, a snapshot of the same names."""
     changes = {}
-    for name in fields:
-        old, new = getattr(before, name), getattr(after, name)
+    for name, new in after.items():
+        old = before[name]
         if old != new:
             changes[name] = [jsonable(old), jsonable(new)]
     return changes

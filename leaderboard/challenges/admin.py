@@ -1,14 +1,17 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.utils.translation import gettext_lazy as _
 
 from leaderboard.audit.actions import ReasonForm, confirm_with_reason
 from leaderboard.audit.services import record
+from leaderboard.boards.models import Board
+from leaderboard.boards.services import refresh_boards
 from leaderboard.submissions import moderation
 from leaderboard.submissions.admin import RESCORE_EXPLANATION, report_rescore
 
-from .models import AUDITED_PHASE_FIELDS, Board, Challenge, Language, Phase, ReferenceSet
-from .services import record_phase_change
+from .models import AUDITED_PHASE_FIELDS, Challenge, JudgeSettings, Language, Phase, ReferenceSet
+from .services import audited_phase_values, judge_audit_name, record_phase_change
 
 
 class PhaseInline(admin.TabularInline):
@@ -49,6 +52,45 @@ class ReferenceSetInline(admin.TabularInline):
         return False
 
 
+def _reason_needed(changed: set[str]) -> str:
+    return _("Say why %(fields)s changed; the audit log keeps it.") % {"fields": ", ".join(sorted(changed))}
+
+
+class JudgeSettingsFormSet(forms.BaseInlineFormSet):
+    """A change to a phase's judge settings needs the change form's reason, as its audited fields do."""
+
+    def clean(self):
+        super().clean()
+        changed = {judge_audit_name(name) for form in self.forms if form.has_changed() for name in form.changed_data}
+        # The reason is the phase form's field; the formset sees the same POST.
+        if changed and self.instance.pk and not (self.data.get("change_reason") or "").strip():
+            raise forms.ValidationError(_reason_needed(changed))
+
+
+class JudgeSettingsInline(admin.StackedInline):
+    """The phase's judge. Left as it is, a phase without settings stores none and keeps the defaults."""
+
+    model = JudgeSettings
+    formset = JudgeSettingsFormSet
+    extra = 1
+    # Emptying the fields is how settings go back to the JUDGE_* defaults, audited like any change.
+    can_delete = False
+
+    # The settings are part of the phase: who may see or change the phase may see or change them.
+    def _phase_permission(self, request, action: str) -> bool:
+        opts = self.parent_model._meta
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+
+    def has_view_permission(self, request, obj=None):
+        return self._phase_permission(request, "view") or self._phase_permission(request, "change")
+
+    def has_change_permission(self, request, obj=None):
+        return self._phase_permission(request, "change")
+
+    def has_add_permission(self, request, obj):
+        return self._phase_permission(request, "change" if obj is not None else "add")
+
+
 class PhaseForm(forms.ModelForm):
     change_reason = forms.CharField(
         label=_("Reason for the change"),
@@ -68,11 +110,7 @@ class PhaseForm(forms.ModelForm):
         cleaned = super().clean()
         audited_change = self.instance.pk and set(self.changed_data) & set(AUDITED_PHASE_FIELDS)
         if audited_change and not (cleaned.get("change_reason") or "").strip():
-            self.add_error(
-                "change_reason",
-                _("Say why %(fields)s changed; the audit log keeps it.")
-                % {"fields": ", ".join(sorted(audited_change))},
-            )
+            self.add_error("change_reason", _reason_needed(audited_change))
         return cleaned
 
 
@@ -100,24 +138,24 @@ class PhaseAdmin(admin.ModelAdmin):
         "requires_approval",
     ]
     list_filter = ["challenge", "references_public", "requires_approval"]
-    inlines = [ReferenceSetInline, BoardInline]
+    inlines = [JudgeSettingsInline, ReferenceSetInline, BoardInline]
     actions = ["rescore_phase"]
 
     def save_model(self, request, obj, form, change):
-        """Save, and record what changed among the audited fields (in the change form's transaction)."""
-        if not change:
-            super().save_model(request, obj, form, change)
-            record(
-                request.user,
-                "phase.create",
-                obj,
-                form.cleaned_data.get("change_reason", "").strip(),
-                **{name: getattr(obj, name) for name in AUDITED_PHASE_FIELDS},
-            )
-            return
-        before = Phase.objects.get(pk=obj.pk)
+        # The audited values as stored, for save_related to compare once the judge settings are saved too.
+        form.audited_before = audited_phase_values(Phase.objects.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)
-        changes = record_phase_change(request.user, before, obj, form.cleaned_data["change_reason"].strip())
+
+    def save_related(self, request, form, formsets, change):
+        """Save the inlines, then record what changed among the audited values (in the change form's transaction)."""
+        super().save_related(request, form, formsets, change)
+        phase = Phase.objects.get(pk=form.instance.pk)  # as stored now, judge settings included
+        refresh_boards(phase)  # its boards, their columns or its freeze may have changed
+        reason = form.cleaned_data.get("change_reason", "").strip()
+        if not change:
+            record(request.user, "phase.create", phase, reason, **audited_phase_values(phase))
+            return
+        changes = record_phase_change(request.user, form.audited_before, phase, reason)
         if changes:
             self.message_user(request, _("Recorded in the audit log: %s.") % ", ".join(sorted(changes)), messages.INFO)
 

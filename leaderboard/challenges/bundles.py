@@ -1,4 +1,4 @@
-"""Challenge as code: a YAML bundle that states a whole challenge.
+"""Challenge as code: reading and validating a YAML bundle that states a whole challenge.
 
 Reading a bundle (``read_bundle``) validates all of it and reports every
 problem at once, each prefixed with its YAML path
@@ -6,8 +6,8 @@ problem at once, each prefixed with its YAML path
 fixes a bundle in one pass. Nothing here writes to the database: the
 validated ``BundleSpec`` goes to ``services.load_bundle``.
 
-Exporting (``challenge_bundle`` + ``dump_bundle``) writes a challenge back in
-the same shape, so that load -> export -> load changes nothing.
+``bundle_export`` writes a challenge back in the same shape, so that
+load -> export -> load changes nothing.
 
 Datetimes must carry a timezone (``2025-03-01T00:00:00Z`` or a YAML
 timestamp with an offset); a naive one is an error, because guessing UTC
@@ -17,7 +17,6 @@ silently shifts a deadline for an organizer who meant local time.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,19 +33,20 @@ from evaluation.judge.prompts import TemplateError, templates_from_data
 from evaluation.metrics import METRICS
 from evaluation.movie101v2 import SPLITS, read_split
 from evaluation.references import load_references, reference_hash
+from leaderboard.boards.models import Board
 
 from .models import (
     BOARD_PRECISION_MAX,
     JUDGE_API_KEY_ENV_HELP,
     JUDGE_MAX_TOKENS_MIN,
-    Board,
+    JUDGE_SETTINGS_FIELDS,
     BoardVisibility,
+    JudgeSettings,
     Phase,
     is_judge_api_key_env,
 )
 
 BUNDLE_FILE = "challenge.yaml"
-REFERENCES_FOLDER = "references"
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 VISIBILITIES = tuple(BoardVisibility.values)
@@ -73,7 +73,8 @@ PHASE_KEYS = (
     "boards",
     "baselines",
 )
-JUDGE_KEYS = ("enabled", "base_url", "model", "api_key_env", "temperature", "max_tokens", "templates")
+#: A phase's ``judge`` entry names the fields of its JudgeSettings.
+JUDGE_KEYS = JUDGE_SETTINGS_FIELDS
 BOARD_KEYS = ("key", "title", "description", "primary", "columns", "precision")
 BASELINE_KEYS = ("language", "key", "method_name", "citation", "url", "scores")
 REFERENCE_KEYS = ("file", "movie101v2", "narrations", "source", "hash", "clips")
@@ -81,7 +82,7 @@ MOVIE101V2_KEYS = ("data", "split")
 
 #: A model field -> its key in a bundle, where the two differ; for the models' own complaints.
 BUNDLE_KEYS_OF_FIELDS = {
-    Phase: {f"judge_{key}": f"judge.{key}" for key in JUDGE_KEYS},
+    JudgeSettings: {key: f"judge.{key}" for key in JUDGE_KEYS},
     Board: {"primary_metric": "primary", "secondary_metrics": "columns"},
 }
 
@@ -92,8 +93,8 @@ def phase_default(name: str) -> Any:
 
 
 def judge_defaults() -> dict[str, Any]:
-    """The judge fields of a phase whose bundle has no ``judge`` entry (or leaves keys of it out)."""
-    return {f"judge_{key}": phase_default(f"judge_{key}") for key in JUDGE_KEYS}
+    """The judge settings of a phase whose bundle has no ``judge`` entry (or leaves keys of it out)."""
+    return {key: JudgeSettings._meta.get_field(key).get_default() for key in JUDGE_KEYS}
 
 
 class BundleError(Exception):
@@ -133,6 +134,7 @@ class ReferenceSpec:
 class PhaseSpec:
     slug: str
     fields: dict[str, Any]  # Phase model field -> value
+    judge: dict[str, Any]  # JudgeSettings model field -> value (the defaults when the bundle has no judge entry)
     path: str = ""  # the YAML path, for messages: phases[0]
     references: dict[str, ReferenceSpec] = field(default_factory=dict)
     boards: list[dict[str, Any]] = field(default_factory=list)  # Board model fields, in order
@@ -432,8 +434,8 @@ class _Validator:
             self.error(_join(path, "boards_public_from"), "required with board_visibility: hidden_until")
         elif visibility != BoardVisibility.HIDDEN_UNTIL and data.get("boards_public_from") is not None:
             self.error(_join(path, "boards_public_from"), "only with board_visibility: hidden_until")
-        fields.update(self.judge(data.get("judge"), _join(path, "judge")))
-        phase = PhaseSpec(slug=self.slug(data, "slug", path), fields=fields, path=path)
+        judge = self.judge(data.get("judge"), _join(path, "judge"))
+        phase = PhaseSpec(slug=self.slug(data, "slug", path), fields=fields, judge=judge, path=path)
         phase.references = self.references(data.get("references"), _join(path, "references"), languages)
         phase.boards = self.boards(data, path)
         phase.baselines = self.baselines(data, path, languages)
@@ -452,10 +454,10 @@ class _Validator:
         data = self.mapping(value, path, JUDGE_KEYS)
         if data is None:
             return defaults
-        base_url = self.text(data, "base_url", path, default=defaults["judge_base_url"], max_length=300)
+        base_url = self.text(data, "base_url", path, default=defaults["base_url"], max_length=300)
         if base_url and not base_url.startswith(("http://", "https://")):
             self.error(_join(path, "base_url"), "must start with http:// or https://")
-        api_key_env = self.text(data, "api_key_env", path, default=defaults["judge_api_key_env"], max_length=100)
+        api_key_env = self.text(data, "api_key_env", path, default=defaults["api_key_env"], max_length=100)
         if api_key_env and not is_judge_api_key_env(api_key_env):
             self.error(_join(path, "api_key_env"), f'"{api_key_env}" is not allowed: name {JUDGE_API_KEY_ENV_HELP}')
         temperature = data.get("temperature")
@@ -472,15 +474,13 @@ class _Validator:
             message = str(exc)
             self.error("", f"{path}.{message}" if message.startswith("templates") else f"{path}.templates: {message}")
         return {
-            "judge_enabled": self.boolean(data, "enabled", path, defaults["judge_enabled"]),
-            "judge_base_url": base_url,
-            "judge_model": self.text(data, "model", path, default=defaults["judge_model"], max_length=200),
-            "judge_api_key_env": api_key_env,
-            "judge_temperature": float(temperature) if temperature is not None else defaults["judge_temperature"],
-            "judge_max_tokens": self.integer(
-                data, "max_tokens", path, defaults["judge_max_tokens"], minimum=JUDGE_MAX_TOKENS_MIN
-            ),
-            "judge_templates": templates if isinstance(templates, dict) else defaults["judge_templates"],
+            "enabled": self.boolean(data, "enabled", path, defaults["enabled"]),
+            "base_url": base_url,
+            "model": self.text(data, "model", path, default=defaults["model"], max_length=200),
+            "api_key_env": api_key_env,
+            "temperature": float(temperature) if temperature is not None else defaults["temperature"],
+            "max_tokens": self.integer(data, "max_tokens", path, defaults["max_tokens"], minimum=JUDGE_MAX_TOKENS_MIN),
+            "templates": templates if isinstance(templates, dict) else defaults["templates"],
         }
 
     def references(self, value: Any, path: str, languages: list[str]) -> dict[str, ReferenceSpec]:
@@ -690,140 +690,3 @@ def _type_name(value: Any) -> str:
         float: "a number",
         type(None): "null",
     }.get(type(value), type(value).__name__)
-
-
-# -- writing -------------------------------------------------------------------------
-
-
-def format_moment(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def reference_file_name(phase_slug: str, language: str) -> str:
-    return f"{REFERENCES_FOLDER}/{phase_slug}-{language}.json"
-
-
-def challenge_bundle(challenge, *, with_references: bool = False) -> tuple[dict[str, Any], dict[str, dict]]:
-    """The bundle of a stored challenge, and the reference files to write beside it.
-
-    Without references each reference entry carries its source and hash, which
-    a reload reads as "keep the stored references" (and checks the hash).
-    API keys are never in the database, so never here: only the variable name.
-    """
-    reference_files: dict[str, dict] = {}
-    bundle: dict[str, Any] = {"slug": challenge.slug, "title": challenge.title}
-    if challenge.description:
-        bundle["description"] = challenge.description
-    if challenge.terms:
-        bundle["terms"] = challenge.terms
-    if challenge.languages:
-        bundle["languages"] = list(challenge.languages)
-    pages = [{"slug": page.slug, "title": page.title, "body": page.body} for page in challenge.pages.all()]
-    if pages:
-        bundle["pages"] = pages
-    bundle["phases"] = []
-    for phase in challenge.phases.all():
-        entry: dict[str, Any] = {"slug": phase.slug, "title": phase.title}
-        if phase.description:
-            entry["description"] = phase.description
-        entry["starts_at"] = format_moment(phase.starts_at)
-        entry["ends_at"] = format_moment(phase.ends_at)
-        entry["references_public"] = phase.references_public
-        entry["max_submissions_per_day"] = phase.max_submissions_per_day
-        entry["max_submissions_total"] = phase.max_submissions_total
-        entry["board_visibility"] = phase.board_visibility
-        if phase.board_visibility == BoardVisibility.HIDDEN_UNTIL:
-            # The loader takes the date with this visibility only; a date left over from it is not exported.
-            entry["boards_public_from"] = format_moment(phase.boards_public_from)
-        entry["frozen_at"] = format_moment(phase.frozen_at)
-        entry["requires_approval"] = phase.requires_approval
-        entry["show_all_entries"] = phase.show_all_entries
-        entry["allow_partial"] = phase.allow_partial
-        judge = _judge_entry(phase)
-        if judge:
-            entry["judge"] = judge
-        references = {}
-        for reference_set in phase.reference_sets.all():
-            if with_references:
-                name = reference_file_name(phase.slug, reference_set.language)
-                reference_files[name] = reference_set.narrations
-                references[reference_set.language] = {"file": name, "source": reference_set.source}
-            else:
-                references[reference_set.language] = {
-                    "source": reference_set.source,
-                    "hash": reference_set.content_hash,
-                    "clips": reference_set.clip_count,
-                }
-        if references:
-            entry["references"] = references
-        boards = [_board_entry(board) for board in phase.boards.all()]
-        if boards:
-            entry["boards"] = boards
-        baselines = [_baseline_entry(baseline) for baseline in phase.baselines.all()]
-        if baselines:
-            entry["baselines"] = baselines
-        bundle["phases"].append(entry)
-    return bundle, reference_files
-
-
-def _judge_entry(phase) -> dict[str, Any]:
-    """The judge settings that differ from the defaults (a phase without any has no judge entry)."""
-    values = {
-        "enabled": phase.judge_enabled,
-        "base_url": phase.judge_base_url,
-        "model": phase.judge_model,
-        "api_key_env": phase.judge_api_key_env,
-        "temperature": phase.judge_temperature,
-        "max_tokens": phase.judge_max_tokens,
-        "templates": phase.judge_templates,
-    }
-    defaults = {key.removeprefix("judge_"): value for key, value in judge_defaults().items()}
-    return {key: value for key, value in values.items() if value != defaults[key]}
-
-
-def _board_entry(board) -> dict[str, Any]:
-    entry: dict[str, Any] = {"key": board.key, "title": board.title}
-    if board.description:
-        entry["description"] = board.description
-    entry["primary"] = board.primary_metric
-    entry["columns"] = list(board.secondary_metrics)
-    entry["precision"] = board.precision
-    return entry
-
-
-def _baseline_entry(baseline) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "language": baseline.language,
-        "key": baseline.key,
-        "method_name": baseline.method_name,
-        "citation": baseline.citation,
-    }
-    if baseline.url:
-        entry["url"] = baseline.url
-    entry["scores"] = dict(baseline.scores)
-    return entry
-
-
-class _BundleDumper(yaml.SafeDumper):
-    """Block style, with multi-line text as literal blocks so Markdown stays readable."""
-
-
-def _represent_text(dumper: yaml.SafeDumper, value: str):
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_BundleDumper.add_representer(str, _represent_text)
-
-
-def dump_bundle(bundle: dict[str, Any]) -> str:
-    return yaml.dump(
-        bundle, Dumper=_BundleDumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100
-    )
-
-
-def dump_references(narrations: dict[str, str]) -> str:
-    return json.dumps(narrations, ensure_ascii=False, indent=1, sort_keys=True) + "\n"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from evaluation.judge.prompts import TemplateError, templates_from_data
-from evaluation.metrics import METRICS
 from evaluation.references import reference_hash
 
 
@@ -42,7 +41,8 @@ def is_judge_api_key_env(name: str) -> bool:
 
 
 #: Phase fields whose every change is recorded in the audit log, old -> new, with the reason:
-#: by the admin's change form and by a bundle reload alike.
+#: by the admin's change form and by a bundle reload alike. Every ``JudgeSettings`` field is
+#: audited too (``JUDGE_SETTINGS_FIELDS``), named ``judge_<field>`` in the events.
 AUDITED_PHASE_FIELDS = (
     "starts_at",
     "ends_at",
@@ -55,14 +55,10 @@ AUDITED_PHASE_FIELDS = (
     "references_public",
     "show_all_entries",
     "allow_partial",
-    "judge_enabled",
-    "judge_base_url",
-    "judge_model",
-    "judge_api_key_env",
-    "judge_temperature",
-    "judge_max_tokens",
-    "judge_templates",
 )
+
+#: The settings of a phase's judge, in the order the admin, the audit log and bundles list them.
+JUDGE_SETTINGS_FIELDS = ("enabled", "base_url", "model", "api_key_env", "temperature", "max_tokens", "templates")
 
 
 class Challenge(models.Model):
@@ -141,41 +137,6 @@ class Phase(models.Model):
         default=False, help_text=_("Accept files that miss clips; missing clips are scored as empty narrations.")
     )
 
-    # The LLM judge of L1 and L2. Empty fields take the JUDGE_* settings.
-    judge_enabled = models.BooleanField(
-        default=True, help_text=_("Compute L1 and L2 with the LLM judge, when one is configured.")
-    )
-    judge_base_url = models.CharField(
-        max_length=300,
-        blank=True,
-        help_text=_("OpenAI-compatible endpoint, e.g. http://vllm:8000/v1. Empty: JUDGE_BASE_URL."),
-    )
-    judge_model = models.CharField(max_length=200, blank=True, help_text=_("Empty: JUDGE_MODEL."))
-    judge_api_key_env = models.CharField(
-        max_length=100,
-        blank=True,
-        help_text=_(
-            "The environment variable that holds this phase's API key on the judge workers. "
-            "Empty: JUDGE_API_KEY. Keys are never stored in the database."
-        ),
-    )
-    judge_temperature = models.FloatField(null=True, blank=True, help_text=_("Empty: JUDGE_TEMPERATURE (0)."))
-    judge_max_tokens = models.PositiveIntegerField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(JUDGE_MAX_TOKENS_MIN)],
-        help_text=_("Empty: JUDGE_MAX_TOKENS."),
-    )
-    judge_templates = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text=_(
-            'Prompt templates replacing ours: {"l1": {"zh": {"system": "...", "user": "...{reference}...'
-            '{prediction}...", "parser": "json" or "comma"}}}. Stages and languages left out keep ours. '
-            "Published with the boards: put nothing secret in them."
-        ),
-    )
-
     class Meta:
         ordering = ["challenge", "order", "starts_at"]
         constraints = [models.UniqueConstraint(fields=["challenge", "slug"], name="unique_phase_slug")]
@@ -191,18 +152,6 @@ class Phase(models.Model):
             errors["boards_public_from"] = _("Give the date the boards become public.")
         elif self.board_visibility != BoardVisibility.HIDDEN_UNTIL and self.boards_public_from is not None:
             errors["boards_public_from"] = _("Only with “hidden until a date, then public”: clear it.")
-        if self.judge_base_url and not self.judge_base_url.startswith(("http://", "https://")):
-            errors["judge_base_url"] = _("Start with http:// or https://.")
-        if self.judge_api_key_env and not is_judge_api_key_env(self.judge_api_key_env):
-            errors["judge_api_key_env"] = _("Only %(names)s, e.g. JUDGE_API_KEY_TEST.") % {
-                "names": JUDGE_API_KEY_ENV_HELP
-            }
-        if self.judge_temperature is not None and not 0 <= self.judge_temperature <= 2:
-            errors["judge_temperature"] = _("Between 0 and 2.")
-        try:
-            templates_from_data(self.judge_templates)
-        except TemplateError as exc:
-            errors["judge_templates"] = str(exc)
         if errors:
             raise ValidationError(errors)
 
@@ -238,6 +187,72 @@ class Phase(models.Model):
         return self.state_at()
 
 
+class JudgeSettings(models.Model):
+    """The LLM judge of L1 and L2 for one phase. Empty fields take the JUDGE_* settings.
+
+    A phase without a row has the defaults (judge on, everything from JUDGE_*):
+    ``selectors.judge_settings_of`` is how every reader gets a phase's settings,
+    stored or not, so a row is written only when an organizer or a bundle sets something.
+    """
+
+    phase = models.OneToOneField(Phase, on_delete=models.CASCADE, related_name="judge_settings")
+    enabled = models.BooleanField(
+        default=True, help_text=_("Compute L1 and L2 with the LLM judge, when one is configured.")
+    )
+    base_url = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=_("OpenAI-compatible endpoint, e.g. http://vllm:8000/v1. Empty: JUDGE_BASE_URL."),
+    )
+    model = models.CharField(max_length=200, blank=True, help_text=_("Empty: JUDGE_MODEL."))
+    api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=_(
+            "The environment variable that holds this phase's API key on the judge workers. "
+            "Empty: JUDGE_API_KEY. Keys are never stored in the database."
+        ),
+    )
+    temperature = models.FloatField(null=True, blank=True, help_text=_("Empty: JUDGE_TEMPERATURE (0)."))
+    max_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(JUDGE_MAX_TOKENS_MIN)],
+        help_text=_("Empty: JUDGE_MAX_TOKENS."),
+    )
+    templates = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Prompt templates replacing ours: {"l1": {"zh": {"system": "...", "user": "...{reference}...'
+            '{prediction}...", "parser": "json" or "comma"}}}. Stages and languages left out keep ours. '
+            "Published with the boards: put nothing secret in them."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("judge settings")
+        verbose_name_plural = _("judge settings")
+
+    def __str__(self) -> str:
+        return f"{self.phase} judge"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            errors["base_url"] = _("Start with http:// or https://.")
+        if self.api_key_env and not is_judge_api_key_env(self.api_key_env):
+            errors["api_key_env"] = _("Only %(names)s, e.g. JUDGE_API_KEY_TEST.") % {"names": JUDGE_API_KEY_ENV_HELP}
+        if self.temperature is not None and not 0 <= self.temperature <= 2:
+            errors["temperature"] = _("Between 0 and 2.")
+        try:
+            templates_from_data(self.templates)
+        except TemplateError as exc:
+            errors["templates"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+
 class ReferenceSet(models.Model):
     """The hidden (or, on a validation phase, public) narrations a phase scores against.
 
@@ -265,67 +280,3 @@ class ReferenceSet(models.Model):
         self.content_hash = reference_hash(self.narrations)
         self.clip_count = len(self.narrations)
         super().save(*args, **kwargs)
-
-
-class Board(models.Model):
-    """A stage leaderboard: one primary metric, then tie-breaking columns."""
-
-    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="boards")
-    key = models.SlugField()
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    primary_metric = models.CharField(max_length=40)
-    secondary_metrics = models.JSONField(default=list, blank=True)
-    precision = models.PositiveSmallIntegerField(
-        default=4, validators=[MaxValueValidator(BOARD_PRECISION_MAX)], help_text=_("Decimals shown.")
-    )
-    order = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["phase", "order", "key"]
-        constraints = [models.UniqueConstraint(fields=["phase", "key"], name="unique_board_key")]
-
-    def __str__(self) -> str:
-        return f"{self.phase} {self.key}"
-
-    @property
-    def columns(self) -> list[str]:
-        return [self.primary_metric, *self.secondary_metrics]
-
-    def clean(self) -> None:
-        if not isinstance(self.secondary_metrics, list) or not all(
-            isinstance(name, str) for name in self.secondary_metrics
-        ):
-            raise ValidationError({"secondary_metrics": _("A list of metric names.")})
-        unknown = [name for name in self.columns if name not in METRICS]
-        if unknown:
-            raise ValidationError(_("Unknown metrics: %(names)s") % {"names": ", ".join(unknown)})
-
-
-class Baseline(models.Model):
-    """An external result shown on a phase's boards, marked as a baseline and never ranked as a team."""
-
-    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="baselines")
-    language = models.CharField(max_length=2, choices=Language.choices)
-    key = models.SlugField(help_text=_("Names the row in the bundle."))
-    method_name = models.CharField(max_length=200)
-    citation = models.CharField(max_length=500, help_text=_("Where the numbers come from, e.g. the paper."))
-    url = models.URLField(blank=True, max_length=500)
-    scores = models.JSONField(help_text=_("metric name -> value, on the metrics' own scale"))
-    order = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["phase", "language", "order", "key"]
-        constraints = [models.UniqueConstraint(fields=["phase", "language", "key"], name="unique_baseline_key")]
-
-    def __str__(self) -> str:
-        return f"{self.phase} {self.language} baseline {self.method_name}"
-
-    def clean(self) -> None:
-        if not isinstance(self.scores, dict) or not all(
-            isinstance(value, (int, float)) and not isinstance(value, bool) for value in self.scores.values()
-        ):
-            raise ValidationError({"scores": _("An object of metric name -> number.")})
-        unknown = sorted(name for name in self.scores if name not in METRICS)
-        if unknown:
-            raise ValidationError({"scores": _("Unknown metrics: %(names)s") % {"names": ", ".join(unknown)}})

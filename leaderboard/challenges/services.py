@@ -21,19 +21,13 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from leaderboard.audit.services import field_changes, record
+from leaderboard.boards.models import Baseline, Board
+from leaderboard.boards.services import refresh_boards
 
-from .bundles import (
-    BUNDLE_FILE,
-    BundleError,
-    BundleSpec,
-    PhaseSpec,
-    ReferenceSpec,
-    challenge_bundle,
-    dump_bundle,
-    dump_references,
-    format_moment,
-)
-from .models import AUDITED_PHASE_FIELDS, Baseline, Board, Challenge, ChallengePage, Phase, ReferenceSet
+from .bundle_export import challenge_bundle, dump_bundle, dump_references, format_moment
+from .bundles import BUNDLE_FILE, BundleError, BundleSpec, PhaseSpec, ReferenceSpec
+from .models import AUDITED_PHASE_FIELDS, JUDGE_SETTINGS_FIELDS, Challenge, ChallengePage, Phase, ReferenceSet
+from .selectors import judge_settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +85,6 @@ _PHASE_SETTINGS = (
     "requires_approval",
     "show_all_entries",
     "allow_partial",
-    "judge_enabled",
-    "judge_base_url",
-    "judge_model",
-    "judge_api_key_env",
-    "judge_temperature",
-    "judge_max_tokens",
-    "judge_templates",
 )
 
 
@@ -130,7 +117,7 @@ def load_bundle(
     languages are not touched, and nothing is removed.
 
     Changes to an existing phase's audited fields (``AUDITED_PHASE_FIELDS``:
-    dates, limits, visibility, freeze, approval, judge settings) are recorded
+    dates, limits, visibility, freeze, approval; and its ``JudgeSettings``) are recorded
     as one ``phase.change`` event per phase, old -> new, and a reference set
     whose narrations changed as one ``references.change`` event (hashes and
     clip counts, never the narrations), each naming ``actor`` and ``reason``,
@@ -201,6 +188,9 @@ def load_bundle(
         raise BundleError(errors)
     if dry_run:
         transaction.set_rollback(True)
+        return report
+    for phase in challenge.phases.all():
+        refresh_boards(phase)  # boards, baselines and phase settings may all have changed
     return report
 
 
@@ -278,15 +268,22 @@ def _sync_list(
 
 
 def _save_changes(instance, values: dict[str, Any], label: str, report: UpsertReport, path: str) -> None:
+    _report_changes(report, label, _store_changes(instance, values, path))
+
+
+def _store_changes(instance, values: dict[str, Any], path: str) -> list[str]:
+    """Set ``values`` on ``instance`` and save it if any differ (an unsaved row is created then); the names that did."""
     changed = _changed_fields(instance, values)
-    if not changed:
-        report.add(f"{label}: unchanged")
-        return
-    for name in changed:
-        setattr(instance, name, values[name])
-    _validate(instance, path)
-    instance.save()
-    report.add(f"{label}: updated ({', '.join(changed)})")
+    if changed:
+        for name in changed:
+            setattr(instance, name, values[name])
+        _validate(instance, path)
+        instance.save()
+    return changed
+
+
+def _report_changes(report: UpsertReport, label: str, changed: list[str]) -> None:
+    report.add(f"{label}: updated ({', '.join(changed)})" if changed else f"{label}: unchanged")
 
 
 def _sync_phase(
@@ -299,12 +296,14 @@ def _sync_phase(
         phase = Phase(challenge=challenge, slug=spec.slug, **values)
         _validate(phase, spec.path)
         phase.save()
+        # Stored only when the bundle sets something: a phase without a row has the defaults.
+        _store_changes(judge_settings_of(phase), spec.judge, spec.path)
         report.add(
             f"{label}: created ({'public' if phase.references_public else 'hidden'} references, "
             f"opens {format_moment(phase.starts_at)})"
         )
         return phase
-    before = copy.copy(phase)
+    before = audited_phase_values(phase)
     if keep_organizer_edits:
         if phase.references_public != values["references_public"]:
             phase.references_public = values["references_public"]
@@ -313,22 +312,43 @@ def _sync_phase(
         else:
             report.add(f"{label}: kept (dates and limits are left as organizers set them)")
     else:
-        _save_changes(phase, values, label, report, spec.path)
+        changed = _store_changes(phase, values, spec.path)
+        judge_changed = _store_changes(judge_settings_of(phase), spec.judge, spec.path)
+        _report_changes(report, label, changed + [judge_audit_name(name) for name in judge_changed])
     _record_phase_changes(before, phase, audit)
     return phase
 
 
-def _record_phase_changes(before: Phase, phase: Phase, audit: LoadAudit | None) -> None:
+def _record_phase_changes(before: dict[str, Any], phase: Phase, audit: LoadAudit | None) -> None:
     if audit is not None:
         record_phase_change(audit.actor, before, phase, audit.reason)
 
 
-def record_phase_change(actor, before: Phase, phase: Phase, reason: str) -> dict[str, Any]:
-    """One ``phase.change`` event with the audited fields that changed, old -> new; none if nothing did.
+def judge_audit_name(name: str) -> str:
+    """A ``JudgeSettings`` field as audit events and load reports name it, beside the phase's own fields.
+
+    The prefix keeps ``enabled`` or ``model`` from reading as the phase's, and keeps the names
+    the audit log used when these were Phase fields, so old and new events compare.
+    """
+    return f"judge_{name}"
+
+
+def audited_phase_values(phase: Phase) -> dict[str, Any]:
+    """The audited settings of a phase and its judge, as of now: what ``record_phase_change`` compares."""
+    judge = judge_settings_of(phase)
+    values = {name: getattr(phase, name) for name in AUDITED_PHASE_FIELDS}
+    values.update((judge_audit_name(name), getattr(judge, name)) for name in JUDGE_SETTINGS_FIELDS)
+    # A copy: the templates are a mutable mapping the caller may change before comparing.
+    return copy.deepcopy(values)
+
+
+def record_phase_change(actor, before: dict[str, Any], phase: Phase, reason: str) -> dict[str, Any]:
+    """One ``phase.change`` event with the audited values that changed since ``before``
+    (``audited_phase_values`` then), old -> new; none if nothing did.
 
     What a bundle load and the admin's change form both record. Returns the changes.
     """
-    changes = field_changes(before, phase, AUDITED_PHASE_FIELDS)
+    changes = field_changes(before, audited_phase_values(phase))
     if changes:
         record(actor, "phase.change", phase, reason, changes=changes)
     return changes

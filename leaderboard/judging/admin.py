@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leaderboard.audit.actions import confirm_with_reason
 
-from . import services
+from . import lifecycle
 from .models import JudgeAnswer, JudgeRun
 
 
@@ -42,7 +42,7 @@ class JudgeRunAdmin(admin.ModelAdmin):
             queryset,
             action="resume_judging",
             title=_("Resume judging"),
-            apply=lambda run, data: services.resume_by_organizer(request.user, run, data["reason"]),
+            apply=lambda run, data: lifecycle.resume_by_organizer(request.user, run, data["reason"]),
             done=_("{count} judge run(s) queued again."),
         )
 
@@ -54,7 +54,7 @@ class JudgeRunAdmin(admin.ModelAdmin):
             queryset,
             action="cancel_judging",
             title=_("Cancel judging"),
-            apply=lambda run, data: services.cancel_by_organizer(request.user, run, data["reason"]),
+            apply=lambda run, data: lifecycle.cancel_by_organizer(request.user, run, data["reason"]),
             done=_("{count} judge run(s) cancelled."),
         )
 

@@ -18,7 +18,7 @@ class JudgeStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
-#: The judge stage's state machine; ``services.transition`` checks every change against it.
+#: The judge stage's state machine; ``lifecycle.transition`` checks every change against it.
 JUDGE_TRANSITIONS: dict[str, frozenset[str]] = {
     # A judge configured later: an organizer resumes it.
     JudgeStatus.NOT_CONFIGURED: frozenset({JudgeStatus.QUEUED}),

@@ -12,7 +12,7 @@ from leaderboard.challenges.models import Phase
 from leaderboard.submissions.models import Submission
 
 from .models import ACCOUNTING_FIELDS, JudgeRun, JudgeStatus
-from .services import judge_setup
+from .setup import judge_setup
 
 
 def latest_run(submission: Submission) -> JudgeRun | None:

@@ -110,6 +110,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         "file_format",
         "original_filename",
         "predictions_file",
+        "parsed_file",
         "created_at",
         "updated_at",
     ]

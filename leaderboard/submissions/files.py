@@ -1,17 +1,24 @@
-"""A submission's predictions file: validated on upload, read back and checked again to be scored.
+"""A submission's predictions file: validated once on upload, stored twice, read back to be scored.
 
-Classic scoring (``services``) and the judge (``judging.services``) both read the stored file here,
-so this module depends on neither of them.
+Storage keeps the participant's file as uploaded, their record, and beside it its parsed form: the
+narrations the validator read (clip id -> narration) as compact UTF-8 JSON. Classic scoring
+(``scoring``) and the judge (``judging``) both read the parsed form here, with one ``json.loads``;
+only what can have changed since the upload, the phase's references, is checked again. This module
+depends on neither of its readers.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db.models.fields.files import FieldFile
 
 import evaluation
+from evaluation.predictions import Problem, check_clip_ids, parse_narration_file
 from leaderboard.challenges.models import Phase, ReferenceSet
 
 from .models import Submission
@@ -31,54 +38,113 @@ class ScoringFailed(Exception):
         self.reason = reason
 
 
-def validate_predictions(
-    phase: Phase,
-    language: str,
-    data: bytes,
-    filename: str = "",
-    *,
-    references: Mapping[str, str] | None = None,
-    enforce_caps: bool = True,
-) -> evaluation.ValidationReport:
-    """The server's validation: the evaluation package's, with the phase's settings.
-
-    ``enforce_caps=False`` skips the size caps, for a file that passed them on upload.
-    """
-    if references is None:
-        references = ReferenceSet.objects.get(phase=phase, language=language).narrations
+def validate_predictions(phase: Phase, language: str, data: bytes, filename: str = "") -> evaluation.ValidationReport:
+    """The server's validation of an upload: the evaluation package's, with the phase's settings."""
+    references = ReferenceSet.objects.get(phase=phase, language=language).narrations
     return evaluation.validate(
         data,
         references,
         filename=filename,
         allow_partial=phase.allow_partial,
-        max_file_bytes=settings.SUBMISSION_MAX_BYTES if enforce_caps else None,
-        max_narration_chars=settings.NARRATION_MAX_CHARS if enforce_caps else None,
-        split_name=f"the {phase.title} references ({language})",
+        max_file_bytes=settings.SUBMISSION_MAX_BYTES,
+        max_narration_chars=settings.NARRATION_MAX_CHARS,
+        split_name=_split_name(phase, language),
     )
+
+
+def store_files(submission: Submission, data: bytes, predictions: Mapping[str, str]) -> None:
+    """Write an upload and its parsed form (the validator's ``predictions``) to storage, on ``submission``'s fields.
+
+    The submission itself is not saved. Whatever fails after this began, a write here or the caller's
+    save, :func:`delete_files` removes what was written.
+    """
+    submission.predictions_file.save("predictions.json", ContentFile(data), save=False)
+    _write_parsed_form(submission, predictions)
+
+
+def delete_files(submission: Submission) -> None:
+    """Delete what :func:`store_files` wrote; a file not written is skipped."""
+    submission.predictions_file.delete(save=False)
+    submission.parsed_file.delete(save=False)
 
 
 def read_predictions(submission: Submission, references: Mapping[str, str]) -> dict[str, str]:
-    """The stored file's narrations, checked against ``references`` as on upload (the caps excepted)."""
-    try:
-        with submission.predictions_file.open("rb") as handle:
-            data = handle.read()
-    except OSError:
-        logger.exception("submission %s: cannot read %s", submission.pk, submission.predictions_file.name)
-        raise ScoringFailed(FILE_MISSING) from None
-    # The file passed the caps on upload: caps lowered since then must not fail it now.
-    report = validate_predictions(
-        submission.phase,
-        submission.language,
-        data,
-        submission.original_filename,
-        references=references,
-        enforce_caps=False,
+    """The narrations read from the upload, checked against the phase's current ``references``.
+
+    The format was validated on upload; the references may have been reloaded since, so the clip
+    ids are compared again (with the phase's ``allow_partial``).
+    """
+    if submission.parsed_file:
+        predictions = json.loads(_read(submission, submission.parsed_file))
+    else:
+        predictions = _parse_stored_upload(submission)
+    problems = check_clip_ids(
+        predictions,
+        references,
+        allow_partial=submission.phase.allow_partial,
+        split_name=_split_name(submission.phase, submission.language),
     )
-    if not report.ok:
-        # Only possible when the references changed after the upload.
-        listing = " ".join(problem.message for problem in report.problems)
+    if problems:
         raise ScoringFailed(
             "The phase's references changed after your upload, and the file no longer matches them: "
-            f"{listing} {NOT_CHARGED}"
+            f"{_listing(problems)} {NOT_CHARGED}"
         )
-    return report.predictions
+    return predictions
+
+
+def _split_name(phase: Phase, language: str) -> str:
+    return f"the {phase.title} references ({language})"
+
+
+def _listing(problems: list[Problem]) -> str:
+    return " ".join(problem.message for problem in problems)
+
+
+def _write_parsed_form(submission: Submission, predictions: Mapping[str, str]) -> None:
+    # Compact UTF-8 JSON. The validator lets a lone surrogate ("\ud800") through, which UTF-8 cannot
+    # encode: backslashreplace writes it as that same JSON escape, so it reads back unchanged.
+    text = json.dumps(predictions, ensure_ascii=False, separators=(",", ":"))
+    submission.parsed_file.save("parsed.json", ContentFile(text.encode("utf-8", "backslashreplace")), save=False)
+
+
+def _read(submission: Submission, file: FieldFile) -> bytes:
+    try:
+        with file.open("rb") as handle:
+            return handle.read()
+    except OSError:
+        logger.exception("submission %s: cannot read %s", submission.pk, file.name)
+        raise ScoringFailed(FILE_MISSING) from None
+
+
+def _parse_stored_upload(submission: Submission) -> dict[str, str]:
+    """Parse an upload stored before its parsed form was kept, and keep that form now, for the next read."""
+    # The caps are not applied again: caps lowered since the upload must not fail a file that passed them.
+    parsed = parse_narration_file(
+        _read(submission, submission.predictions_file), filename=submission.original_filename, max_narration_chars=None
+    )
+    if parsed.problems:
+        # Only possible if the parser has become stricter since the upload.
+        raise ScoringFailed(
+            f"Your file can no longer be read as it was on upload: {_listing(parsed.problems)} {NOT_CHARGED}"
+        )
+    _keep_parsed_form(submission, parsed.narrations)
+    return parsed.narrations
+
+
+def _keep_parsed_form(submission: Submission, predictions: dict[str, str]) -> None:
+    try:
+        _write_parsed_form(submission, predictions)
+    except Exception:
+        # It only spares the next read a parse: this run goes on without it.
+        logger.exception("submission %s: could not store the parsed form of its upload", submission.pk)
+        return
+    name = submission.parsed_file.name
+    try:
+        # Classic scoring and a re-score or the judge may parse the same old upload at once: the first form kept stays.
+        kept = Submission.objects.filter(pk=submission.pk, parsed_file="").update(parsed_file=name)
+    except BaseException:
+        submission.parsed_file.delete(save=False)
+        raise
+    # Storage never reuses a name in use, but two writers racing past its check could share one: that one stays.
+    if not kept and not Submission.objects.filter(pk=submission.pk, parsed_file=name).exists():
+        submission.parsed_file.delete(save=False)

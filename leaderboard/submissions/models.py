@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.db import models
@@ -21,7 +22,7 @@ class Status(models.TextChoices):
 
 
 #: The one state machine. Every status change goes through
-#: ``services.transition``, a conditional UPDATE that checks the edge here.
+#: ``lifecycle.transition``, a conditional UPDATE that checks the edge here.
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.SUBMITTED: frozenset({Status.RUNNING, Status.FAILED, Status.CANCELLED}),
     # running -> running: a lease that expired (its worker died) is taken over.
@@ -49,6 +50,11 @@ def upload_path(instance: Submission, filename: str) -> str:
     return f"submissions/{phase.challenge.slug}/{phase.slug}/{uuid.uuid4().hex}.json"
 
 
+def parsed_path(instance: Submission, filename: str) -> str:
+    # Beside the upload it was read from: <upload>.parsed.json.
+    return str(PurePosixPath(instance.predictions_file.name).with_suffix(".parsed.json"))
+
+
 class SubmissionQuerySet(models.QuerySet):
     def charged(self):
         return self.filter(status__in=CHARGED_STATUSES)
@@ -73,7 +79,17 @@ class Submission(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="submissions")
     language = models.CharField(max_length=2, choices=Language.choices)
 
+    #: The participant's file as uploaded, kept as their record; scoring reads ``parsed_file``.
     predictions_file = models.FileField(upload_to=upload_path, max_length=300)
+    parsed_file = models.FileField(
+        upload_to=parsed_path,
+        max_length=300,
+        blank=True,
+        help_text=_(
+            "The narrations read from the upload when it was validated, as compact JSON (clip id -> narration): "
+            "what scoring and the judge read. Empty for an upload stored before it was kept, until it is scored."
+        ),
+    )
     original_filename = models.CharField(max_length=255, blank=True)
     file_size = models.PositiveBigIntegerField(default=0)
     file_sha256 = models.CharField(max_length=64, blank=True)

@@ -17,11 +17,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from leaderboard.audit.services import ActionRefused, record, require_reason
+from leaderboard.boards.services import refresh_boards
 from leaderboard.challenges.models import Phase
-from leaderboard.judging import services as judging
+from leaderboard.judging.lifecycle import cancel_judge_run
 from leaderboard.judging.models import JudgeRun, JudgeStatus
 
-from . import services
+from . import lifecycle, scoring
+from .files import ScoringFailed
 from .models import Moderation, Result, Status, Submission
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ def _set_moderation(
             moderation=[before[0], locked.moderation],
             moderation_reason=[before[1], locked.moderation_reason],
         )
+        refresh_boards(locked.phase_id, locked.language)
     return locked
 
 
@@ -101,6 +104,7 @@ def mark_baseline(actor: Actor, submission: Submission | int, citation: str, rea
             is_baseline=[before[0], True],
             baseline_citation=[before[1], locked.baseline_citation],
         )
+        refresh_boards(locked.phase_id, locked.language)
     return locked
 
 
@@ -121,6 +125,7 @@ def unmark_baseline(actor: Actor, submission: Submission | int, reason: str) -> 
             is_baseline=[True, False],
             baseline_citation=[citation, ""],
         )
+        refresh_boards(locked.phase_id, locked.language)
     return locked
 
 
@@ -139,7 +144,7 @@ def cancel_submission_by_organizer(actor: Actor, submission: Submission | int, r
     with transaction.atomic():
         locked = _locked(submission)
         previous_status = locked.status
-        if not services.cancel_submission(locked.pk):
+        if not lifecycle.cancel_submission(locked.pk):
             raise ModerationRefused(
                 f"#{locked.pk} is {locked.get_status_display().lower()}: only a submission waiting for or "
                 "in scoring can be cancelled."
@@ -149,7 +154,7 @@ def cancel_submission_by_organizer(actor: Actor, submission: Submission | int, r
             for run_id in JudgeRun.objects.filter(submission=locked, status__in=ACTIVE_JUDGE_STATUSES).values_list(
                 "pk", flat=True
             )
-            if judging.cancel_judge_run(run_id)
+            if cancel_judge_run(run_id)
         ]
         locked.refresh_from_db()
         record(
@@ -191,7 +196,7 @@ def rescore_submissions(
 ) -> RescoreRequest:
     """Score finished submissions again: a whole phase (optionally one language), or the ones given.
 
-    Each gets a new result beside its old ones (``services.rescore``); the
+    Each gets a new result beside its old ones (``scoring.rescore``); the
     boards switch to it once its judge stage is done. A phase gets one audit
     event, a list of submissions one event each. Queued by default (on commit);
     ``in_process`` computes here, for the ``rescore --here`` command.
@@ -247,8 +252,8 @@ def rescore_submissions(
     if in_process:
         for pk in request.submission_ids:
             try:
-                result = services.rescore(pk, request_keys[pk])
-            except services.ScoringFailed as failure:
+                result = scoring.rescore(pk, request_keys[pk])
+            except ScoringFailed as failure:
                 request.failures[pk] = failure.reason
                 continue
             if result is None:
@@ -259,7 +264,7 @@ def rescore_submissions(
 
 
 def _queue_rescore(request: RescoreRequest, submission_id: int, request_key: str) -> None:
-    if not services.enqueue_rescore(submission_id, request_key):
+    if not scoring.enqueue_rescore(submission_id, request_key):
         request.not_queued_ids.append(submission_id)
 
 

@@ -18,12 +18,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leaderboard.audit.services import record
+from leaderboard.judging.lifecycle import enqueue_judging
 from leaderboard.judging.models import JudgeRun, JudgeStatus
-from leaderboard.judging.services import enqueue_judging
 from leaderboard.operations.broker import queue_depths
 
 from .models import Status, Submission
-from .services import duration_text, enqueue_scoring
+from .scoring import duration_text, enqueue_scoring
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Who may do what. The site, the API and the commands all ask these functions.
 
-Nothing here writes. ``services.submit`` calls :func:`submission_refusal`
+Nothing here writes. ``intake.submit`` calls :func:`submission_refusal`
 again inside its transaction, with the team row locked, so the limit check
 that counts is the one that cannot race.
 """
@@ -190,7 +190,7 @@ def public_flag_refusal(submission: Submission, at: datetime | None = None) -> R
     entries submitted by the freeze date: their flag is fixed, either way, so
     the team cannot add to or take from that board. Entries submitted after
     the freeze (not on the frozen board) keep a free flag; the method fields
-    stay editable. ``services.update_method`` asks this for the site and the API.
+    stay editable. ``intake.update_method`` asks this for the site and the API.
     """
     phase = submission.phase
     if not phase.is_frozen(at) or submission.created_at > phase.frozen_at:

@@ -25,6 +25,12 @@ class TeamAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     actions = ["ban_selected", "unban_selected", "approve_for_phase"]
 
+    def save_model(self, request, obj, form, change):
+        # The admin saves in one transaction: the boards change with the name.
+        super().save_model(request, obj, form, change)
+        if change and "name" in form.changed_data:
+            services.refresh_team_boards(obj)
+
     @admin.action(description=_("Ban (no more submissions, entries leave the boards)"), permissions=["change"])
     def ban_selected(self, request, queryset):
         return confirm_with_reason(

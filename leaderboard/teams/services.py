@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from leaderboard.audit.services import ActionRefused, record, require_reason
+from leaderboard.boards.services import refresh_boards_of_phases
 
 from .models import ApprovalStatus, Membership, PhaseApproval, Team
 
@@ -147,7 +148,13 @@ def _set_ban(actor: AbstractBaseUser, team: Team, banned: bool, reason: str, act
         record(
             actor, action, locked, reason, banned=[not banned, banned], ban_reason=[previous_reason, locked.ban_reason]
         )
+        refresh_team_boards(locked)
     return locked
+
+
+def refresh_team_boards(team: Team) -> None:
+    """Rank again the boards the team's entries are on (its name or ban changed), in that write's transaction."""
+    refresh_boards_of_phases(team.submissions.values_list("phase_id", flat=True).distinct())
 
 
 def ban(actor: AbstractBaseUser, team: Team, reason: str) -> Team:

@@ -15,14 +15,15 @@ from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
 from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
+from leaderboard.boards import selectors as boards
 from leaderboard.challenges.models import Challenge, ChallengePage
-from leaderboard.challenges.selectors import phase_or_404
+from leaderboard.challenges.selectors import phase_languages, phase_or_404
 from leaderboard.judging.selectors import submission_judge
 from leaderboard.notifications import services as notification_services
 from leaderboard.notifications.forms import EmailPreferenceForm
 from leaderboard.operations import readiness
 from leaderboard.operations import selectors as operations
-from leaderboard.submissions import payloads, rules, selectors, services
+from leaderboard.submissions import intake, payloads, rules, selectors
 from leaderboard.submissions.models import Submission
 from leaderboard.teams import services as team_services
 from leaderboard.uploads import oversized_upload
@@ -60,7 +61,7 @@ def challenge_detail(request: HttpRequest, challenge: str) -> HttpResponse:
         phases.append(
             {
                 "phase": phase,
-                "languages": selectors.phase_languages(phase),
+                "languages": phase_languages(phase),
                 "boards": list(phase.boards.all()),
                 "board_visible": rules.can_view_board(request.user, phase),
                 "approval": team_services.approval_for(request.user, phase) if phase.requires_approval else None,
@@ -94,9 +95,9 @@ def request_approval(request: HttpRequest, challenge: str, phase: str) -> HttpRe
 
 def board(request: HttpRequest, challenge: str, phase: str, language: str, stage: str) -> HttpResponse:
     phase_obj = phase_or_404(challenge, phase)
-    board_obj = selectors.visible_board(request.user, phase_obj, language, stage)
-    languages = selectors.phase_languages(phase_obj)
-    view = selectors.board_view(phase_obj, language, board_obj, viewer=request.user)
+    board_obj = boards.visible_board(request.user, phase_obj, language, stage)
+    languages = phase_languages(phase_obj)
+    view = boards.board_view(phase_obj, language, board_obj, viewer=request.user)
     rows = view.rows
     context = {
         "view": view,
@@ -166,24 +167,24 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
             refusal = rules.submission_refusal(request.user, phase_obj)
             return JsonResponse(payloads.refusal_payload(refusal), status=refusal.http_status)
         return redirect(f"{reverse('login')}?next={request.path}")
-    languages = selectors.phase_languages(phase_obj)
+    languages = phase_languages(phase_obj)
     form = SubmissionForm(request.POST or None, request.FILES or None, languages=languages)
     refusal = None
     problems = []
     if request.method == "POST" and form.is_valid():
         try:
             # The rules are asked in here: early, then under the team's row lock.
-            submission = services.submit_upload(
+            submission = intake.submit_upload(
                 user=request.user,
                 phase=phase_obj,
                 language=form.cleaned_data["language"],
                 upload=form.cleaned_data.get("predictions"),
                 oversized_bytes=oversized_upload(request, "predictions"),
-                method=services.MethodInfo.from_fields(form.cleaned_data),
+                method=intake.MethodInfo.from_fields(form.cleaned_data),
             )
-        except services.SubmissionRefused as exc:
+        except intake.SubmissionRefused as exc:
             refusal = exc.refusal
-        except services.SubmissionRejected as exc:
+        except intake.SubmissionRejected as exc:
             problems = exc.problems
         else:
             url = reverse("web:submission-detail", args=[submission.pk])
@@ -239,8 +240,8 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         form = SubmissionMethodForm(request.POST, instance=submission)
         if form.is_valid():
             try:
-                services.update_method(submission, services.MethodInfo.from_fields(form.cleaned_data))
-            except services.ChangeRefused as exc:
+                intake.update_method(submission, intake.MethodInfo.from_fields(form.cleaned_data))
+            except intake.ChangeRefused as exc:
                 form.add_error("is_public", exc.refusal.message)
             else:
                 messages.success(request, "Saved.")

@@ -11,8 +11,35 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.judging import set_judge
 from tests.support.processes import WorkerProcess
 from tests.support.service import make_participant
+
+#: Fixtures that give a test the database.
+DATABASE_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback")
+
+
+@pytest.fixture(autouse=True)
+def boards_stay_true(request):
+    """After every test that used the database, the stored board rows equal a ranking from scratch.
+
+    The boards are ranked on write (``leaderboard.boards.services``): a write path that forgets to
+    refresh them shows up here, in whichever test takes it. A test that changes data by hand,
+    as an operator with SQL would, runs ``refresh_boards`` afterwards, as the operator would.
+    """
+    uses_database = request.node.get_closest_marker("django_db") or any(
+        name in request.fixturenames for name in DATABASE_FIXTURES
+    )
+    if not uses_database:
+        yield
+        return
+    # Set the database up now, so that it is torn down after the check below.
+    request.getfixturevalue("_django_db_helper")
+    yield
+    from tests.support.boards import stale_boards
+
+    stale = stale_boards()
+    assert not stale, "boards not refreshed after a write:\n" + "\n".join(stale)
 
 
 @pytest.fixture
@@ -95,9 +122,7 @@ def bob(db):
 @pytest.fixture
 def judged_val(demo_val, fake_judge, settings):
     settings.JUDGE_DEFAULTS = {"backoff_base": 0.01, "concurrency": 4}
-    demo_val.judge_base_url = fake_judge.base_url
-    demo_val.judge_model = "fake-judge-1"
-    demo_val.save()
+    set_judge(demo_val, base_url=fake_judge.base_url, model="fake-judge-1")
     return demo_val
 
 

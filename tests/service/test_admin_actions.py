@@ -18,7 +18,8 @@ from rest_framework.test import APIClient
 
 from leaderboard.audit.models import AuditEvent
 from leaderboard.audit.services import ReasonRequired
-from leaderboard.submissions import moderation, services
+from leaderboard.challenges.models import JudgeSettings
+from leaderboard.submissions import lifecycle, moderation, rules
 from leaderboard.submissions.models import Moderation, Status, Submission
 from leaderboard.teams import services as team_services
 from leaderboard.teams.models import ApprovalStatus, PhaseApproval, Team
@@ -109,7 +110,7 @@ def test_cancelling_stops_a_waiting_and_a_running_submission_and_refuses_a_finis
     alice, bob, demo_val, organizer
 ):
     waiting, running = uploaded(alice, demo_val), uploaded(bob, demo_val)
-    assert services.transition(
+    assert lifecycle.transition(
         running.pk, Status.SUBMITTED, Status.RUNNING, lease_expires_at=timezone.now() + timedelta(minutes=5)
     )
     client = logged_in(organizer)
@@ -124,7 +125,7 @@ def test_cancelling_stops_a_waiting_and_a_running_submission_and_refuses_a_finis
     }
     assert all(event.reason == "Wrong phase" and event.actor == organizer for event in events)
     # A worker finishing the cancelled run cannot overwrite the cancellation.
-    assert not services.transition(running.pk, Status.RUNNING, Status.FINISHED)
+    assert not lifecycle.transition(running.pk, Status.RUNNING, Status.FINISHED)
 
     response = run_action(client, CHANGELISTS["submission"], "cancel_selected", [waiting], reason="Again")
     assert AuditEvent.objects.filter(action="submission.cancel").count() == 2
@@ -136,7 +137,7 @@ def test_cancelling_also_cancels_the_judge_runs_still_going(alice, demo_val, org
     from leaderboard.submissions.models import Result
 
     submission = uploaded(alice, demo_val)
-    services.transition(submission.pk, Status.SUBMITTED, Status.RUNNING)
+    lifecycle.transition(submission.pk, Status.SUBMITTED, Status.RUNNING)
     # A judge run left queued beside a running submission (a re-score's, say).
     result = Result.objects.create(
         submission=submission,
@@ -343,6 +344,35 @@ def test_editing_dates_limits_visibility_and_freeze_is_audited_old_to_new(demo_v
     assert AuditEvent.objects.count() == 1
 
 
+def test_judge_settings_are_edited_on_the_phase_page_and_audited_old_to_new(demo_val, organizer):
+    """A phase without judge settings shows the defaults; storing its first ones is audited like any change."""
+    client = logged_in(organizer)  # may change phases: that is enough for their judge settings
+    url = f"{CHANGELISTS['phase']}{demo_val.pk}/change/"
+    assert not JudgeSettings.objects.filter(phase=demo_val).exists()
+    data = change_form_data(client.get(url))
+    assert data["judge_settings-0-enabled"] == "on" and not data.get("judge_settings-0-model")
+    data.update({"judge_settings-0-model": "phase-model", "judge_settings-0-max_tokens": "64"})
+    refused = client.post(url, data)
+    assert refused.status_code == 200
+    assert "Say why judge_max_tokens, judge_model changed" in refused.content.decode()
+    assert not AuditEvent.objects.exists() and not JudgeSettings.objects.exists()
+
+    response = client.post(url, {**data, "change_reason": "A stronger judge"}, follow=True)
+    assert response.status_code == 200
+    judge = JudgeSettings.objects.get(phase=demo_val)
+    assert (judge.enabled, judge.model, judge.max_tokens) == (True, "phase-model", 64)
+    event = only_event(action="phase.change")
+    assert event.reason == "A stronger judge" and event.target_id == str(demo_val.pk)
+    assert event.details["changes"] == {"judge_model": ["", "phase-model"], "judge_max_tokens": [None, 64]}
+
+    data = change_form_data(client.get(url))
+    del data["judge_settings-0-enabled"]  # an unticked box is not posted
+    client.post(url, {**data, "change_reason": "The judge is down for maintenance"})
+    assert AuditEvent.objects.first().details["changes"] == {"judge_enabled": [True, False]}
+    client.post(url, change_form_data(client.get(url)))  # unchanged: no reason needed, nothing recorded
+    assert AuditEvent.objects.count() == 2
+
+
 def test_phases_are_not_edited_unaudited_through_the_challenge_page(demo_val, organizer):
     from leaderboard.challenges.admin import PhaseInline
 
@@ -525,7 +555,7 @@ def test_resuming_and_cancelling_judge_runs_ask_why_and_are_audited(alice, demo_
 
 def test_an_organizer_approves_a_team_for_a_phase_before_it_asks(alice, gated_val, organizer):
     team = Team.objects.get(name="Team A")
-    assert services.rules.submission_refusal(alice, gated_val, "en").code == "approval_required"
+    assert rules.submission_refusal(alice, gated_val, "en").code == "approval_required"
     page = logged_in(organizer).post(
         CHANGELISTS["team"], {"action": "approve_for_phase", ACTION_CHECKBOX_NAME: [str(team.pk)], "index": "0"}
     )
@@ -544,6 +574,6 @@ def test_an_organizer_approves_a_team_for_a_phase_before_it_asks(alice, gated_va
         "Invited: the authors of the benchmark",
         organizer,
     )
-    assert services.rules.submission_refusal(alice, gated_val, "en") is None
+    assert rules.submission_refusal(alice, gated_val, "en") is None
     assert only_event(action="approval.approve").details["status"] == ["pending", "approved"]
     assert only_event(action="approval.create").actor == organizer

@@ -12,21 +12,23 @@ from django.utils import timezone
 from django.utils.html import escape
 from rest_framework.test import APIClient
 
+from leaderboard.boards.services import refresh_boards
 from leaderboard.challenges.models import ChallengePage, ReferenceSet
-from leaderboard.judging import services as judging
+from leaderboard.judging import runner
 from leaderboard.judging.models import JudgeRun
 from leaderboard.notifications import services as notifications
-from leaderboard.submissions import services
+from leaderboard.submissions import scoring
 from leaderboard.submissions.models import Submission
 from leaderboard.teams.models import PhaseApproval, Team
 from tests.support.judge_server import FakeJudge, Fault, json_answer
+from tests.support.judging import set_judge
 from tests.support.service import api_client_for, demo_file, make_participant, upload
 
 
 def scored(client, phase, language="zh", name="val-zh.json", **fields):
     response = upload(client, phase, language, demo_file(name), name=name, **fields)
     assert response.status_code == 201, response.content
-    services.score_submission(response.json()["id"])
+    scoring.score_submission(response.json()["id"])
     return response.json()["id"]
 
 
@@ -191,7 +193,7 @@ def test_leaderboard_is_public_and_ranks_public_finished_entries(alice, bob, dem
         public="true",
         method_name="bob-short",
     )
-    services.score_submission(response.json()["id"])
+    scoring.score_submission(response.json()["id"])
     scored(bob_client, demo_val, public="false", method_name="bob-private")  # private: not on the board
     upload(alice_client, demo_val, "zh", demo_file("val-zh.json"), public="true")  # not scored: not on the board
 
@@ -270,8 +272,7 @@ def hidden_world(alice, bob, demo_test, admin_user, settings):
             if failing in prompt
             else None
         )
-        demo_test.judge_base_url, demo_test.judge_model = judge.base_url, "fake-judge-1"
-        demo_test.save()
+        set_judge(demo_test, base_url=judge.base_url, model="fake-judge-1")
         api = api_client_for(alice)
         entries = {
             "zh": scored(api, demo_test, name="test-zh.json", public="true", method_name="alice-zh"),
@@ -280,7 +281,7 @@ def hidden_world(alice, bob, demo_test, admin_user, settings):
         }
         for submission_id in entries.values():
             for run in JudgeRun.objects.filter(submission_id=submission_id):
-                judging.judge_result(run.pk)
+                runner.judge_result(run.pk)
     statuses = set(JudgeRun.objects.values_list("status", flat=True))
     assert statuses == {"complete", "incomplete"}, statuses  # the quoting answers were read, the failing ones kept
     # A failed upload: the references changed under it, and the failure lists what no longer matches.
@@ -288,7 +289,7 @@ def hidden_world(alice, bob, demo_test, admin_user, settings):
     changed = dict(references["en"])
     changed.pop(max(changed))
     ReferenceSet.objects.filter(phase=demo_test, language="en").update(narrations=changed)
-    assert services.score_submission(failed).outcome == services.Outcome.FAILED
+    assert scoring.score_submission(failed).outcome == scoring.Outcome.FAILED
     ReferenceSet.objects.filter(phase=demo_test, language="en").update(narrations=references["en"])
     entries["failed"] = failed
     demo_test.requires_approval = True
@@ -304,6 +305,7 @@ def moderate_and_freeze(phase, entries) -> None:
     Submission.objects.filter(pk=entries["en"]).update(moderation="hidden", moderation_reason="duplicate")
     phase.frozen_at = timezone.now()
     phase.save()
+    refresh_boards(phase)  # moderated by hand above, as with SQL
 
 
 def admin_urls() -> list[str]:

@@ -19,8 +19,10 @@ from django.core.management.base import CommandError
 from evaluation.movie101v2 import read_split
 from evaluation.references import reference_hash
 from leaderboard.audit.models import AuditEvent
+from leaderboard.boards.models import Baseline, Board
 from leaderboard.challenges.bundles import BundleError, validate_bundle
-from leaderboard.challenges.models import Baseline, Board, Challenge, ChallengePage, Phase, ReferenceSet
+from leaderboard.challenges.models import Challenge, ChallengePage, JudgeSettings, Phase, ReferenceSet
+from leaderboard.challenges.selectors import judge_settings_of
 from leaderboard.challenges.services import load_bundle
 from tests.support.admin import change_form_data, logged_in, make_organizer
 from tests.support.data import DEMO_DATA, ROOT
@@ -46,7 +48,7 @@ def database_state() -> dict[str, list[dict]]:
     """Every row a bundle can touch, timestamps included, to prove a reload wrote nothing."""
     return {
         model.__name__: list(model.objects.order_by("pk").values())
-        for model in (Challenge, ChallengePage, Phase, ReferenceSet, Board, Baseline)
+        for model in (Challenge, ChallengePage, Phase, JudgeSettings, ReferenceSet, Board, Baseline)
     }
 
 
@@ -366,10 +368,14 @@ def test_the_models_refuse_what_the_loader_refuses(db, bundle_dir):
     phase = Phase.objects.get(slug="val")
     assert phase.board_visibility == "public"
     phase.boards_public_from = phase.starts_at
-    phase.judge_max_tokens = 0
     with pytest.raises(ValidationError) as refused:
         phase.full_clean()
-    assert set(refused.value.message_dict) == {"boards_public_from", "judge_max_tokens"}
+    assert set(refused.value.message_dict) == {"boards_public_from"}
+    judge = judge_settings_of(phase)
+    judge.max_tokens = 0
+    with pytest.raises(ValidationError) as refused:
+        judge.full_clean()
+    assert set(refused.value.message_dict) == {"max_tokens"}
 
     board = phase.boards.get()
     board.precision = 11
@@ -393,8 +399,10 @@ def test_the_showcase_bundle_loads_everything_it_states(db, tmp_path):
         test.board_visibility == "hidden_until" and test.boards_public_from.isoformat() == "2030-01-02T00:00:00+00:00"
     )
     assert test.requires_approval and test.frozen_at.day == 25
-    assert test.judge_model == "qwen2.5:7b" and test.judge_api_key_env == "JUDGE_API_KEY_SHOWCASE"
-    assert test.judge_templates["l2"]["en"]["parser"] == "comma" and test.judge_max_tokens == 64
+    judge = judge_settings_of(test)
+    assert judge.model == "qwen2.5:7b" and judge.api_key_env == "JUDGE_API_KEY_SHOWCASE"
+    assert judge.templates["l2"]["en"]["parser"] == "comma" and judge.max_tokens == 64
+    assert not JudgeSettings.objects.filter(phase=val).exists()  # no judge entry: the defaults, no row
     assert [board.key for board in val.boards.all()] == ["l1", "classic"]
     assert val.boards.get(key="l1").precision == 2
     assert val.boards.get(key="classic").columns == ["cider", "bleu_4", "meteor", "rouge_l"]
@@ -480,7 +488,7 @@ def _add_a_second_baseline_with_a_bad_url(spec):
             "phases[1].boards[0]: Unknown metrics: ciderr",
         ),
         (
-            lambda spec: spec.phases[0].fields.update(judge_max_tokens=0),
+            lambda spec: spec.phases[0].judge.update(max_tokens=0),
             "phases[0].judge.max_tokens: Ensure this value is greater than or equal to 1.",
         ),
         (
@@ -628,25 +636,34 @@ def test_a_phase_edited_in_the_admin_exports_and_loads_back_unchanged(db, tmp_pa
     data.update(
         {
             "board_visibility": "public",
-            "judge_max_tokens": "0",
+            "judge_settings-0-max_tokens": "0",
             precision: "11",
             "change_reason": "Boards public from now on",
         }
     )
     refused = client.post(url, data)
     assert refused.status_code == 200
-    assert set(refused.context["adminform"].form.errors) == {"boards_public_from", "judge_max_tokens"}
+    assert set(refused.context["adminform"].form.errors) == {"boards_public_from"}
+    judge_forms = next(
+        inline.formset.forms
+        for inline in refused.context["inline_admin_formsets"]
+        if inline.formset.model is JudgeSettings
+    )
+    assert [set(form.errors) for form in judge_forms] == [{"max_tokens"}]
     board_forms = next(
         inline.formset.forms for inline in refused.context["inline_admin_formsets"] if inline.formset.model is Board
     )
     assert [form.errors for form in board_forms] == [{"precision": ["Ensure this value is less than or equal to 10."]}]
     assert Phase.objects.get(pk=phase.pk).board_visibility == "hidden_until"
 
-    data.update({"boards_public_from_0": "", "boards_public_from_1": "", "judge_max_tokens": "1", precision: "10"})
+    data.update(
+        {"boards_public_from_0": "", "boards_public_from_1": "", "judge_settings-0-max_tokens": "1", precision: "10"}
+    )
     saved = client.post(url, data)
     assert saved.status_code == 302, saved.context["adminform"].form.errors
     phase.refresh_from_db()
-    assert (phase.board_visibility, phase.boards_public_from, phase.judge_max_tokens) == ("public", None, 1)
+    assert (phase.board_visibility, phase.boards_public_from) == ("public", None)
+    assert JudgeSettings.objects.get(phase=phase).max_tokens == 1
     assert phase.boards.get().precision == 10
 
     exported = tmp_path / "exported"
@@ -685,8 +702,9 @@ def test_pages_baselines_and_judge_templates_survive_the_round_trip(db, tmp_path
     ]
     assert challenge.terms == original["terms"] and challenge.description == original["description"]
     val, test = challenge.phases.get(slug="val"), challenge.phases.get(slug="test")
-    assert test.judge_templates == original["phases"][1]["judge"]["templates"]
-    assert test.judge_temperature == 0 and test.judge_base_url == "http://127.0.0.1:11434/v1"
+    judge = judge_settings_of(test)
+    assert judge.templates == original["phases"][1]["judge"]["templates"]
+    assert judge.temperature == 0 and judge.base_url == "http://127.0.0.1:11434/v1"
     baseline = original["phases"][0]["baselines"][0]
     stored = Baseline.objects.get(phase=val)
     assert (stored.key, stored.method_name, stored.citation, stored.scores) == (

@@ -12,13 +12,17 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from evaluation.judge import JudgeConfig, run_judge, templates_for, templates_from_data
-from leaderboard.challenges.models import Baseline, BoardVisibility, ReferenceSet
-from leaderboard.judging import services as judging
+from leaderboard.boards.judges import board_judge
+from leaderboard.boards.models import Baseline
+from leaderboard.boards.services import refresh_boards
+from leaderboard.challenges.models import BoardVisibility, ReferenceSet
+from leaderboard.judging import runner
+from leaderboard.judging.finishing import Outcome
 from leaderboard.judging.selectors import accounting_total
-from leaderboard.submissions import selectors, services
+from leaderboard.submissions import scoring
 from leaderboard.submissions.models import Result, Submission
 from tests.support.judge_server import comma_answer
-from tests.support.judging import run_of, scored_submission
+from tests.support.judging import run_of, scored_submission, set_judge
 from tests.support.service import api_client_for, demo_file, make_participant
 
 BOARD_API = "/api/v1/challenges/demo/phases/val/leaderboards/en/l1/"
@@ -28,7 +32,7 @@ JUDGE_API = "/api/v1/challenges/demo/phases/val/judge/"
 
 def judged(user, phase, language="en"):
     submission = scored_submission(user, phase, language)
-    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run_of(submission).pk).outcome == Outcome.COMPLETE
     submission.refresh_from_db()
     return submission
 
@@ -47,8 +51,8 @@ def test_a_frozen_board_keeps_ranking_by_the_judge_in_effect_at_the_freeze(alice
     submission = judged(alice, judged_val)
     before_any_run = timezone.now() - timedelta(hours=1)
     judged_val.frozen_at = timezone.now()
-    judged_val.judge_model = "fake-judge-2"  # the organizers change the judge after the freeze
     judged_val.save()
+    set_judge(judged_val, model="fake-judge-2")  # the organizers change the judge after the freeze
 
     public = APIClient().get(BOARD_API).json()
     assert public["as_of"] is not None
@@ -69,7 +73,7 @@ def test_a_frozen_board_keeps_ranking_by_the_judge_in_effect_at_the_freeze(alice
     assert row["other_judge"] == "other_configuration"
 
     # No run had completed by then: the current configuration.
-    assert selectors.board_judge(judged_val, "en", as_of=before_any_run).model == "fake-judge-2"
+    assert board_judge(judged_val, "en", as_of=before_any_run).model == "fake-judge-2"
 
 
 # -- 2. the phase's judge, published -------------------------------------------------------------------
@@ -83,9 +87,7 @@ PHASE_L1 = {
 
 def test_the_published_judge_reproduces_the_boards_templates_and_numbers(alice, judged_val, fake_judge, monkeypatch):
     monkeypatch.setenv("JUDGE_API_KEY_VAL", "sk-never-shown")
-    judged_val.judge_templates = {"l1": {"en": PHASE_L1}}
-    judged_val.judge_api_key_env = "JUDGE_API_KEY_VAL"
-    judged_val.save()
+    set_judge(judged_val, templates={"l1": {"en": PHASE_L1}}, api_key_env="JUDGE_API_KEY_VAL")
     fake_judge.answer = _answer
     submission = judged(alice, judged_val)
 
@@ -158,8 +160,8 @@ def test_the_published_judge_follows_who_may_see_the_boards(judged_val, settings
     assert api_client_for(organizer()).get(JUDGE_API).status_code == 200
 
     judged_val.board_visibility = BoardVisibility.PUBLIC
-    judged_val.judge_enabled = False
     judged_val.save()
+    set_judge(judged_val, enabled=False)
     body = APIClient().get(JUDGE_API).json()
     assert set(body["languages"]["en"]) == {"configured", "reason"} and not body["languages"]["en"]["configured"]
     assert "turned the LLM judge off" in body["languages"]["en"]["reason"] and body["templates"] == {}
@@ -179,6 +181,7 @@ def test_an_external_baselines_stage_scores_are_flagged_and_do_not_place_it(alic
         citation="Paper <b>A</b>",
         scores={"l1": 4.99, "l2": 4.99, "cider": 0.0001},
     )
+    refresh_boards(judged_val)  # a baseline added by hand, not by a bundle reload: the operator's refresh
     assert alice_l1 < 4.99
 
     body = APIClient().get(BOARD_API).json()
@@ -199,8 +202,8 @@ def test_an_external_baselines_stage_scores_are_flagged_and_do_not_place_it(alic
 def test_organizers_see_the_accounting_of_every_judge_run_beside_the_newest(alice, judged_val):
     submission = judged(alice, judged_val)
     first = run_of(submission)
-    rescored = services.rescore(submission.pk)
-    assert judging.judge_result(rescored.judge_run.pk).outcome == judging.Outcome.COMPLETE
+    rescored = scoring.rescore(submission.pk)
+    assert runner.judge_result(rescored.judge_run.pk).outcome == Outcome.COMPLETE
     second = run_of(submission)
     assert second.pk != first.pk and (second.calls, second.cache_hits) == (0, 20)
 

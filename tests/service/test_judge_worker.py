@@ -18,7 +18,7 @@ from leaderboard.judging.models import JudgeRun
 from leaderboard.submissions.models import Result, Submission
 from tests.support.data import shifted_predictions
 from tests.support.judge_server import FakeJudge, Fault, expected_stage_metrics
-from tests.support.judging import wait_for_judge
+from tests.support.judging import set_judge, wait_for_judge
 from tests.support.processes import WorkerProcess, wait_for_status
 from tests.support.service import api_client_for, demo_file, load_test_challenge, upload
 
@@ -34,8 +34,7 @@ def test_the_judge_runs_on_its_own_queue_after_the_classic_scores_with_live_prog
     celery_worker, alice, demo_val, tmp_path
 ):
     with FakeJudge(latency=0.3) as judge:
-        demo_val.judge_base_url, demo_val.judge_model = judge.base_url, "fake-judge-1"
-        demo_val.save()
+        set_judge(demo_val, base_url=judge.base_url, model="fake-judge-1")
         response = upload(api_client_for(alice), demo_val, "en", demo_file("val-en.json"), public="true")
         submission_id = response.json()["id"]
 

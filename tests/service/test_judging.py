@@ -16,14 +16,16 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from evaluation.judge import templates_for
-from leaderboard.challenges.models import ReferenceSet
-from leaderboard.judging import services as judging
+from leaderboard.boards.selectors import stored_rows
+from leaderboard.challenges.models import JudgeSettings, ReferenceSet
+from leaderboard.judging import lifecycle, runner
+from leaderboard.judging.finishing import Outcome
 from leaderboard.judging.models import JudgeAnswer, JudgeRun, JudgeStatus
-from leaderboard.judging.services import judge_setup
-from leaderboard.submissions import selectors, services
+from leaderboard.judging.setup import judge_setup
+from leaderboard.submissions import intake, scoring
 from leaderboard.submissions.models import Result
 from tests.support.judge_server import Fault, expected_stage_metrics, scores_for
-from tests.support.judging import run_of, scored_submission
+from tests.support.judging import run_of, scored_submission, set_judge
 from tests.support.service import api_client_for, demo_file, make_participant
 
 
@@ -50,6 +52,7 @@ def test_without_a_judge_the_stage_metrics_are_absent_and_the_status_says_why(al
 
 def test_the_judge_comes_from_the_settings_and_a_phase_overrides_it(demo_val, settings, monkeypatch):
     settings.JUDGE_DEFAULTS = {"base_url": "http://judge.example/v1", "model": "default-model", "api_key": "k1"}
+    assert not JudgeSettings.objects.filter(phase=demo_val).exists()  # no settings of its own: the defaults
     setup = judge_setup(demo_val, "zh")
     assert (setup.config.base_url, setup.config.model, setup.config.api_key) == (
         "http://judge.example/v1",
@@ -59,16 +62,12 @@ def test_the_judge_comes_from_the_settings_and_a_phase_overrides_it(demo_val, se
     assert setup.templates["l1"].language == "zh" and setup.config.temperature == 0
 
     monkeypatch.setenv("JUDGE_API_KEY_PHASE", "k2")
-    demo_val.judge_model, demo_val.judge_api_key_env, demo_val.judge_temperature = (
-        "phase-model",
-        "JUDGE_API_KEY_PHASE",
-        0.3,
-    )
+    set_judge(demo_val, model="phase-model", api_key_env="JUDGE_API_KEY_PHASE", temperature=0.3)
     setup = judge_setup(demo_val, "zh")
     assert (setup.config.model, setup.config.api_key, setup.config.temperature) == ("phase-model", "k2", 0.3)
     assert setup.identity.model == "phase-model" and "k2" not in json.dumps(setup.identity.as_dict())
 
-    demo_val.judge_enabled = False
+    set_judge(demo_val, enabled=False)
     assert (
         judge_setup(demo_val, "zh").config is None and "turned the LLM judge off" in judge_setup(demo_val, "zh").reason
     )
@@ -83,9 +82,9 @@ def test_a_half_configured_judge_is_reported_not_guessed(demo_val, settings):
 def test_phase_templates_are_validated_with_the_path_of_the_error(demo_val):
     from django.core.exceptions import ValidationError
 
-    demo_val.judge_templates = {"l1": {"zh": {"user": "no placeholders", "parser": "comma"}}}
+    judge = JudgeSettings(phase=demo_val, templates={"l1": {"zh": {"user": "no placeholders", "parser": "comma"}}})
     with pytest.raises(ValidationError) as error:
-        demo_val.clean()
+        judge.clean()
     assert "templates.l1.zh.user" in str(error.value) and "{reference}" in str(error.value)
 
 
@@ -96,7 +95,7 @@ def test_a_judged_submission_gets_exact_stage_means_on_both_stage_boards(alice, 
     submission = scored_submission(alice, judged_val)
     run = run_of(submission)
     assert run.status == JudgeStatus.QUEUED and run.total_clips == 10
-    assert judging.judge_result(run.pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run.pk).outcome == Outcome.COMPLETE
 
     references, predictions = references_and_predictions(judged_val)
     expected = expected_stage_metrics(references, predictions, "en")
@@ -119,10 +118,10 @@ def test_a_judged_submission_gets_exact_stage_means_on_both_stage_boards(alice, 
 
 def test_a_second_submission_with_the_same_narrations_makes_no_calls(alice, bob, judged_val, fake_judge):
     first = scored_submission(alice, judged_val)
-    judging.judge_result(run_of(first).pk)
+    runner.judge_result(run_of(first).pk)
     assert fake_judge.calls == 20
     second = scored_submission(bob, judged_val)
-    assert judging.judge_result(run_of(second).pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run_of(second).pk).outcome == Outcome.COMPLETE
     assert fake_judge.calls == 20
     run = run_of(second)
     assert (run.calls, run.cache_hits) == (0, 20)
@@ -132,14 +131,14 @@ def test_a_second_submission_with_the_same_narrations_makes_no_calls(alice, bob,
 
 def test_a_rescore_keeps_the_old_result_makes_no_calls_and_gives_the_same_numbers(alice, judged_val, fake_judge):
     submission = scored_submission(alice, judged_val)
-    judging.judge_result(run_of(submission).pk)
+    runner.judge_result(run_of(submission).pk)
     old = Result.objects.get(pk=submission.current_result_id)
     calls = fake_judge.calls
 
-    new = services.rescore(submission.pk)
+    new = scoring.rescore(submission.pk)
     submission.refresh_from_db()
     assert submission.current_result_id == old.pk  # until the new result is judged
-    assert judging.judge_result(new.judge_run.pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(new.judge_run.pk).outcome == Outcome.COMPLETE
     submission.refresh_from_db()
     assert submission.current_result_id == new.pk
     assert fake_judge.calls == calls
@@ -160,7 +159,7 @@ def test_every_fault_kind_on_first_attempts_leaves_the_numbers_unchanged(alice, 
     fake_judge.fail_prompt(l1[2], Fault(text='{"environment": 9, "character": 1}'))
     fake_judge.fail_prompt(l2[1], Fault(text=f'```json\n{{"plot": {full_width_plot}, "why": "close"}}\n```'))
     submission = scored_submission(alice, judged_val)
-    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run_of(submission).pk).outcome == Outcome.COMPLETE
     run = run_of(submission)
     # 3 transport retries, 2 answers asked again; the full-width one is read as it is.
     assert (run.retries, run.reasks, run.calls) == (3, 2, 25)
@@ -180,7 +179,7 @@ def test_a_clip_that_keeps_failing_leaves_the_stage_incomplete_and_resume_asks_o
 
     submission = scored_submission(alice, judged_val)
     run_id = run_of(submission).pk
-    assert judging.judge_result(run_id).outcome == judging.Outcome.INCOMPLETE
+    assert runner.judge_result(run_id).outcome == Outcome.INCOMPLETE
     run = JudgeRun.objects.get(pk=run_id)
     assert (run.status, run.judged_clips, run.failed_judgments) == ("incomplete", 9, 1)
     assert run.failures[0]["clip_id"] == clip and run.failures[0]["stage"] == "l2"
@@ -192,8 +191,8 @@ def test_a_clip_that_keeps_failing_leaves_the_stage_incomplete_and_resume_asks_o
 
     fake_judge.fault_rule = None
     fake_judge.reset()
-    assert judging.resume(run_id)
-    assert judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    assert lifecycle.resume(run_id)
+    assert runner.judge_result(run_id).outcome == Outcome.COMPLETE
     assert [request.prompt for request in fake_judge.requests] == [broken]
     expected = expected_stage_metrics(references, predictions, "en")
     metrics = Result.objects.get(pk=submission.current_result_id).metrics
@@ -210,13 +209,13 @@ def test_an_incomplete_run_resumes_itself_once_its_time_comes(alice, judged_val,
     settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "concurrency": 1}
     submission = scored_submission(alice, judged_val)
     run_id = run_of(submission).pk
-    outcome = judging.judge_result(run_id)
-    assert outcome.outcome == judging.Outcome.INCOMPLETE and outcome.resume_in_seconds == 600
+    outcome = runner.judge_result(run_id)
+    assert outcome.outcome == Outcome.INCOMPLETE and outcome.resume_in_seconds == 600
     run = JudgeRun.objects.get(pk=run_id)
     assert run.resume_at > timezone.now() and "resumes automatically" in run.reason
-    assert judging.judge_result(run_id).outcome == judging.Outcome.SKIPPED  # not due yet
+    assert runner.judge_result(run_id).outcome == Outcome.SKIPPED  # not due yet
     JudgeRun.objects.filter(pk=run_id).update(resume_at=timezone.now() - timedelta(seconds=1))
-    assert judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run_id).outcome == Outcome.COMPLETE
     assert JudgeRun.objects.get(pk=run_id).automatic_resumes == 1
 
 
@@ -224,7 +223,7 @@ def test_a_refusing_endpoint_stops_the_run_early(alice, judged_val, fake_judge, 
     settings.JUDGE_AUTO_RESUMES = 0
     fake_judge.fault_rule = lambda prompt, index: Fault(status=401)
     submission = scored_submission(alice, judged_val)
-    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.INCOMPLETE
+    assert runner.judge_result(run_of(submission).pk).outcome == Outcome.INCOMPLETE
     run = run_of(submission)
     assert fake_judge.calls <= 4 and run.failed_judgments == 20 and "the judge refused the request" in run.reason
 
@@ -233,13 +232,13 @@ def test_the_judge_words_never_reach_the_team_when_they_quote_a_hidden_reference
     alice, demo_test, fake_judge, settings
 ):
     settings.JUDGE_DEFAULTS, settings.JUDGE_AUTO_RESUMES = {"backoff_base": 0.01}, 0
-    demo_test.judge_base_url, demo_test.judge_model = fake_judge.base_url, "echo"
+    set_judge(demo_test, base_url=fake_judge.base_url, model="echo")
     demo_test.starts_at = timezone.now() - timedelta(days=1)
     demo_test.save()
     fake_judge.answer = lambda prompt: "I cannot score this: " + prompt  # echoes the hidden reference
-    submission = services.submit(user=alice, phase=demo_test, language="zh", data=demo_file("test-zh.json"))
-    services.score_submission(submission.pk)
-    judging.judge_result(run_of(submission).pk)
+    submission = intake.submit(user=alice, phase=demo_test, language="zh", data=demo_file("test-zh.json"))
+    scoring.score_submission(submission.pk)
+    runner.judge_result(run_of(submission).pk)
     reference = next(iter(ReferenceSet.objects.get(phase=demo_test, language="zh").narrations.values()))
     assert reference in json.dumps(run_of(submission).failures, ensure_ascii=False)  # organizers can look
     client = api_client_for(alice)
@@ -252,7 +251,7 @@ def test_the_judge_words_never_reach_the_team_when_they_quote_a_hidden_reference
 
 def test_organizers_see_the_accounting_and_teams_do_not(alice, judged_val, fake_judge):
     submission = scored_submission(alice, judged_val)
-    judging.judge_result(run_of(submission).pk)
+    runner.judge_result(run_of(submission).pk)
     organizer = make_participant("olga")
     organizer.is_staff = True
     organizer.save()
@@ -274,14 +273,13 @@ def test_organizers_see_the_accounting_and_teams_do_not(alice, judged_val, fake_
 
 def test_a_board_flags_results_from_another_judge_and_does_not_rank_them_on_l1(alice, bob, judged_val, fake_judge):
     first = scored_submission(alice, judged_val)
-    judging.judge_result(run_of(first).pk)
-    judged_val.judge_model = "fake-judge-2"
-    judged_val.save()
+    runner.judge_result(run_of(first).pk)
+    set_judge(judged_val, model="fake-judge-2")
     second = scored_submission(bob, judged_val)
-    judging.judge_result(run_of(second).pk)
+    runner.judge_result(run_of(second).pk)
 
     board = judged_val.boards.get(key="l1")
-    rows = {row.submission_id: row for row in selectors.board_rows(judged_val, "en", board)}
+    rows = {row.submission_id: row for row in stored_rows(judged_val, "en", board, as_of=None)}
     assert "l1" in rows[second.pk].scores and not rows[second.pk].other_judge_scores
     assert "l1" not in rows[first.pk].scores and rows[first.pk].other_judge_scores["l1"] > -1
     assert rows[first.pk].judge_model == "fake-judge-1"
@@ -300,20 +298,21 @@ def test_the_comma_parser_reads_the_released_protocols_answers(alice, judged_val
         "Reference: {reference}\nCandidate: {prediction}\n"
         "Rate environment and character accuracy, answer as two numbers like 3,5"
     )
-    judged_val.judge_templates = {
-        "l1": {"en": {"user": user, "parser": "comma"}},
-        "l2": {
-            "en": {
-                "user": "Reference: {reference}\nCandidate: {prediction}\nPlot score 0-5, one number.",
-                "parser": "comma",
-            }
+    set_judge(
+        judged_val,
+        templates={
+            "l1": {"en": {"user": user, "parser": "comma"}},
+            "l2": {
+                "en": {
+                    "user": "Reference: {reference}\nCandidate: {prediction}\nPlot score 0-5, one number.",
+                    "parser": "comma",
+                }
+            },
         },
-    }
-    judged_val.full_clean()
-    judged_val.save()
+    )
     fake_judge.answer = comma_answer
     submission = scored_submission(alice, judged_val)
-    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run_of(submission).pk).outcome == Outcome.COMPLETE
     references, predictions = references_and_predictions(judged_val)
     setup = judge_setup(judged_val, "en")
     expected = expected_stage_metrics(references, predictions, "en", setup.templates)
@@ -360,12 +359,13 @@ def authorizations(monkeypatch):
 def test_a_phase_can_name_only_a_judge_key_variable(demo_val, name, monkeypatch, settings):
     from django.core.exceptions import ValidationError
 
-    demo_val.judge_api_key_env = name
+    judge = JudgeSettings(phase=demo_val, api_key_env=name)
     with pytest.raises(ValidationError) as error:
-        demo_val.clean()
-    assert "judge_api_key_env" in error.value.message_dict
+        judge.clean()
+    assert "api_key_env" in error.value.message_dict
 
     # A name stored before the check is refused at run time too: its value is never read.
+    judge.save()
     monkeypatch.setenv(name, "the-worker-secret")
     settings.JUDGE_DEFAULTS = {"base_url": "http://judge.example/v1", "model": "m"}
     setup = judge_setup(demo_val, "en")
@@ -374,8 +374,7 @@ def test_a_phase_can_name_only_a_judge_key_variable(demo_val, name, monkeypatch,
 
 @pytest.mark.parametrize("name", ["JUDGE_API_KEY", "JUDGE_API_KEY_TEST", "JUDGE_API_KEY_VAL_2"])
 def test_judge_key_variables_are_accepted(demo_val, name):
-    demo_val.judge_api_key_env = name
-    demo_val.clean()
+    JudgeSettings(phase=demo_val, api_key_env=name).clean()
 
 
 def test_the_default_key_is_not_sent_to_a_phase_endpoint_on_another_origin(
@@ -389,7 +388,7 @@ def test_the_default_key_is_not_sent_to_a_phase_endpoint_on_another_origin(
     }
     submission = scored_submission(alice, judged_val)  # the phase points at the loopback judge
     with caplog.at_level("INFO"):
-        assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+        assert runner.judge_result(run_of(submission).pk).outcome == Outcome.COMPLETE
     assert len(authorizations) == 20 and not [header for header in authorizations if "sk-default-secret" in header]
     run = run_of(submission)
     assert run.judge["key_source"].startswith("none: JUDGE_API_KEY is only sent to the origin of JUDGE_BASE_URL")
@@ -397,13 +396,13 @@ def test_the_default_key_is_not_sent_to_a_phase_endpoint_on_another_origin(
 
     # The same origin (case and default port aside) gets the default key; a phase naming a variable gets that one.
     settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "base_url": "https://JUDGE.example:443/other/v1"}
-    judged_val.judge_base_url = "https://judge.example/v1"
+    set_judge(judged_val, base_url="https://judge.example/v1")
     setup = judge_setup(judged_val, "en")
     assert (setup.config.api_key, setup.key_source, setup.key_withheld) == ("sk-default-secret", "JUDGE_API_KEY", False)
-    judged_val.judge_base_url = "https://judge.example:8443/v1"
+    set_judge(judged_val, base_url="https://judge.example:8443/v1")
     assert judge_setup(judged_val, "en").config.api_key == ""
     monkeypatch.setenv("JUDGE_API_KEY_ELSEWHERE", "sk-phase-key")
-    judged_val.judge_api_key_env = "JUDGE_API_KEY_ELSEWHERE"
+    set_judge(judged_val, api_key_env="JUDGE_API_KEY_ELSEWHERE")
     setup = judge_setup(judged_val, "en")
     assert (setup.config.api_key, setup.key_source) == ("sk-phase-key", "JUDGE_API_KEY_ELSEWHERE")
 
@@ -412,12 +411,10 @@ def test_a_phase_key_is_sent_to_its_endpoint_and_shown_nowhere(
     alice, judged_val, fake_judge, monkeypatch, authorizations, caplog
 ):
     monkeypatch.setenv("JUDGE_API_KEY_VAL", "sk-never-shown-5678")
-    judged_val.judge_api_key_env = "JUDGE_API_KEY_VAL"
-    judged_val.full_clean()
-    judged_val.save()
+    set_judge(judged_val, api_key_env="JUDGE_API_KEY_VAL")
     submission = scored_submission(alice, judged_val)
     with caplog.at_level("DEBUG"):
-        assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+        assert runner.judge_result(run_of(submission).pk).outcome == Outcome.COMPLETE
     assert authorizations and set(authorizations) == {"Bearer sk-never-shown-5678"}
     run = run_of(submission)
     assert run.judge["key_source"] == "JUDGE_API_KEY_VAL"
@@ -445,17 +442,17 @@ def test_cancelling_stops_a_running_attempt_and_keeps_what_it_spent(
     from leaderboard.judging.cache import DatabaseJudgeCache
 
     settings.JUDGE_DEFAULTS = {**settings.JUDGE_DEFAULTS, "concurrency": 1}
-    monkeypatch.setattr(judging, "PROGRESS_SECONDS", 0.0)  # the attempt looks at its run after every clip
+    monkeypatch.setattr(runner, "PROGRESS_SECONDS", 0.0)  # the attempt looks at its run after every clip
     submission = scored_submission(alice, judged_val)
     run_id = run_of(submission).pk
     put_many = DatabaseJudgeCache.put_many
 
     def cancel_after_the_first_answers(cache, entries):
         put_many(cache, entries)
-        judging.cancel_judge_run(run_id)  # an organizer, while the worker judges
+        lifecycle.cancel_judge_run(run_id)  # an organizer, while the worker judges
 
     monkeypatch.setattr(DatabaseJudgeCache, "put_many", cancel_after_the_first_answers)
-    assert judging.judge_result(run_id).outcome == judging.Outcome.SKIPPED
+    assert runner.judge_result(run_id).outcome == Outcome.SKIPPED
     run = JudgeRun.objects.get(pk=run_id)
     assert run.status == JudgeStatus.CANCELLED
     assert fake_judge.calls == 2  # one clip, two stages: nothing more was asked
@@ -465,8 +462,8 @@ def test_cancelling_stops_a_running_attempt_and_keeps_what_it_spent(
 
     monkeypatch.setattr(DatabaseJudgeCache, "put_many", put_many)
     fake_judge.reset()
-    assert judging.resume(run_id)
-    assert judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    assert lifecycle.resume(run_id)
+    assert runner.judge_result(run_id).outcome == Outcome.COMPLETE
     asked = [request.prompt for request in fake_judge.requests]
     assert len(asked) == 18 and not first & set(asked)  # only what was missing
     run.refresh_from_db()
@@ -485,7 +482,7 @@ def test_a_soft_time_limit_keeps_the_calls_made_and_a_resume_asks_the_rest(
     submission = scored_submission(alice, judged_val)
     run_id = run_of(submission).pk
     asks = 0
-    should_stop = judging._AttemptBook.should_stop
+    should_stop = runner._AttemptBook.should_stop
 
     def time_runs_out_after_the_first_clip(book):
         # Celery raises SoftTimeLimitExceeded wherever the worker's main thread is; here, as it is
@@ -496,15 +493,15 @@ def test_a_soft_time_limit_keeps_the_calls_made_and_a_resume_asks_the_rest(
             raise SoftTimeLimitExceeded()
         return should_stop(book)
 
-    monkeypatch.setattr(judging._AttemptBook, "should_stop", time_runs_out_after_the_first_clip)
-    assert judge_task(run_id) == judging.Outcome.INCOMPLETE  # the task, in-process
+    monkeypatch.setattr(runner._AttemptBook, "should_stop", time_runs_out_after_the_first_clip)
+    assert judge_task(run_id) == Outcome.INCOMPLETE  # the task, in-process
     run = JudgeRun.objects.get(pk=run_id)
     assert run.status == JudgeStatus.INCOMPLETE and "took longer than the limit" in run.reason
     assert run.calls == fake_judge.calls == 2 and run.answered_judgments == 2 and run.prompt_tokens > 0
 
-    monkeypatch.setattr(judging._AttemptBook, "should_stop", should_stop)
+    monkeypatch.setattr(runner._AttemptBook, "should_stop", should_stop)
     fake_judge.reset()
-    assert judging.resume(run_id) and judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    assert lifecycle.resume(run_id) and runner.judge_result(run_id).outcome == Outcome.COMPLETE
     run.refresh_from_db()
     assert fake_judge.calls == 18 and (run.calls, run.cache_hits) == (20, 0)
 
@@ -522,23 +519,23 @@ def test_an_organizer_recovers_a_run_that_gave_up_after_lost_workers(
 
     submission = scored_submission(alice, judged_val)
     run_id = run_of(submission).pk
-    monkeypatch.setattr(judging, "run_judge", die)
+    monkeypatch.setattr(runner, "run_judge", die)
     with pytest.raises(WorkerLost):
-        judging.judge_result(run_id)
+        runner.judge_result(run_id)
     monkeypatch.undo()
     # Its lease runs out; the next delivery takes over, and gives up.
     JudgeRun.objects.filter(pk=run_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    assert judging.judge_result(run_id).outcome == judging.Outcome.INCOMPLETE
+    assert runner.judge_result(run_id).outcome == Outcome.INCOMPLETE
     run = JudgeRun.objects.get(pk=run_id)
     assert run.takeovers == 1 and "interrupted 1 times" in run.reason and fake_judge.calls == 0
 
     organizer = make_participant("olga")
     organizer.is_staff = True
     organizer.save()
-    judging.resume_by_organizer(organizer, run, "the workers are fixed")
+    lifecycle.resume_by_organizer(organizer, run, "the workers are fixed")
     run.refresh_from_db()
     assert (run.status, run.takeovers, run.automatic_resumes) == (JudgeStatus.QUEUED, 0, 0)
-    assert judging.judge_result(run_id).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run_id).outcome == Outcome.COMPLETE
     assert fake_judge.calls == 20
 
 

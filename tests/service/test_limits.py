@@ -10,11 +10,13 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from leaderboard.judging import services as judging
+from leaderboard.judging import runner
+from leaderboard.judging.lifecycle import cancel_judge_run
 from leaderboard.judging.models import JudgeRun, JudgeStatus
-from leaderboard.submissions import rules, services
+from leaderboard.submissions import intake, lifecycle, rules, scoring
 from leaderboard.submissions.models import Status, Submission
 from tests.support.judge_server import FakeJudge, Fault
+from tests.support.judging import set_judge
 from tests.support.service import api_client_for, demo_file, upload
 
 QUOTA = "/api/v1/challenges/demo/phases/val/quota/"
@@ -26,7 +28,7 @@ def used(user, phase) -> tuple[int, int]:
 
 
 def submit(user, phase) -> Submission:
-    return services.submit(user=user, phase=phase, language="zh", data=demo_file("val-zh.json"), filename="p.json")
+    return intake.submit(user=user, phase=phase, language="zh", data=demo_file("val-zh.json"), filename="p.json")
 
 
 # -- the race ---------------------------------------------------------------------------------
@@ -137,14 +139,14 @@ def test_a_rejected_file_creates_nothing_and_charges_nothing(alice, demo_val):
 def test_a_worker_lost_too_often_is_not_charged(alice, demo_val, settings):
     submission = submit(alice, demo_val)
     assert used(alice, demo_val) == (1, 1)
-    services.transition(
+    lifecycle.transition(
         submission.pk,
         Status.SUBMITTED,
         Status.RUNNING,
         attempts=settings.SCORING_MAX_ATTEMPTS,
         lease_expires_at=timezone.now() - timedelta(seconds=1),
     )
-    assert services.score_submission(submission.pk).outcome == services.Outcome.FAILED
+    assert scoring.score_submission(submission.pk).outcome == scoring.Outcome.FAILED
     submission.refresh_from_db()
     assert submission.status == Status.FAILED and "does not count against your team's limits" in submission.error
     assert used(alice, demo_val) == (0, 0)
@@ -152,9 +154,9 @@ def test_a_worker_lost_too_often_is_not_charged(alice, demo_val, settings):
 
 def test_a_run_stopped_by_the_time_limit_is_not_charged(alice, demo_val):
     submission = submit(alice, demo_val)
-    services.transition(submission.pk, Status.SUBMITTED, Status.RUNNING)
+    lifecycle.transition(submission.pk, Status.SUBMITTED, Status.RUNNING)
     assert used(alice, demo_val) == (1, 1)
-    assert services.record_failure(submission.pk, "time_limit")
+    assert scoring.record_failure(submission.pk, "time_limit")
     submission.refresh_from_db()
     assert submission.status == Status.FAILED and "longer than the limit" in submission.error
     assert used(alice, demo_val) == (0, 0)
@@ -163,7 +165,7 @@ def test_a_run_stopped_by_the_time_limit_is_not_charged(alice, demo_val):
 def test_a_cancelled_submission_is_not_charged(alice, demo_val):
     submission = submit(alice, demo_val)
     assert used(alice, demo_val) == (1, 1)
-    assert services.cancel_submission(submission.pk)
+    assert lifecycle.cancel_submission(submission.pk)
     assert used(alice, demo_val) == (0, 0)
 
 
@@ -172,19 +174,18 @@ def test_an_unavailable_judge_neither_fails_nor_charges_the_submission(alice, de
     with FakeJudge() as judge:
         settings.JUDGE_DEFAULTS = {"backoff_base": 0.001, "concurrency": 4}
         judge.fault_rule = lambda prompt, index: Fault(status=503)
-        demo_val.judge_base_url, demo_val.judge_model = judge.base_url, "fake-judge-1"
-        demo_val.save()
+        set_judge(demo_val, base_url=judge.base_url, model="fake-judge-1")
         submission = submit(alice, demo_val)
-        assert services.score_submission(submission.pk).outcome == services.Outcome.FINISHED
+        assert scoring.score_submission(submission.pk).outcome == scoring.Outcome.FINISHED
         before = used(alice, demo_val)
         run = JudgeRun.objects.get(submission=submission)
-        judging.judge_result(run.pk)
+        runner.judge_result(run.pk)
     run.refresh_from_db()
     submission.refresh_from_db()
     assert run.status == JudgeStatus.INCOMPLETE
     assert submission.status == Status.FINISHED and submission.error == ""
     assert used(alice, demo_val) == before == (1, 1)
     # Cancelling the judge run changes nothing either.
-    judging.cancel_judge_run(run.pk)
+    cancel_judge_run(run.pk)
     submission.refresh_from_db()
     assert submission.status == Status.FINISHED and used(alice, demo_val) == before

@@ -18,7 +18,7 @@ import requests
 from leaderboard.logging import JsonFormatter, TaskContextFilter, enter_task, leave_task
 from tests.support.data import ROOT
 from tests.support.judge_server import FakeJudge
-from tests.support.judging import wait_for_judge
+from tests.support.judging import set_judge, wait_for_judge
 from tests.support.processes import WorkerProcess, process_env, wait_for_status
 from tests.support.service import api_client_for, demo_file, upload
 
@@ -42,8 +42,7 @@ def test_a_worker_writes_json_lines_and_each_task_line_names_its_submission(
     alice.email = "alice@example.org"  # so the console email backend prints the result email too
     alice.save()
     with FakeJudge() as judge:
-        demo_val.judge_base_url, demo_val.judge_model = judge.base_url, "fake-judge-logs"
-        demo_val.save()
+        set_judge(demo_val, base_url=judge.base_url, model="fake-judge-logs")
         worker = WorkerProcess(
             tmp_path / "worker.log", queues="classic,rescore,judge", LOG_FORMAT="json", LOG_LEVEL="INFO"
         )

@@ -14,13 +14,15 @@ from django.test import Client
 from django.utils import timezone
 
 from leaderboard.challenges.models import ReferenceSet
-from leaderboard.judging import services as judging
+from leaderboard.judging import finishing, runner
+from leaderboard.judging.finishing import Outcome
 from leaderboard.judging.models import JudgeRun, JudgeStatus
 from leaderboard.notifications import services as notifications
 from leaderboard.notifications.models import EmailPreference, SentNotification
-from leaderboard.submissions import services
+from leaderboard.submissions import intake, scoring
 from leaderboard.submissions.models import Submission
 from tests.support.judge_server import FakeJudge
+from tests.support.judging import set_judge
 from tests.support.processes import WorkerProcess, wait_for_status
 from tests.support.service import api_client_for, demo_file, make_participant, upload
 
@@ -32,13 +34,13 @@ def with_email(user, address=None):
 
 
 def submitted(user, phase, language="en", name=None) -> Submission:
-    return services.submit(
+    return intake.submit(
         user=user,
         phase=phase,
         language=language,
         data=demo_file(name or f"val-{language}.json"),
         filename="p.json",
-        method=services.MethodInfo(method_name="my model", is_public=True),
+        method=intake.MethodInfo(method_name="my model", is_public=True),
     )
 
 
@@ -65,7 +67,7 @@ def test_the_finished_email_has_the_classic_scores_and_says_why_l1_l2_are_absent
     with_email(alice)
     submission = submitted(alice, demo_val)
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.score_submission(submission.pk).outcome == services.Outcome.FINISHED
+        assert scoring.score_submission(submission.pk).outcome == scoring.Outcome.FINISHED
     assert queued_emails(callbacks) == [(submission.pk, "finished")]
 
     assert notifications.notify_submission(submission.pk, "finished") == notifications.Sent.SENT
@@ -94,7 +96,7 @@ def test_the_failed_email_carries_the_reason_the_team_sees(
     hidden = list(ReferenceSet.objects.get(phase=demo_test, language="en").narrations.values())
     ReferenceSet.objects.filter(phase=demo_test, language="en").delete()
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.score_submission(submission.pk).outcome == services.Outcome.FAILED
+        assert scoring.score_submission(submission.pk).outcome == scoring.Outcome.FAILED
     assert queued_emails(callbacks) == [(submission.pk, "failed")]
 
     assert notifications.notify_submission(submission.pk, "failed") == notifications.Sent.SENT
@@ -115,18 +117,16 @@ def test_with_a_judge_the_email_waits_for_the_judge_and_then_has_l1_and_l2(
     with_email(alice)
     with FakeJudge() as judge:
         settings.JUDGE_DEFAULTS = {"backoff_base": 0.01, "concurrency": 4}
-        demo_val.judge_base_url = judge.base_url
-        demo_val.judge_model = "fake-judge-mail"
-        demo_val.save()
+        set_judge(demo_val, base_url=judge.base_url, model="fake-judge-mail")
         submission = submitted(alice, demo_val)
-        services.score_submission(submission.pk)
+        scoring.score_submission(submission.pk)
         run = JudgeRun.objects.get(submission=submission)
         assert run.status == JudgeStatus.QUEUED
         # Classic scores alone are not final yet.
         assert notifications.notify_submission(submission.pk, "finished") == notifications.Sent.NOT_READY
         assert mailoutbox == []
         with django_capture_on_commit_callbacks() as callbacks:
-            assert judging.judge_result(run.pk).outcome == judging.Outcome.COMPLETE
+            assert runner.judge_result(run.pk).outcome == Outcome.COMPLETE
     assert queued_emails(callbacks) == [(submission.pk, "finished")]
     assert notifications.notify_submission(submission.pk, "finished") == notifications.Sent.SENT
     submission.refresh_from_db()
@@ -142,12 +142,12 @@ def test_an_incomplete_judge_run_makes_the_scores_final(
 ):
     with_email(alice)
     submission = submitted(alice, demo_val)
-    services.score_submission(submission.pk)
+    scoring.score_submission(submission.pk)
     run = JudgeRun.objects.get(submission=submission)
     # As if a judge were configured and had given up: what the team reads is in the reason.
     JudgeRun.objects.filter(pk=run.pk).update(status=JudgeStatus.RUNNING, attempts=1)
     with django_capture_on_commit_callbacks() as callbacks:
-        judging.record_interruption(run.pk, "an internal error (the organizers can see it in the logs)")
+        finishing.record_interruption(run.pk, "an internal error (the organizers can see it in the logs)")
     assert queued_emails(callbacks) == [(submission.pk, "finished")]
     assert notifications.notify_submission(submission.pk, "finished") == notifications.Sent.SENT
     assert "Judging stopped: an internal error" in mailoutbox[0].body
@@ -157,10 +157,10 @@ def test_no_email_for_a_user_who_turned_them_off_or_has_no_address(alice, bob, d
     with_email(alice)
     EmailPreference.objects.create(user=alice, on_result=False)
     first = submitted(alice, demo_val)
-    services.score_submission(first.pk)
+    scoring.score_submission(first.pk)
     assert notifications.notify_submission(first.pk, "finished") == notifications.Sent.OPTED_OUT
     second = submitted(bob, demo_val, "zh")  # bob has no address
-    services.score_submission(second.pk)
+    scoring.score_submission(second.pk)
     assert notifications.notify_submission(second.pk, "finished") == notifications.Sent.NO_ADDRESS
     assert mailoutbox == [] and not SentNotification.objects.exists()
 
@@ -259,7 +259,7 @@ def test_the_worker_sends_the_finished_and_failed_emails_once(transactional_db, 
         assert f"METEOR: {metrics['meteor']:.4f}" in email and f"CIDEr: {metrics['cider']:.4f}" in email
 
         # Queued by hand once the references are gone, so the run fails whatever the worker's speed.
-        monkeypatch.setattr(services, "enqueue_scoring", lambda submission_id: True)
+        monkeypatch.setattr(intake, "enqueue_scoring", lambda submission_id: True)
         failed_id = upload(client, demo_val, "zh", demo_file("val-zh.json")).json()["id"]
         ReferenceSet.objects.filter(phase=demo_val, language="zh").delete()
         score_submission.delay(failed_id)

@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 from leaderboard.audit.models import AuditEvent
 from leaderboard.challenges.models import Phase, ReferenceSet
-from leaderboard.submissions import services
+from leaderboard.submissions import scoring
 from leaderboard.submissions.models import Result, Submission
 from tests.support.admin import logged_in, run_action
 from tests.support.data import DEMO_DATA, ROOT
@@ -87,7 +87,7 @@ def test_an_organizer_runs_a_season_by_the_guide(tmp_path, settings):
     status = logged_in(organizer).get("/api/v1/status/").json()
     assert status["waiting"] == 2 and status["organizer"]["oldest_waiting"]["submission_id"] == ids["alice-model"]
     for submission_id in ids.values():
-        services.score_submission(submission_id)
+        scoring.score_submission(submission_id)
     assert sorted(row["method_name"] for row in public_rows()) == ["alice-model", "bob-model"]
 
     # 4. Freeze the board; a later entry is scored but the public board stays as it was.
@@ -96,7 +96,7 @@ def test_an_organizer_runs_a_season_by_the_guide(tmp_path, settings):
     command("load_challenge", str(bundle))
     carol = make_participant("carol", "Team C")
     late = upload(api_client_for(carol), test, "zh", demo_file("test-zh.json"), public="true", method_name="late")
-    services.score_submission(late.json()["id"])
+    scoring.score_submission(late.json()["id"])
     assert "late" not in [row["method_name"] for row in public_rows()]
     organizer_rows = logged_in(organizer).get("/api/v1/challenges/demo/phases/test/leaderboards/zh/l2/").json()
     assert "late" in [row["method_name"] for row in organizer_rows["rows"]]

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from leaderboard.submissions import services
+from leaderboard.submissions import intake, scoring
 from leaderboard.submissions.models import Submission
 from leaderboard.teams.models import Team
 from tests.support.service import api_client_for, demo_file, upload
@@ -53,7 +53,7 @@ def test_submitting_through_the_page_then_seeing_scores(signed_in, demo_val):
     submission = Submission.objects.get()
     assert response.status_code == 302 and response.url == f"/submissions/{submission.pk}/"
     assert "Waiting to be scored" in signed_in.get(response.url).content.decode()
-    services.score_submission(submission.pk)
+    scoring.score_submission(submission.pk)
     html = signed_in.get(response.url).content.decode()
     assert "Scored" in html and "BLEU-4" in html and "0.0844" in html  # BLEU-4 of the demo file, 4 decimals
     assert "Per-clip scores (JSON)" in html
@@ -140,7 +140,7 @@ def test_pages_that_need_an_account_send_visitors_to_sign_in(client, demo_val):
 
 
 def test_another_teams_submission_page_is_not_found(client, alice, bob, demo_val):
-    submission = services.submit(user=alice, phase=demo_val, language="zh", data=demo_file("val-zh.json"))
+    submission = intake.submit(user=alice, phase=demo_val, language="zh", data=demo_file("val-zh.json"))
     client.force_login(bob)
     assert client.get(f"/submissions/{submission.pk}/").status_code == 404
     assert client.post(f"/submissions/{submission.pk}/", {"method_name": "hijack"}).status_code == 404
@@ -150,15 +150,15 @@ def test_user_supplied_strings_are_escaped_everywhere(client, alice, demo_val):
     team = alice.membership.team
     team.name = XSS
     team.save()
-    submission = services.submit(
+    submission = intake.submit(
         user=alice,
         phase=demo_val,
         language="zh",
         data=demo_file("val-zh.json"),
         filename=XSS + ".json",
-        method=services.MethodInfo(method_name=XSS, method_description=XSS, is_public=True),
+        method=intake.MethodInfo(method_name=XSS, method_description=XSS, is_public=True),
     )
-    services.score_submission(submission.pk)
+    scoring.score_submission(submission.pk)
     client.force_login(alice)
     for url in ("/c/demo/val/zh/l1/", "/submissions/", f"/submissions/{submission.pk}/", "/team/"):
         html = client.get(url).content.decode()
@@ -180,8 +180,8 @@ def test_the_token_page_gives_a_working_token(client, alice, demo_val):
 
 
 def test_the_public_flag_can_be_changed_on_the_page(client, alice, demo_val):
-    submission = services.submit(user=alice, phase=demo_val, language="zh", data=demo_file("val-zh.json"))
-    services.score_submission(submission.pk)
+    submission = intake.submit(user=alice, phase=demo_val, language="zh", data=demo_file("val-zh.json"))
+    scoring.score_submission(submission.pk)
     client.force_login(alice)
     assert client.get("/api/v1/challenges/demo/phases/val/leaderboards/zh/l1/").json()["rows"] == []
     client.post(f"/submissions/{submission.pk}/", {"method_name": "now public", "is_public": "on"})
@@ -192,14 +192,14 @@ def test_the_public_flag_can_be_changed_on_the_page(client, alice, demo_val):
 
 
 def test_metric_values_are_rounded_for_reading(client, alice, demo_val):
-    submission = services.submit(
+    submission = intake.submit(
         user=alice,
         phase=demo_val,
         language="zh",
         data=demo_file("val-zh.json"),
-        method=services.MethodInfo(is_public=True),
+        method=intake.MethodInfo(is_public=True),
     )
-    services.score_submission(submission.pk)
+    scoring.score_submission(submission.pk)
     html = client.get("/c/demo/val/zh/l2/").content.decode()
     cells = re.findall(r'<td class="num">([0-9.]+)</td>', html)
     assert cells[0] == "1"  # the rank

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from leaderboard.submissions.ranking import Entry, rank_entries
+from leaderboard.boards.ranking import Entry, rank_entries
 
 T0 = datetime(2026, 1, 1)
 COLUMNS = ["l1", "cider", "bleu_4"]

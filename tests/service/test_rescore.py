@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 
 from leaderboard.audit.models import AuditEvent
 from leaderboard.challenges.models import ReferenceSet
-from leaderboard.judging import services as judging
+from leaderboard.judging import runner
+from leaderboard.judging.finishing import Outcome
 from leaderboard.judging.models import JudgeStatus
 from leaderboard.submissions import moderation
 from leaderboard.submissions.models import Result, Submission
@@ -67,7 +68,7 @@ def test_unchanged_inputs_give_bit_identical_numbers_and_the_old_result_is_kept(
 
 def test_a_fixed_reference_gives_a_new_result_and_the_board_switches_once_it_is_judged(alice, judged_val, fake_judge):
     submission = scored_submission(alice, judged_val)
-    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run_of(submission).pk).outcome == Outcome.COMPLETE
     old = Result.objects.get(pk=submission.current_result_id)
     assert fake_judge.calls == 20 and "l1" in old.metrics
 
@@ -85,7 +86,7 @@ def test_a_fixed_reference_gives_a_new_result_and_the_board_switches_once_it_is_
     scores = board_scores(judged_val, submission.pk)
     assert {"l1", "cider"} <= set(scores) and scores == shown(old.metrics, scores)
 
-    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run_of(submission).pk).outcome == Outcome.COMPLETE
     run = run_of(submission)
     # Only the changed clip is asked again (one L1 and one L2 prompt); the rest comes from the cache.
     assert (fake_judge.calls, run.calls, run.cache_hits) == (22, 2, 18)
@@ -205,7 +206,7 @@ def test_admin_rescores_of_a_selection_and_a_phase_run_on_the_worker_and_keep_ev
 
 
 def test_a_rescore_message_delivered_twice_adds_one_result(alice, demo_val, no_judge):
-    from leaderboard.submissions import services
+    from leaderboard.submissions import scoring
     from workers.tasks import rescore_submission
 
     submission = scored_submission(alice, demo_val)
@@ -217,23 +218,23 @@ def test_a_rescore_message_delivered_twice_adds_one_result(alice, demo_val, no_j
     assert rescore_submission.run(submission.pk, key) == "skipped"
     assert Result.objects.filter(submission=submission).count() == 2
     # A new request is a new result.
-    assert services.rescore(submission.pk, "audit-other") is not None
+    assert scoring.rescore(submission.pk, "audit-other") is not None
     assert Result.objects.filter(submission=submission).count() == 3
 
 
 def test_the_newest_rescore_stays_on_the_board_whichever_judge_run_ends_last(alice, judged_val, fake_judge):
     submission = scored_submission(alice, judged_val)
-    assert judging.judge_result(run_of(submission).pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(run_of(submission).pk).outcome == Outcome.COMPLETE
     organizer = make_organizer()
     first = moderation.rescore_submissions(organizer, [submission], "First", in_process=True).new_results[submission.pk]
     second = moderation.rescore_submissions(organizer, [submission], "Second", in_process=True).new_results[
         submission.pk
     ]
-    assert judging.judge_result(second.judge_run.pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(second.judge_run.pk).outcome == Outcome.COMPLETE
     submission.refresh_from_db()
     assert submission.current_result_id == second.pk
     # The older re-score's judging ends later (say it was resumed): the board keeps the newer result.
-    assert judging.judge_result(first.judge_run.pk).outcome == judging.Outcome.COMPLETE
+    assert runner.judge_result(first.judge_run.pk).outcome == Outcome.COMPLETE
     submission.refresh_from_db()
     assert submission.current_result_id == second.pk
 

@@ -20,15 +20,19 @@ from django.utils import timezone
 from django.utils.html import escape
 from rest_framework.test import APIClient
 
-from leaderboard.challenges.models import Baseline, Board, ReferenceSet
-from leaderboard.judging import services as judging
+from leaderboard.boards.models import Baseline, Board
+from leaderboard.boards.ranking import Entry, place_unranked, rank_entries
+from leaderboard.boards.selectors import stored_rows
+from leaderboard.boards.services import refresh_boards
+from leaderboard.challenges.models import ReferenceSet
+from leaderboard.judging import runner
 from leaderboard.judging.models import JudgeRun
-from leaderboard.submissions import rules, selectors, services
+from leaderboard.submissions import intake, rules, scoring
 from leaderboard.submissions.models import Result, Submission
-from leaderboard.submissions.ranking import Entry, place_unranked, rank_entries
 from leaderboard.teams.models import PhaseApproval, Team
 from tests.support.data import ROOT
 from tests.support.judge_server import FakeJudge
+from tests.support.judging import set_judge
 from tests.support.processes import process_env
 from tests.support.service import api_client_for, demo_file, make_participant, upload
 
@@ -151,7 +155,7 @@ RULES = {
 def _used_up(phase, per_day=None, total=None):
     phase.max_submissions_per_day, phase.max_submissions_total = per_day, total
     phase.save()
-    services.submit(
+    intake.submit(
         user=Team.objects.get(name="Team A").memberships.get().user,
         phase=phase,
         language="zh",
@@ -262,7 +266,7 @@ def test_a_ban_or_decision_taken_during_an_upload_holds(decision, entry, alice, 
     validated, is read by the re-check under the team lock: the upload is refused and creates nothing."""
     before, decide, code = DECISIONS[decision]
     before(demo_val)
-    real_validate = services.validate_predictions
+    real_validate = intake.validate_predictions
     decided = []
 
     def validate_while_the_organizers_decide(*args, **kwargs):
@@ -272,7 +276,7 @@ def test_a_ban_or_decision_taken_during_an_upload_holds(decision, entry, alice, 
         decided.append(True)
         return real_validate(*args, **kwargs)
 
-    monkeypatch.setattr(services, "validate_predictions", validate_while_the_organizers_decide)
+    monkeypatch.setattr(intake, "validate_predictions", validate_while_the_organizers_decide)
     result = attempt(entry, alice, demo_val, tmp_path=tmp_path)
 
     assert decided == [True]  # the decision landed between the first checks and the locked re-check
@@ -394,14 +398,14 @@ MODES = {
 
 
 def scored(user, phase, language="zh", data=None, **method):
-    submission = services.submit(
+    submission = intake.submit(
         user=user,
         phase=phase,
         language=language,
         data=data or demo_file(f"{phase.slug}-{language}.json"),
-        method=services.MethodInfo(is_public=True, **method),
+        method=intake.MethodInfo(is_public=True, **method),
     )
-    assert services.score_submission(submission.pk).outcome == services.Outcome.FINISHED
+    assert scoring.score_submission(submission.pk).outcome == scoring.Outcome.FINISHED
     return Submission.objects.select_related("current_result").get(pk=submission.pk)
 
 
@@ -454,15 +458,13 @@ def test_board_visibility_on_every_entry_point(mode, viewer, alice, admin_user, 
 def judged_val(demo_val, settings):
     with FakeJudge() as judge:
         settings.JUDGE_DEFAULTS = {"backoff_base": 0.01, "concurrency": 4}
-        demo_val.judge_base_url = judge.base_url
-        demo_val.judge_model = "fake-judge-1"
-        demo_val.save()
+        set_judge(demo_val, base_url=judge.base_url, model="fake-judge-1")
         yield demo_val
 
 
 def judge(submission: Submission) -> JudgeRun:
     run = JudgeRun.objects.filter(submission=submission).latest("created_at")
-    judging.judge_result(run.pk)
+    runner.judge_result(run.pk)
     run.refresh_from_db()
     return run
 
@@ -486,7 +488,7 @@ def test_a_frozen_board_shows_the_state_at_the_freeze_to_the_public_and_live_to_
     old_metrics = {**Result.objects.get(pk=early.current_result_id).metrics, "cider": 0.125}
     assert "l1" in old_metrics
     Result.objects.filter(pk=early.current_result_id).update(metrics=old_metrics)  # an older evaluation's numbers
-    rescored = services.rescore(early.pk)
+    rescored = scoring.rescore(early.pk)
     judge(early)  # completes now, after the freeze: promoted now
     assert Submission.objects.get(pk=early.pk).current_result_id == rescored.pk
 
@@ -502,6 +504,7 @@ def test_a_frozen_board_shows_the_state_at_the_freeze_to_the_public_and_live_to_
 
     phase.frozen_at = now - timedelta(hours=1)
     phase.save()
+    refresh_boards(phase)  # the moments above were moved by hand
     board = Board.objects.get(phase=phase, key="l1")
 
     public = APIClient().get("/api/v1/challenges/demo/phases/val/leaderboards/en/l1/").json()
@@ -522,7 +525,7 @@ def test_a_frozen_board_shows_the_state_at_the_freeze_to_the_public_and_live_to_
     assert "l1" in rows["judged-late"]["scores"]
 
     # The same through the selector, with an explicit moment.
-    as_of_rows = selectors.board_rows(phase, "en", board, as_of=phase.frozen_at)
+    as_of_rows = stored_rows(phase, "en", board, as_of=phase.frozen_at)
     assert [row.method_name for row in as_of_rows] == [row["method_name"] for row in public["rows"]]
 
     frozen_html = Client().get("/c/demo/val/en/l1/").content.decode()
@@ -678,6 +681,7 @@ def moderated_board(alice, bob, demo_val):
         citation="Paper B " + XSS,
         scores={"cider": 0.0001},
     )
+    refresh_boards(demo_val)  # moderated, banned and baselines set by hand above, as with SQL
     return entries
 
 

@@ -13,7 +13,7 @@ from kombu import Connection
 
 from leaderboard.operations import broker
 from leaderboard.operations import selectors as operations
-from leaderboard.submissions import services
+from leaderboard.submissions import intake, lifecycle
 from leaderboard.submissions.models import Status, Submission
 from tests.support.processes import WorkerProcess, purge_queues
 from tests.support.service import api_client_for, demo_file, make_participant
@@ -39,7 +39,7 @@ def organizer(db):
 
 
 def submitted(user, phase, language="en") -> Submission:
-    return services.submit(user=user, phase=phase, language=language, data=demo_file(f"val-{language}.json"))
+    return intake.submit(user=user, phase=phase, language=language, data=demo_file(f"val-{language}.json"))
 
 
 def client_for(user=None) -> Client:
@@ -53,7 +53,7 @@ def client_for(user=None) -> Client:
 def busy_queue(alice, bob, demo_val):
     """Alice's first submission running for 5 minutes, Bob's and Alice's second waiting."""
     running = submitted(alice, demo_val, "en")
-    services.transition(running.pk, Status.SUBMITTED, Status.RUNNING, started_at=timezone.now() - timedelta(minutes=5))
+    lifecycle.transition(running.pk, Status.SUBMITTED, Status.RUNNING, started_at=timezone.now() - timedelta(minutes=5))
     waiting_bob = submitted(bob, demo_val, "zh")
     waiting_alice = submitted(alice, demo_val, "zh")
     Submission.objects.filter(pk=waiting_bob.pk).update(created_at=timezone.now() - timedelta(minutes=7))
@@ -66,7 +66,7 @@ def busy_queue(alice, bob, demo_val):
 def test_queue_position_counts_the_waiting_submissions_created_earlier(alice, bob, demo_val):
     first, second, third = submitted(alice, demo_val), submitted(bob, demo_val, "zh"), submitted(alice, demo_val, "zh")
     assert [operations.queue_position(s) for s in (first, second, third)] == [1, 2, 3]
-    services.transition(first.pk, Status.SUBMITTED, Status.RUNNING, started_at=timezone.now())
+    lifecycle.transition(first.pk, Status.SUBMITTED, Status.RUNNING, started_at=timezone.now())
     for s in (first, second, third):
         s.refresh_from_db()
     assert [operations.queue_position(s) for s in (first, second, third)] == [None, 1, 2]

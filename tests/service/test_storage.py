@@ -17,11 +17,11 @@ from botocore.exceptions import ClientError
 from django.core.management import call_command
 
 from evaluation.references import reference_hash
-from leaderboard.challenges.bundles import dump_references
+from leaderboard.challenges.bundle_export import dump_references
 from leaderboard.challenges.models import ReferenceSet
 from leaderboard.challenges.services import load_bundle
 from leaderboard.settings import default_storage_from
-from leaderboard.submissions import services
+from leaderboard.submissions import intake, scoring
 from leaderboard.submissions.models import Status, Submission
 from tests.support.data import ROOT
 from tests.support.processes import WorkerProcess, purge_queues, wait_for_status
@@ -40,13 +40,16 @@ def test_an_upload_is_a_private_object_in_the_bucket(s3, alice, demo_val, settin
 
     submission = Submission.objects.get(pk=response.json()["id"])
     key = s3.key(submission.predictions_file.name)
+    parsed_key = s3.key(submission.parsed_file.name)
     assert key.startswith("leaderboard/submissions/demo/val/")
-    assert s3.keys() == [key]
+    assert s3.keys() == sorted([key, parsed_key])
     assert s3.read(key) == data
+    assert json.loads(s3.read(parsed_key)) == json.loads(data)
     assert files_under(Path(settings.MEDIA_ROOT)) == []
 
     client = s3.server.client()
-    assert public_grants(client.get_object_acl(Bucket=s3.bucket, Key=key)) == []
+    for private in (key, parsed_key):
+        assert public_grants(client.get_object_acl(Bucket=s3.bucket, Key=private)) == []
     anonymous = requests.get(f"{s3.server.endpoint}/{s3.bucket}/{key}", timeout=10)
     assert anonymous.status_code == 403 and data not in anonymous.content
     # Nor at the bucket level: no public grant, no policy, which is what makes S3 refuse anonymous
@@ -77,11 +80,13 @@ def test_a_worker_scores_a_file_in_the_bucket_as_one_on_disk(transactional_db, s
 
     # The same file, stored on disk and scored in this process.
     settings.STORAGES = {**settings.STORAGES, "default": default_storage_from({})}
-    on_disk = services.submit(user=alice, phase=demo_val, language="zh", data=data, filename="val-zh.json")
+    on_disk = intake.submit(user=alice, phase=demo_val, language="zh", data=data, filename="val-zh.json")
     purge_queues()  # no worker takes it: it is scored here
-    assert services.score_submission(on_disk.pk).outcome == services.Outcome.FINISHED
+    assert scoring.score_submission(on_disk.pk).outcome == scoring.Outcome.FINISHED
     on_disk.refresh_from_db()
-    assert files_under(Path(settings.MEDIA_ROOT)) == [Path(settings.MEDIA_ROOT) / on_disk.predictions_file.name]
+    assert files_under(Path(settings.MEDIA_ROOT)) == sorted(
+        Path(settings.MEDIA_ROOT) / name for name in (on_disk.predictions_file.name, on_disk.parsed_file.name)
+    )
 
     assert from_s3.current_result.metrics == on_disk.current_result.metrics
     assert from_s3.current_result.reference_hash == on_disk.current_result.reference_hash

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from leaderboard.audit.services import events_for
 from leaderboard.judging.models import JudgeRun, JudgeStatus
-from leaderboard.submissions import services
+from leaderboard.submissions import intake
 from leaderboard.submissions.models import Result, Submission
 from leaderboard.submissions.requeue import SWEEP_ACTOR, requeue_waiting
 from tests.support.processes import WorkerProcess, purge_queues, wait_for_status
@@ -48,7 +48,7 @@ def test_the_sweep_on_a_real_worker_scores_a_submission_whose_message_was_lost(
 
 def test_the_sweep_waits_the_bound_and_queues_the_same_submission_once_per_bound(db, alice, demo_val):
     # Inside a test's transaction the upload's message is never sent: it waits as if it had been lost.
-    submission = services.submit(user=alice, phase=demo_val, language="en", data=demo_file("val-en.json"))
+    submission = intake.submit(user=alice, phase=demo_val, language="en", data=demo_file("val-en.json"))
     try:
         assert requeue_waiting(BOUND, SWEEP_ACTOR).submissions == []  # younger than the bound
 
@@ -70,7 +70,7 @@ def test_the_sweep_waits_the_bound_and_queues_the_same_submission_once_per_bound
 
 
 def test_the_sweep_queues_again_waiting_and_overdue_judge_runs(db, alice, demo_val):
-    submission = services.submit(user=alice, phase=demo_val, language="en", data=demo_file("val-en.json"))
+    submission = intake.submit(user=alice, phase=demo_val, language="en", data=demo_file("val-en.json"))
     long_ago = timezone.now() - timedelta(minutes=30)
     runs = {}
     for status, resume_at in (

@@ -86,18 +86,18 @@ def _file(data: bytes):
 
 
 def test_a_run_over_the_soft_time_limit_fails_with_the_reason(transactional_db, tmp_path, alice, demo_val, monkeypatch):
-    from leaderboard.submissions import services
+    from leaderboard.submissions import intake
     from tests.support.processes import WorkerProcess
     from workers.tasks import score_submission
 
     # The worker's METEOR needs seconds to start, so a 1-second limit always trips. Celery sends the
     # limits with each message, from the process that queues it; this test queues its own message.
     monkeypatch.setenv("SCORING_SOFT_TIME_LIMIT", "1")
-    monkeypatch.setattr(services, "enqueue_scoring", lambda submission_id: True)
+    monkeypatch.setattr(intake, "enqueue_scoring", lambda submission_id: True)
     worker = WorkerProcess(tmp_path / "worker.log")
     worker.start()
     try:
-        submission = services.submit(user=alice, phase=demo_val, language="en", data=demo_file("val-en.json"))
+        submission = intake.submit(user=alice, phase=demo_val, language="en", data=demo_file("val-en.json"))
         score_submission.apply_async((submission.pk,), soft_time_limit=1, time_limit=60)
         submission = wait_for_status(submission.pk, timeout=120)
     finally:

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from leaderboard.submissions import services
+from leaderboard.submissions import intake
 from leaderboard.submissions.models import Submission
 
 from .service import demo_file
@@ -55,13 +55,13 @@ def messages_of(response) -> list[str]:
 
 def uploaded(user, phase, language="en") -> Submission:
     """A submission waiting to be scored (nothing consumes the queue in these tests)."""
-    return services.submit(
+    return intake.submit(
         user=user,
         phase=phase,
         language=language,
         data=demo_file(f"val-{language}.json"),
         filename="p.json",
-        method=services.MethodInfo(method_name="m", is_public=True),
+        method=intake.MethodInfo(method_name="m", is_public=True),
     )
 
 
@@ -73,6 +73,9 @@ def change_form_data(response) -> dict:
         for field in form:
             value = field.value()
             widget = field.field.widget
+            if field.field.show_hidden_initial and value is not None:
+                # A field with a callable default carries its initial value in a hidden input too.
+                data[field.html_initial_name] = value
             if isinstance(widget, forms.MultiWidget):
                 for index, part in enumerate(widget.decompress(value)):
                     data[f"{field.html_name}_{index}"] = "" if part is None else str(part)

@@ -5,24 +5,37 @@ from __future__ import annotations
 
 import time
 
+from leaderboard.challenges.models import JudgeSettings, Phase
+from leaderboard.challenges.selectors import judge_settings_of
 from leaderboard.judging.models import JudgeRun
-from leaderboard.submissions import services
+from leaderboard.submissions import intake, scoring
 from leaderboard.submissions.models import Submission
 
 from .service import demo_file
 
 
+def set_judge(phase: Phase, **values) -> JudgeSettings:
+    """Store ``values`` (``JudgeSettings`` fields: base_url="...", model="...") as the phase's judge settings,
+    checked as the admin and the bundle loader check them."""
+    settings = judge_settings_of(phase)
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.full_clean()
+    settings.save()
+    return settings
+
+
 def scored_submission(user, phase, language="en", name=None) -> Submission:
     """Upload and compute the classic metrics in-process; the judge run is left queued."""
-    submission = services.submit(
+    submission = intake.submit(
         user=user,
         phase=phase,
         language=language,
         data=demo_file(name or f"val-{language}.json"),
         filename="p.json",
-        method=services.MethodInfo(method_name="m", is_public=True),
+        method=intake.MethodInfo(method_name="m", is_public=True),
     )
-    assert services.score_submission(submission.pk).outcome == services.Outcome.FINISHED
+    assert scoring.score_submission(submission.pk).outcome == scoring.Outcome.FINISHED
     submission.refresh_from_db()
     return submission
 

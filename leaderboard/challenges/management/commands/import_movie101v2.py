@@ -3,7 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluation.errors import EvaluationError
-from leaderboard.challenges.bundles import BUNDLE_FILE, BundleError, dump_bundle, validate_bundle
+from leaderboard.challenges.bundle_export import dump_bundle
+from leaderboard.challenges.bundles import BUNDLE_FILE, BundleError, validate_bundle
 from leaderboard.challenges.services import load_bundle, movie101v2_bundle
 
 from ._audit_options import add_audit_arguments, audit_actor

@@ -1,6 +1,6 @@
 """Upload a predictions file from the command line, as a team member.
 
-The same path as the site and the API: ``services.submit_upload``, so the
+The same path as the site and the API: ``intake.submit_upload``, so the
 same validation, the same eligibility check (``rules.submission_refusal``)
 and the same limits, counted under the team's row lock.
 """
@@ -15,7 +15,7 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from leaderboard.challenges.models import Phase
-from leaderboard.submissions import services
+from leaderboard.submissions import intake
 from leaderboard.submissions.models import Submission
 
 #: Exit statuses: 1 a bad argument, 2 the file was rejected, 3 the submission was refused.
@@ -61,7 +61,7 @@ class Command(BaseCommand):
         if problems:
             raise CommandError("\n".join(problems))
         path = Path(file)
-        method = services.MethodInfo(
+        method = intake.MethodInfo(
             method_name=options["method_name"],
             method_description=options["method_description"],
             paper_url=options["paper_url"],
@@ -70,7 +70,7 @@ class Command(BaseCommand):
         )
         try:
             with path.open("rb") as handle:
-                submission = services.submit_upload(
+                submission = intake.submit_upload(
                     user=account,
                     phase=phase_obj,
                     language=language,
@@ -80,9 +80,9 @@ class Command(BaseCommand):
                 )
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from None
-        except services.SubmissionRefused as exc:
+        except intake.SubmissionRefused as exc:
             raise CommandError(exc.refusal.message, returncode=EXIT_REFUSED) from None
-        except services.SubmissionRejected as exc:
+        except intake.SubmissionRejected as exc:
             listing = "\n".join(f"  - {problem.message}" for problem in exc.problems)
             raise CommandError(
                 f"The file was rejected. Nothing was stored and no limit was used:\n{listing}",

@@ -1,0 +1,299 @@
+"""Ranking a phase's boards from the submissions, their results and the baselines.
+
+This is the expensive side: it reads every finished public entry of the phase. It runs on
+write (``services.refresh_boards``), never on a board view, and returns every entry, those the
+public does not see included, marked (the view filters them per viewer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+
+from django.db.models import Q
+
+from evaluation.judge import JudgeIdentity
+from evaluation.metrics import STAGE_METRICS
+from leaderboard.challenges.models import Phase
+from leaderboard.judging.models import JudgeStatus
+from leaderboard.submissions.models import Result, Status, Submission
+
+from .models import Baseline, Board, BoardEntry
+from .ranking import Entry, place_unranked, rank_entries
+
+#: ``BoardRow.other_judge``: the entry was judged with a configuration other than the board's.
+OTHER_CONFIGURATION = "other_configuration"
+#: ``BoardRow.other_judge``: an external baseline's stage numbers, as its source reported them.
+REPORTED_BY_SOURCE = "reported_by_source"
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    #: None for a row shown without a rank: a baseline, or an entry kept off the public board.
+    rank: int | None
+    team: str
+    method_name: str
+    #: None for an external baseline (``boards.Baseline``).
+    submission_id: int | None
+    submitted_at: datetime | None
+    scores: dict[str, float]
+    paper_url: str
+    code_url: str
+    missing_clips: int
+    #: The model that judged this entry's L1 and L2, if any.
+    judge_model: str = ""
+    #: Stage scores from a judge configuration other than the board's: shown, flagged, never ranked.
+    other_judge_scores: dict[str, float] = field(default_factory=dict)
+    #: Why ``other_judge_scores`` are not the board's judge's, when there are any: ``OTHER_CONFIGURATION``
+    #: (an entry judged with another configuration) or ``REPORTED_BY_SOURCE`` (an external baseline's numbers).
+    other_judge: str = ""
+    #: A baseline: placed by score, never ranked, never counted as a team.
+    baseline: bool = False
+    citation: str = ""
+    #: Why the public does not see this entry ("hidden", "disqualified", "banned") and the reason.
+    #: Such rows reach organizers (all of them) and the entry's own team (``selectors.board_view``).
+    moderation: str = ""
+    moderation_reason: str = ""
+    #: The entry's team: whose members see it when it is moderated. None for an external baseline.
+    team_id: int | None = None
+
+
+#: ``BoardRow`` fields stored under another name in ``BoardEntry``.
+_ENTRY_NAMES = {"team": "team_name"}
+
+
+def entry_from_row(row: BoardRow, **key) -> BoardEntry:
+    """The stored form of ``row``; ``key`` gives its board, language, moment and position."""
+    return BoardEntry(
+        **key, **{_ENTRY_NAMES.get(name.name, name.name): getattr(row, name.name) for name in fields(row)}
+    )
+
+
+def row_from_entry(entry: BoardEntry) -> BoardRow:
+    return BoardRow(**{name.name: getattr(entry, _ENTRY_NAMES.get(name.name, name.name)) for name in fields(BoardRow)})
+
+
+def rank_boards(
+    phase: Phase, language: str, boards: Iterable[Board], *, as_of: datetime | None, judge_signature: str
+) -> dict[int, list[BoardRow]]:
+    """Every row of each board of ``phase`` in ``language``, in board order, keyed by board id.
+
+    * ``as_of``: the boards as they stood then: entries submitted by then, each
+      with the result current then, its stage scores only if the judge had
+      finished by then. None: the live boards.
+    * Ranked by ``ranking.rank_entries``; hidden and disqualified entries and
+      banned teams' entries are kept, marked and without a rank, placed by score.
+    * Baselines (flagged submissions and the phase's external baselines) are
+      placed by score, marked, without a rank and never counted as a team.
+    * Stage scores count only when the board's judge (``judge_signature``, the
+      one in effect at ``as_of``) produced them; an entry judged otherwise keeps
+      them, flagged, out of the ranking. An external baseline's stage scores
+      come from its source's judge: flagged the same way.
+    """
+    candidates = _candidates(phase, language, as_of)
+    baselines = list(Baseline.objects.filter(phase=phase, language=language))
+    return {
+        board.pk: _rank_board(board, candidates, baselines, judge_signature, best_per_team=not phase.show_all_entries)
+        for board in boards
+    }
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A finished public (or baseline) submission with the result it is placed by."""
+
+    submission: Submission
+    result: Result
+    scores: dict[str, float]
+
+
+def _rank_board(
+    board: Board,
+    candidates: list[_Candidate],
+    baselines: list[Baseline],
+    judge_signature: str,
+    *,
+    best_per_team: bool,
+) -> list[BoardRow]:
+    ranked_entries, unranked_entries = [], []
+    for candidate in candidates:
+        submission, result = candidate.submission, candidate.result
+        scores = dict(candidate.scores)
+        other_judge = {}
+        result_judge = JudgeIdentity.from_dict(result.judge)
+        if result_judge.signature != judge_signature:
+            other_judge = _other_judge_scores(scores, board)
+        moderation, reason = _moderation(submission)
+        entry = Entry(
+            submission_id=submission.pk,
+            team_id=submission.team_id,
+            created_at=submission.created_at,
+            scores=scores,
+            payload=BoardRow(
+                rank=None,
+                team=submission.team.name,
+                method_name=submission.method_name,
+                submission_id=submission.pk,
+                submitted_at=submission.created_at,
+                scores={},
+                paper_url=submission.paper_url,
+                code_url=submission.code_url,
+                missing_clips=result.missing_clips,
+                judge_model=result_judge.model,
+                other_judge_scores=other_judge,
+                other_judge=OTHER_CONFIGURATION if other_judge else "",
+                baseline=submission.is_baseline,
+                citation=submission.baseline_citation if submission.is_baseline else "",
+                moderation=moderation,
+                moderation_reason=reason,
+                team_id=submission.team_id,
+            ),
+        )
+        (unranked_entries if moderation or submission.is_baseline else ranked_entries).append(entry)
+    for baseline in baselines:
+        scores = dict(baseline.scores)
+        other_judge = _other_judge_scores(scores, board)  # the source's judge (a paper's GPT), never the board's
+        unranked_entries.append(
+            Entry(
+                submission_id=0,
+                team_id=0,
+                created_at=None,
+                scores=scores,
+                payload=BoardRow(
+                    rank=None,
+                    team="",
+                    method_name=baseline.method_name,
+                    submission_id=None,
+                    submitted_at=None,
+                    scores={},
+                    paper_url=baseline.url,
+                    code_url="",
+                    missing_clips=0,
+                    other_judge_scores=other_judge,
+                    other_judge=REPORTED_BY_SOURCE if other_judge else "",
+                    baseline=True,
+                    citation=baseline.citation,
+                ),
+            )
+        )
+
+    ranked = rank_entries(ranked_entries, board.columns, best_per_team=best_per_team)
+    return [
+        replace(
+            placed.entry.payload,
+            rank=placed.rank,
+            scores={name: placed.entry.scores[name] for name in board.columns if name in placed.entry.scores},
+        )
+        for placed in place_unranked(ranked, unranked_entries, board.columns)
+    ]
+
+
+_ROW_FIELDS = (
+    "id",
+    "team__name",
+    "team__banned",
+    "team__ban_reason",
+    "team_id",
+    "method_name",
+    "paper_url",
+    "code_url",
+    "created_at",
+    "moderation",
+    "moderation_reason",
+    "is_baseline",
+    "baseline_citation",
+)
+
+
+def _candidates(phase: Phase, language: str, as_of: datetime | None) -> list[_Candidate]:
+    """The entries the boards place: finished, public or baseline, each with the result shown at ``as_of``."""
+    submissions = Submission.objects.filter(
+        Q(is_public=True) | Q(is_baseline=True),
+        phase=phase,
+        language=language,
+        status=Status.FINISHED,
+        current_result__isnull=False,
+    )
+    if as_of is None:
+        submissions = submissions.select_related("current_result").only(
+            *_ROW_FIELDS,
+            "current_result__metrics",
+            "current_result__missing_clips",
+            "current_result__judge",
+        )
+    else:
+        submissions = submissions.filter(created_at__lte=as_of).only(*_ROW_FIELDS)
+    submissions = list(submissions.select_related("team"))
+    results = (
+        {
+            submission.pk: (submission.current_result, dict(submission.current_result.metrics))
+            for submission in submissions
+        }
+        if as_of is None
+        else _results_as_of([submission.pk for submission in submissions], as_of)
+    )
+    return [_Candidate(submission, *results[submission.pk]) for submission in submissions if submission.pk in results]
+
+
+def _other_judge_scores(scores: dict[str, float], board: Board) -> dict[str, float]:
+    """Take the stage scores out of ``scores`` (they no longer place the entry); return those the board shows."""
+    taken = {name: scores.pop(name) for name in STAGE_METRICS if name in scores}
+    return {name: value for name, value in taken.items() if name in board.columns}
+
+
+def _moderation(submission: Submission) -> tuple[str, str]:
+    """Why the public does not see this entry, if it does not: ("hidden" | "disqualified" | "banned", reason)."""
+    if submission.moderation:
+        return submission.moderation, submission.moderation_reason
+    if submission.team.banned and not submission.is_baseline:
+        return "banned", submission.team.ban_reason
+    return "", ""
+
+
+def _results_as_of(submission_ids: list[int], as_of: datetime) -> dict[int, tuple[Result, dict[str, float]]]:
+    """Each submission's result as the boards showed it at ``as_of``, with the scores shown then.
+
+    An upload's first result was current from its creation; a re-score's
+    became current when its judge run ended complete (or found no judge).
+    Stage scores count only from a judge run that had completed by ``as_of``.
+    """
+    results = (
+        Result.objects.filter(submission_id__in=submission_ids, created_at__lte=as_of)
+        .select_related("judge_run")
+        .only(
+            "id",
+            "submission_id",
+            "metrics",
+            "missing_clips",
+            "judge",
+            "created_at",
+            "judge_run__status",
+            "judge_run__finished_at",
+            "judge_run__promote_when_complete",
+        )
+        .order_by("submission_id", "created_at", "id")
+    )
+    shown: dict[int, tuple[datetime, Result]] = {}
+    for result in results:
+        run = getattr(result, "judge_run", None)
+        if run is not None and run.promote_when_complete:
+            promoted = run.status in (JudgeStatus.COMPLETE, JudgeStatus.NOT_CONFIGURED) and run.finished_at
+            current_from = run.finished_at if promoted and run.finished_at <= as_of else None
+        else:
+            current_from = result.created_at  # the upload's result, current as soon as it was stored
+        if current_from is not None and (
+            result.submission_id not in shown or current_from >= shown[result.submission_id][0]
+        ):
+            shown[result.submission_id] = (current_from, result)
+    picked = {}
+    for submission_id, (_, result) in shown.items():
+        run = getattr(result, "judge_run", None)
+        scores = dict(result.metrics)
+        judged_by_then = run is None or (
+            run.status == JudgeStatus.COMPLETE and run.finished_at is not None and run.finished_at <= as_of
+        )
+        if not judged_by_then:
+            scores = {name: value for name, value in scores.items() if name not in STAGE_METRICS}
+        picked[submission_id] = (result, scores)
+    return picked

@@ -1,0 +1,94 @@
+"""Reading the boards: the stored rows a viewer may see, and the board a URL names.
+
+A board view reads the rows ``services.refresh_boards`` stored; it ranks nothing. The one write
+here is the self-healing one: stored rows whose inputs changed without a write that refreshed
+them (a judge setting in the environment, a phase edited in place) are ranked again first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from leaderboard.challenges.models import Phase
+from leaderboard.challenges.selectors import phase_languages
+from leaderboard.submissions import rules
+
+from . import services
+from .judges import BoardJudge, board_judge
+from .models import Board, BoardEntry, BoardMoment, BoardSnapshot
+from .rows import BoardRow, row_from_entry
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """A board as one viewer sees it: its rows, and which moment they show."""
+
+    rows: list[BoardRow]
+    #: The moment the rows stand at (the freeze date), or None for the live board.
+    as_of: datetime | None
+    #: The phase's freeze date once it has passed, whoever looks.
+    frozen_at: datetime | None
+    #: Whether the rows include every entry the public does not see (organizers).
+    with_moderated: bool
+    #: The viewer's team, whose own moderated entries the rows include, marked (a signed-in participant).
+    moderated_team_id: int | None = None
+    #: The judge whose stage numbers the rows rank: the one in effect at ``as_of``.
+    judge: BoardJudge | None = None
+
+
+def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: datetime | None = None) -> BoardView:
+    """The board ``viewer`` sees: organizers the live one with every entry marked, the public the
+    frozen one after the freeze date, without hidden, disqualified or banned teams' entries; a
+    team's member also sees the team's own such entries, marked with the reason, without a rank.
+
+    Who may see the board at all is ``rules.can_view_board``: ask it first (``visible_board``).
+    """
+    viewer = viewer or AnonymousUser()
+    as_of = rules.board_as_of(viewer, phase, at)
+    with_moderated = rules.can_view_moderated_entries(viewer)
+    moderated_team_id = None if with_moderated else rules.moderated_entries_team(viewer)
+    judge = board_judge(phase, language, as_of=as_of)
+    rows = [
+        row
+        for row in stored_rows(phase, language, board, as_of=as_of, judge=judge)
+        if not row.moderation or with_moderated or (row.team_id is not None and row.team_id == moderated_team_id)
+    ]
+    return BoardView(
+        rows=rows,
+        as_of=as_of,
+        frozen_at=phase.frozen_at if phase.is_frozen(at) else None,
+        with_moderated=with_moderated,
+        moderated_team_id=moderated_team_id,
+        judge=judge,
+    )
+
+
+def stored_rows(
+    phase: Phase, language: str, board: Board, *, as_of: datetime | None, judge: BoardJudge | None = None
+) -> list[BoardRow]:
+    """Every stored row of ``board`` at ``as_of`` (None: live), moderated ones included, in board order."""
+    moment = BoardMoment.FROZEN if as_of is not None else BoardMoment.LIVE
+    judge = judge or board_judge(phase, language, as_of=as_of)
+    snapshot = BoardSnapshot.objects.filter(phase=phase, language=language, moment=moment).first()
+    boards = list(Board.objects.filter(phase=phase))
+    if snapshot is None or snapshot.inputs != services.inputs_fingerprint(phase, moment, boards, judge.signature):
+        services.refresh_if_out_of_date(phase, language, moment, judge.signature)
+    entries = BoardEntry.objects.filter(board=board, language=language, moment=moment).order_by("position")
+    return [row_from_entry(entry) for entry in entries]
+
+
+def visible_board(user, phase: Phase, language: str, stage: str) -> Board:
+    """The board ``stage`` of ``phase`` in ``language``, as the site and the API serve it.
+
+    Http404 when the board does not exist, the phase does not score ``language``, or ``user`` may not
+    see the phase's boards (``rules.can_view_board``): a hidden board is not confirmed to exist.
+    """
+    board = get_object_or_404(Board, phase=phase, key=stage)
+    if language not in phase_languages(phase) or not rules.can_view_board(user, phase):
+        raise Http404
+    return board

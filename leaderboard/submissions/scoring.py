@@ -1,0 +1,246 @@
+"""Scoring a submission: queueing it, claiming it, computing its classic metrics, storing them; re-scoring.
+
+A run claims its submission with a lease (``running``) and ends it ``finished`` or ``failed``
+through ``lifecycle.transition``; the team hears the outcome by email once the scores are final.
+The predictions come from ``files.read_predictions``, parsed and validated once, on upload.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+import evaluation
+from evaluation.errors import EvaluationError
+from leaderboard import queueing
+from leaderboard.boards.services import refresh_boards
+from leaderboard.challenges.models import ReferenceSet
+from leaderboard.judging.lifecycle import start_judging
+from leaderboard.notifications.services import enqueue_on_commit
+from leaderboard.statemachine import claim_lease, lease_retry_seconds
+
+from .files import FILE_MISSING, NOT_CHARGED, ScoringFailed, read_predictions
+from .lifecycle import transition
+from .models import TRANSITIONS, Result, Status, Submission
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """How a scoring task ended; a ``str``, so logs, comparisons and Celery's JSON results see the value."""
+
+    FINISHED = "finished"
+    FAILED = "failed"
+    #: Already finished, failed or cancelled: nothing to do.
+    SKIPPED = "skipped"
+    #: Another attempt holds a live lease; ask again when it expires.
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class ScoringOutcome:
+    outcome: Outcome
+    retry_in_seconds: float | None = None
+
+
+def enqueue_scoring(submission_id: int) -> bool:
+    """Queue a scoring run. A broker outage leaves the submission waiting, not lost."""
+    return queueing.send(
+        queueing.SCORE_SUBMISSION,
+        submission_id,
+        log=logger,
+        unsent=f"could not queue submission {submission_id}; it stays submitted until it is queued again",
+    )
+
+
+def duration_text(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{seconds // 60} minutes"
+
+
+def failure_reasons() -> dict[str, str]:
+    return {
+        "time_limit": f"Scoring took longer than the limit of {duration_text(settings.SCORING_SOFT_TIME_LIMIT)} "
+        f"and was stopped. {NOT_CHARGED} "
+        "Please submit again; if it happens twice, contact the organizers.",
+        "internal": f"The scorer hit an internal error; the organizers can see it in the logs. {NOT_CHARGED} "
+        "Please submit again later.",
+        "crashed": f"Scoring was interrupted {settings.SCORING_MAX_ATTEMPTS} times (the worker stopped). "
+        f"{NOT_CHARGED} Please contact the organizers.",
+        "no_references": f"This phase no longer has references for this language. {NOT_CHARGED} "
+        "Please contact the organizers.",
+        "file_missing": FILE_MISSING,
+    }
+
+
+def score_submission(submission_id: int) -> ScoringOutcome:
+    """Score one submission, from ``submitted`` to ``finished`` or ``failed``."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.SCORING_HARD_TIME_LIMIT + 60)
+    claimed = claim_lease(
+        Submission,
+        TRANSITIONS,
+        submission_id,
+        (Status.SUBMITTED, Status.RUNNING),
+        Status.RUNNING,
+        now=now,
+        lease=lease,
+        # A running submission is taken over only once its lease ran out,
+        # which happens only when the attempt holding it died.
+        condition=Q(status=Status.SUBMITTED) | Q(lease_expires_at__lt=now),
+    )
+    if not claimed:
+        retry = lease_retry_seconds(Submission, submission_id, Status.RUNNING)
+        return ScoringOutcome(Outcome.SKIPPED if retry is None else Outcome.BUSY, retry_in_seconds=retry)
+
+    submission = Submission.objects.select_related("phase").get(pk=submission_id)
+    attempt = submission.attempts
+    if attempt > settings.SCORING_MAX_ATTEMPTS:
+        return _fail(submission_id, attempt, failure_reasons()["crashed"])
+    try:
+        result = compute_classic(submission)
+    except ScoringFailed as failure:
+        return _fail(submission_id, attempt, failure.reason)
+
+    with transaction.atomic():
+        finished = transition(
+            submission_id,
+            Status.RUNNING,
+            Status.FINISHED,
+            condition=Q(attempts=attempt),
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            error="",
+        )
+        if not finished:
+            logger.warning("submission %s changed while it was scored (cancelled?); result dropped", submission_id)
+            return ScoringOutcome(Outcome.SKIPPED)
+        store_result(submission, result, make_current=True)
+        # The email goes out once the scores are final: now, or when the judge run ends.
+        notify_on_commit(submission_id, "finished")
+    logger.info("submission %s finished in %.1f s", submission_id, result.duration_seconds)
+    return ScoringOutcome(Outcome.FINISHED)
+
+
+def compute_classic(submission: Submission) -> evaluation.ScoreResult:
+    """The classic metrics of a submission against its phase's current references."""
+    try:
+        reference_set = ReferenceSet.objects.get(phase=submission.phase, language=submission.language)
+    except ReferenceSet.DoesNotExist:
+        logger.error(
+            "submission %s: phase %s has no %s references", submission.pk, submission.phase, submission.language
+        )
+        raise ScoringFailed(failure_reasons()["no_references"]) from None
+    predictions = read_predictions(submission, reference_set.narrations)
+    try:
+        return evaluation.score(
+            reference_set.narrations, predictions, submission.language, allow_partial=submission.phase.allow_partial
+        )
+    except EvaluationError as exc:
+        logger.exception("submission %s: scoring failed", submission.pk)
+        raise ScoringFailed(
+            f"Scoring failed: {exc}. This run does not count against your team's limits. "
+            "Please submit again later; if it happens twice, contact the organizers."
+        ) from exc
+
+
+def store_result(
+    submission: Submission, result: evaluation.ScoreResult, *, make_current: bool, rescore_key: str = ""
+) -> Result:
+    """Keep a scoring run's numbers and start its judge stage. Call inside a transaction.
+
+    On upload the classic numbers show at once (``make_current``); a re-score
+    replaces the current result only once its judge stage is done.
+    """
+    stored = Result.objects.create(
+        submission=submission,
+        metrics=result.metrics,
+        per_clip=result.per_clip,
+        clips=result.clips,
+        missing_clips=result.missing_clips,
+        evaluation_version=result.versions["evaluation"],
+        protocol=result.versions["protocol"],
+        versions=result.versions,
+        reference_hash=result.reference_hash,
+        duration_seconds=result.duration_seconds,
+        rescore_key=rescore_key,
+    )
+    if make_current:
+        Submission.objects.filter(pk=submission.pk).update(current_result=stored)
+    start_judging(stored, promote_when_complete=not make_current)
+    if make_current:
+        refresh_boards(submission.phase_id, submission.language)
+    return stored
+
+
+def rescore(submission_id: int, request_key: str = "") -> Result | None:
+    """Score a finished submission again and keep the new result beside the old ones.
+
+    The boards keep showing the current result until the new one has its
+    stage scores (or the phase has no judge); judge answers already in the
+    cache cost no calls. ``request_key`` names the re-score request: a second
+    delivery of the same request adds nothing. Returns None when the
+    submission is not finished or the request already has its result.
+    """
+    submission = Submission.objects.select_related("phase").get(pk=submission_id)
+    if submission.status != Status.FINISHED:
+        return None
+    if request_key and Result.objects.filter(submission=submission, rescore_key=request_key).exists():
+        logger.info("submission %s: re-score %s already done; skipped", submission_id, request_key)
+        return None
+    result = compute_classic(submission)
+    try:
+        with transaction.atomic():
+            stored = store_result(submission, result, make_current=False, rescore_key=request_key)
+    except IntegrityError:
+        # A duplicate delivery of the same request stored its result first.
+        logger.info("submission %s: re-score %s stored by another delivery; skipped", submission_id, request_key)
+        return None
+    logger.info("submission %s re-scored: result %s", submission_id, stored.pk)
+    return stored
+
+
+def enqueue_rescore(submission_id: int, request_key: str = "") -> bool:
+    return queueing.send(
+        queueing.RESCORE_SUBMISSION,
+        submission_id,
+        request_key,
+        log=logger,
+        unsent=f"could not queue the re-score of submission {submission_id}",
+    )
+
+
+def record_failure(submission_id: int, reason_key: str) -> bool:
+    """Mark a running submission failed for a reason the task saw (time limit, crash)."""
+    return _mark_failed(submission_id, failure_reasons()[reason_key])
+
+
+def _fail(submission_id: int, attempt: int, reason: str) -> ScoringOutcome:
+    _mark_failed(submission_id, reason, condition=Q(attempts=attempt))
+    return ScoringOutcome(Outcome.FAILED)
+
+
+def _mark_failed(submission_id: int, reason: str, condition: Q | None = None) -> bool:
+    failed = transition(
+        submission_id,
+        Status.RUNNING,
+        Status.FAILED,
+        condition=condition,
+        finished_at=timezone.now(),
+        lease_expires_at=None,
+        error=reason,
+    )
+    if failed:
+        notify_on_commit(submission_id, "failed")
+    return failed
+
+
+def notify_on_commit(submission_id: int, kind: str) -> None:
+    """Email the team's submitter the outcome (a Celery task, after the commit; sent once)."""
+    enqueue_on_commit(submission_id, kind)
