@@ -90,8 +90,17 @@ def place_unranked(
     They take no rank and move none: every ranked entry keeps the rank
     :func:`rank_entries` gave it. An unranked entry goes before the first
     ranked entry it beats on the columns, so after those it ties with.
+    Unranked entries that tie list the earlier submission first, then
+    external baselines (no submission) in the order given.
     """
-    waiting = sorted(unranked, key=lambda entry: score_key(entry.scores, columns))
+    waiting = sorted(
+        unranked,
+        key=lambda entry: (
+            score_key(entry.scores, columns),
+            entry.created_at is None,
+            (entry.created_at, entry.submission_id) if entry.created_at is not None else (),
+        ),
+    )
     placed: list[PlacedEntry] = []
     index = 0
     for item in ranked:

@@ -93,10 +93,56 @@ def rank_boards(
     """
     candidates = _candidates(phase, language, as_of)
     baselines = list(Baseline.objects.filter(phase=phase, language=language))
+    best_per_team = not phase.show_all_entries
     return {
-        board.pk: _rank_board(board, candidates, baselines, judge_signature, best_per_team=not phase.show_all_entries)
+        board.pk: _place(board, _entries(board, candidates, baselines, judge_signature), best_per_team)
         for board in boards
     }
+
+
+def rerank_team(
+    phase: Phase,
+    language: str,
+    boards: Iterable[Board],
+    stored: dict[int, list[BoardRow]],
+    *,
+    team_id: int,
+    as_of: datetime | None,
+    judge_signature: str,
+) -> dict[int, list[BoardRow]]:
+    """:func:`rank_boards` after a write that touched one team's entries only, from the ``stored`` rows.
+
+    Every other row stands as ranked (each team's best, or every entry; moderated entries and
+    baselines), so only the team's own entries are read again and everything is placed anew:
+    the work grows with the board and the team, not with the phase's submissions. Only valid while
+    the stored rows' inputs are current (``services.inputs_fingerprint``).
+    """
+    candidates = _candidates(phase, language, as_of, team_id=team_id)
+    best_per_team = not phase.show_all_entries
+    ranked = {}
+    for board in boards:
+        others = [_entry_of_row(row) for row in stored.get(board.pk, []) if row.team_id != team_id]
+        own_ranked, own_unranked = _entries(board, candidates, [], judge_signature)
+        ranked[board.pk] = _place(
+            board,
+            (
+                [entry for entry in others if entry.payload.rank is not None] + own_ranked,
+                [entry for entry in others if entry.payload.rank is None] + own_unranked,
+            ),
+            best_per_team,
+        )
+    return ranked
+
+
+def _entry_of_row(row: BoardRow) -> Entry:
+    """A stored row as the ranking takes it (an external baseline has neither submission nor team)."""
+    return Entry(
+        submission_id=row.submission_id or 0,
+        team_id=row.team_id or 0,
+        created_at=row.submitted_at,
+        scores=row.scores,
+        payload=row,
+    )
 
 
 @dataclass(frozen=True)
@@ -108,14 +154,10 @@ class _Candidate:
     scores: dict[str, float]
 
 
-def _rank_board(
-    board: Board,
-    candidates: list[_Candidate],
-    baselines: list[Baseline],
-    judge_signature: str,
-    *,
-    best_per_team: bool,
-) -> list[BoardRow]:
+def _entries(
+    board: Board, candidates: list[_Candidate], baselines: list[Baseline], judge_signature: str
+) -> tuple[list[Entry], list[Entry]]:
+    """The board's entries before ranking: those that take a rank, and those placed without one."""
     ranked_entries, unranked_entries = [], []
     for candidate in candidates:
         submission, result = candidate.submission, candidate.result
@@ -177,7 +219,11 @@ def _rank_board(
                 ),
             )
         )
+    return ranked_entries, unranked_entries
 
+
+def _place(board: Board, entries: tuple[list[Entry], list[Entry]], best_per_team: bool) -> list[BoardRow]:
+    ranked_entries, unranked_entries = entries
     ranked = rank_entries(ranked_entries, board.columns, best_per_team=best_per_team)
     return [
         replace(
@@ -206,8 +252,9 @@ _ROW_FIELDS = (
 )
 
 
-def _candidates(phase: Phase, language: str, as_of: datetime | None) -> list[_Candidate]:
-    """The entries the boards place: finished, public or baseline, each with the result shown at ``as_of``."""
+def _candidates(phase: Phase, language: str, as_of: datetime | None, *, team_id: int | None = None) -> list[_Candidate]:
+    """The entries the boards place (one team's, with ``team_id``): finished, public or baseline, each
+    with the result shown at ``as_of``."""
     submissions = Submission.objects.filter(
         Q(is_public=True) | Q(is_baseline=True),
         phase=phase,
@@ -215,6 +262,8 @@ def _candidates(phase: Phase, language: str, as_of: datetime | None) -> list[_Ca
         status=Status.FINISHED,
         current_result__isnull=False,
     )
+    if team_id is not None:
+        submissions = submissions.filter(team_id=team_id)
     if as_of is None:
         submissions = submissions.select_related("current_result").only(
             *_ROW_FIELDS,

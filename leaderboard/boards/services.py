@@ -27,14 +27,17 @@ from leaderboard.challenges.selectors import phase_languages
 
 from .judges import board_judge
 from .models import Board, BoardEntry, BoardMoment, BoardSnapshot
-from .rows import entry_from_row, rank_boards
+from .rows import entry_from_row, rank_boards, rerank_team, row_from_entry
 
 logger = logging.getLogger(__name__)
 
 
-def refresh_boards(phase: Phase | int, language: str | None = None) -> None:
+def refresh_boards(phase: Phase | int, language: str | None = None, *, team_id: int | None = None) -> None:
     """Rank the boards of ``phase`` (in ``language``, or in each it scores) again and store their rows.
 
+    ``team_id``: the write touched that team's entries only (a result, a moderation, a ban): the
+    other rows stand as stored and only the team's entries are read again (``rows.rerank_team``),
+    unless the stored rows are out of date, when everything is ranked from the database.
     Rankings of one phase take turns on its row, so the later one reads what the earlier
     one's write committed and the stored rows never go back to an older state.
     """
@@ -44,9 +47,9 @@ def refresh_boards(phase: Phase | int, language: str | None = None) -> None:
         boards = list(Board.objects.filter(phase=locked))
         languages = [language] if language else phase_languages(locked)
         for code in languages:
-            _store_moment(locked, code, boards, BoardMoment.LIVE, as_of=None)
+            _store_moment(locked, code, boards, BoardMoment.LIVE, as_of=None, team_id=team_id)
             if locked.frozen_at is not None:
-                _store_moment(locked, code, boards, BoardMoment.FROZEN, as_of=locked.frozen_at)
+                _store_moment(locked, code, boards, BoardMoment.FROZEN, as_of=locked.frozen_at, team_id=team_id)
             else:
                 _forget_moment(locked, code, BoardMoment.FROZEN)
 
@@ -65,10 +68,10 @@ def refresh_if_out_of_date(phase: Phase, language: str, moment: str, judge_signa
             refresh_boards(locked, language)
 
 
-def refresh_boards_of_phases(phase_ids: Iterable[int]) -> None:
+def refresh_boards_of_phases(phase_ids: Iterable[int], *, team_id: int | None = None) -> None:
     """:func:`refresh_boards` for several phases (a team's), in a fixed order so two writers cannot deadlock."""
     for phase_id in sorted(set(phase_ids)):
-        refresh_boards(phase_id)
+        refresh_boards(phase_id, team_id=team_id)
 
 
 def inputs_fingerprint(phase: Phase, moment: str, boards: Iterable[Board], judge_signature: str) -> str:
@@ -83,23 +86,39 @@ def inputs_fingerprint(phase: Phase, moment: str, boards: Iterable[Board], judge
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def _store_moment(phase: Phase, language: str, boards: list[Board], moment: str, *, as_of: datetime | None) -> None:
+def _store_moment(
+    phase: Phase, language: str, boards: list[Board], moment: str, *, as_of: datetime | None, team_id: int | None
+) -> None:
     judge = board_judge(phase, language, as_of=as_of)
-    rows = rank_boards(phase, language, boards, as_of=as_of, judge_signature=judge.signature)
-    BoardEntry.objects.filter(board__phase=phase, language=language, moment=moment).delete()
+    inputs = inputs_fingerprint(phase, moment, boards, judge.signature)
+    stored = BoardEntry.objects.filter(board__phase=phase, language=language, moment=moment)
+    snapshot = BoardSnapshot.objects.filter(phase=phase, language=language, moment=moment).first()
+    incremental = team_id is not None and snapshot is not None and snapshot.inputs == inputs
+    if incremental:
+        rows_by_board: dict[int, list] = {board.pk: [] for board in boards}
+        for entry in stored.order_by("board_id", "position"):
+            rows_by_board.setdefault(entry.board_id, []).append(row_from_entry(entry))
+        rows = rerank_team(
+            phase, language, boards, rows_by_board, team_id=team_id, as_of=as_of, judge_signature=judge.signature
+        )
+    else:
+        rows = rank_boards(phase, language, boards, as_of=as_of, judge_signature=judge.signature)
+    stored.delete()
     BoardEntry.objects.bulk_create(
         entry_from_row(row, board_id=board_id, language=language, moment=moment, position=position)
         for board_id, board_rows in rows.items()
         for position, row in enumerate(board_rows)
     )
     BoardSnapshot.objects.update_or_create(
-        phase=phase,
-        language=language,
-        moment=moment,
-        defaults={"inputs": inputs_fingerprint(phase, moment, boards, judge.signature), "ranked_at": timezone.now()},
+        phase=phase, language=language, moment=moment, defaults={"inputs": inputs, "ranked_at": timezone.now()}
     )
     logger.info(
-        "boards of %s %s (%s) ranked: %s rows", phase, language, moment, sum(len(entries) for entries in rows.values())
+        "boards of %s %s (%s) ranked%s: %s rows",
+        phase,
+        language,
+        moment,
+        f" again for team {team_id}" if incremental else "",
+        sum(len(board_rows) for board_rows in rows.values()),
     )
 
 

@@ -166,5 +166,7 @@ def promote(run: JudgeRun) -> bool:
 
 def refresh_boards_of(run: JudgeRun) -> None:
     """Rank again the boards the run's submission is on: its result got stage scores or became current."""
-    phase_id, language = Submission.objects.values_list("phase_id", "language").get(pk=run.submission_id)
-    refresh_boards(phase_id, language)
+    phase_id, language, team_id = Submission.objects.values_list("phase_id", "language", "team_id").get(
+        pk=run.submission_id
+    )
+    refresh_boards(phase_id, language, team_id=team_id)

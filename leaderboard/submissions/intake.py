@@ -211,6 +211,6 @@ def update_method(submission: Submission, method: MethodInfo, *, at: datetime | 
             is_public=method.is_public,
             updated_at=timezone.now(),
         )
-        refresh_boards(stored.phase_id, stored.language)
+        refresh_boards(stored.phase_id, stored.language, team_id=stored.team_id)
     submission.refresh_from_db()
     return submission

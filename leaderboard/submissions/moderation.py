@@ -63,7 +63,7 @@ def _set_moderation(
             moderation=[before[0], locked.moderation],
             moderation_reason=[before[1], locked.moderation_reason],
         )
-        refresh_boards(locked.phase_id, locked.language)
+        refresh_boards(locked.phase_id, locked.language, team_id=locked.team_id)
     return locked
 
 
@@ -104,7 +104,7 @@ def mark_baseline(actor: Actor, submission: Submission | int, citation: str, rea
             is_baseline=[before[0], True],
             baseline_citation=[before[1], locked.baseline_citation],
         )
-        refresh_boards(locked.phase_id, locked.language)
+        refresh_boards(locked.phase_id, locked.language, team_id=locked.team_id)
     return locked
 
 
@@ -125,7 +125,7 @@ def unmark_baseline(actor: Actor, submission: Submission | int, reason: str) -> 
             is_baseline=[True, False],
             baseline_citation=[citation, ""],
         )
-        refresh_boards(locked.phase_id, locked.language)
+        refresh_boards(locked.phase_id, locked.language, team_id=locked.team_id)
     return locked
 
 

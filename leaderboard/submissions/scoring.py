@@ -175,7 +175,7 @@ def store_result(
         Submission.objects.filter(pk=submission.pk).update(current_result=stored)
     start_judging(stored, promote_when_complete=not make_current)
     if make_current:
-        refresh_boards(submission.phase_id, submission.language)
+        refresh_boards(submission.phase_id, submission.language, team_id=submission.team_id)
     return stored
 
 

@@ -154,7 +154,7 @@ def _set_ban(actor: AbstractBaseUser, team: Team, banned: bool, reason: str, act
 
 def refresh_team_boards(team: Team) -> None:
     """Rank again the boards the team's entries are on (its name or ban changed), in that write's transaction."""
-    refresh_boards_of_phases(team.submissions.values_list("phase_id", flat=True).distinct())
+    refresh_boards_of_phases(team.submissions.values_list("phase_id", flat=True).distinct(), team_id=team.pk)
 
 
 def ban(actor: AbstractBaseUser, team: Team, reason: str) -> Team:
