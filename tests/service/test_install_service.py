@@ -69,4 +69,6 @@ def test_the_procfile_runs_from_requirements_txt_alone(
     # Uploads go to a bucket, as in production, so the S3 client libraries run too.
     with procfile_processes(service_venv / "bin", tmp_path, fake_judge, env=s3.env) as running:
         submission_reaches_the_stage_boards(running, fake_judge, alice, real_test_split["en"], "en")
-    assert len(s3.keys("leaderboard/submissions/")) == 1
+    # The upload as sent, and beside it its parsed form, which the worker and the judge read.
+    (upload, parsed) = sorted(s3.keys("leaderboard/submissions/"))
+    assert parsed == upload.removesuffix(".json") + ".parsed.json"
