@@ -14,6 +14,18 @@ import unicodedata
 
 _RUNS_OF_SPACES = re.compile(" {2,}")
 _NAME_MARKUP = str.maketrans("", "", "[]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def is_unicode_text(text: str) -> bool:
+    """Whether ``text`` is Unicode text, the only text the scoring stages handle: no lone surrogate.
+
+    JSON's ``\\u`` escapes can write half of a UTF-16 pair (``"\\ud800"``, a whole pair is read as
+    one character), which a Python ``str`` keeps but UTF-8 cannot encode: the Java tools, the judge's
+    cache key and requests, and storage would each fail on it. The validator refuses such text with
+    this test, so no stage after it meets one.
+    """
+    return _SURROGATES.search(text) is None
 
 
 def _is_separator_or_control(char: str) -> bool:

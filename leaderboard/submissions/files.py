@@ -92,6 +92,19 @@ def read_predictions(submission: Submission, references: Mapping[str, str]) -> d
     return predictions
 
 
+def read_parsed(submission: Submission) -> dict[str, str]:
+    """The narrations read from ``submission``'s upload, as stored (no check against the references).
+
+    What the near-duplicate check (``duplicates``) compares. An upload stored before its parsed form
+    was kept is parsed here without keeping the form: the caller's transaction may roll back, which would
+    leave the file written and the row not pointing at it (scoring keeps it, at the upload's first read).
+    ``ScoringFailed`` if the file cannot be read.
+    """
+    if submission.parsed_file:
+        return json.loads(_read(submission, submission.parsed_file))
+    return _parse_stored_upload(submission, keep=False)
+
+
 def _split_name(phase: Phase, language: str) -> str:
     return f"the {phase.title} references ({language})"
 
@@ -101,10 +114,9 @@ def _listing(problems: list[Problem]) -> str:
 
 
 def _write_parsed_form(submission: Submission, predictions: Mapping[str, str]) -> None:
-    # Compact UTF-8 JSON. The validator lets a lone surrogate ("\ud800") through, which UTF-8 cannot
-    # encode: backslashreplace writes it as that same JSON escape, so it reads back unchanged.
+    # Compact UTF-8 JSON. The validator accepts only text UTF-8 can encode (no lone surrogate), so this is strict.
     text = json.dumps(predictions, ensure_ascii=False, separators=(",", ":"))
-    submission.parsed_file.save("parsed.json", ContentFile(text.encode("utf-8", "backslashreplace")), save=False)
+    submission.parsed_file.save("parsed.json", ContentFile(text.encode("utf-8")), save=False)
 
 
 def _read(submission: Submission, file: FieldFile) -> bytes:
@@ -116,8 +128,8 @@ def _read(submission: Submission, file: FieldFile) -> bytes:
         raise ScoringFailed(FILE_MISSING) from None
 
 
-def _parse_stored_upload(submission: Submission) -> dict[str, str]:
-    """Parse an upload stored before its parsed form was kept, and keep that form now, for the next read."""
+def _parse_stored_upload(submission: Submission, *, keep: bool = True) -> dict[str, str]:
+    """Parse an upload stored before its parsed form was kept, and (``keep``) keep that form now, for the next read."""
     # The caps are not applied again: caps lowered since the upload must not fail a file that passed them.
     parsed = parse_narration_file(
         _read(submission, submission.predictions_file), filename=submission.original_filename, max_narration_chars=None
@@ -127,7 +139,8 @@ def _parse_stored_upload(submission: Submission) -> dict[str, str]:
         raise ScoringFailed(
             f"Your file can no longer be read as it was on upload: {_listing(parsed.problems)} {NOT_CHARGED}"
         )
-    _keep_parsed_form(submission, parsed.narrations)
+    if keep:
+        _keep_parsed_form(submission, parsed.narrations)
     return parsed.narrations
 
 

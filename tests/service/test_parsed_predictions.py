@@ -114,13 +114,25 @@ def test_a_json_lines_upload_is_kept_as_the_same_parsed_form(alice, demo_val):
     assert_scored_as_the_reference_scorer(submission, predictions)
 
 
-def test_a_narration_utf8_cannot_encode_reads_back_unchanged(alice, demo_val):
-    """The validator accepts a lone surrogate (a JSON escape of half a pair); its parsed form keeps it."""
+def test_any_text_the_validator_accepts_reads_back_unchanged(alice, demo_val, media):
+    """Controls, format and bidi characters, astral ones: the parsed form is strict UTF-8, and holds them all."""
+    predictions = json.loads(demo_file("val-zh.json"))
+    odd = ["\x00\x1b[0m", "a\u200bb\u202ec\ufeff", "🎬\u2028", " \t\u3000", "{reference} %s"]
+    predictions.update(zip(list(predictions), odd, strict=False))
+    submission = submit(alice, demo_val, json.dumps(predictions).encode())
+    assert read_predictions(submission, references(demo_val).narrations) == predictions
+
+
+def test_a_lone_surrogate_is_refused_before_anything_is_stored(alice, demo_val, media):
+    """Half of a UTF-16 pair (a JSON escape) is not text: the judge could never hash it, so the upload is refused."""
     predictions = json.loads(demo_file("val-zh.json"))
     first = next(iter(predictions))
     predictions[first] = "half a pair: \ud800"
-    submission = submit(alice, demo_val, json.dumps(predictions).encode())
-    assert read_predictions(submission, references(demo_val).narrations) == predictions
+    with pytest.raises(intake.SubmissionRejected) as rejected:
+        submit(alice, demo_val, json.dumps(predictions).encode())
+    assert [problem.code for problem in rejected.value.problems] == ["not_unicode"]
+    assert f"{first} (narration, line 1)" in rejected.value.problems[0].message
+    assert stored_files(media) == [] and not Submission.objects.exists()
 
 
 def test_an_upload_stored_before_the_parsed_form_is_parsed_once_and_kept(alice, demo_val, media, parses, settings):
