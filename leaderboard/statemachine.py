@@ -1,14 +1,19 @@
-"""One way to change a status: a conditional UPDATE checked against a state machine."""
+"""One way to change a status: a conditional UPDATE checked against a state machine; and the lease of an attempt."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import models
+from django.conf import settings
+from django.db import DatabaseError, connection, models
 from django.db.models import F, Q
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 class IllegalTransition(Exception):
@@ -88,3 +93,73 @@ def lease_retry_seconds(model: type[models.Model], pk: int, running_status: str)
         wait = (current["lease_expires_at"] - timezone.now()).total_seconds()
         return max(1.0, wait + 1)
     return None
+
+
+def lease_duration() -> timedelta:
+    """How long a claim or a renewal holds a row: ``LEASE_SECONDS``, short, as a live attempt renews it."""
+    return timedelta(seconds=settings.LEASE_SECONDS)
+
+
+def renew_lease(model: type[models.Model], pk: int, running_status: str, attempt: int, lease: timedelta) -> bool:
+    """Extend the lease of attempt ``attempt`` on row ``pk``; False when that attempt no longer holds the row.
+
+    Fenced like every write of an attempt (``status = running AND attempts = <attempt>``), so a renewal
+    never revives a row that finished, failed, was cancelled or was taken over. Not a change of state:
+    ``updated_at`` is left alone (the sweep reads it as the time of the last change or requeue).
+    """
+    held = model._default_manager.filter(pk=pk, status=running_status, attempts=attempt)
+    return held.update(lease_expires_at=timezone.now() + lease) == 1
+
+
+class LeaseHeartbeat:
+    """Renews an attempt's lease from a daemon thread, every third of the lease, while the attempt runs.
+
+    The lease lives only as long as the process: a killed pool process or worker stops renewing, and its
+    row can be taken over one lease later (by the redelivered message, or the sweep's requeue), not after
+    the hard time limit. A thread works because the attempt's own work releases the GIL (Java
+    subprocesses, network, and pure Python that the interpreter switches out of). Use it as a context
+    manager around the attempt's work, after the claim and before the attempt's final write; leaving it
+    stops the renewals without waiting for one in flight, which the fence makes harmless (so leaving it
+    inside a transaction that locks the row cannot deadlock).
+    """
+
+    def __init__(
+        self, model: type[models.Model], pk: int, running_status: str, attempt: int, *, lease: timedelta | None = None
+    ):
+        self.model, self.pk, self.running_status, self.attempt = model, pk, running_status, attempt
+        self.lease = lease or lease_duration()
+        #: Renewals made, and whether a renewal found the attempt no longer holding the row.
+        self.renewals = 0
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name=f"lease-{model.__name__}-{pk}", daemon=True)
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+
+    def _renew(self) -> None:
+        try:
+            while not self._stop.wait(self.lease.total_seconds() / 3):
+                try:
+                    held = renew_lease(self.model, self.pk, self.running_status, self.attempt, self.lease)
+                except DatabaseError:
+                    # The database away for a moment: two more tries before the lease lapses.
+                    logger.warning("%s %s: could not renew the lease", self.model.__name__, self.pk, exc_info=True)
+                    connection.close()
+                    continue
+                if not held:
+                    self.lost = True
+                    logger.info(
+                        "%s %s: attempt %s no longer holds it (done, cancelled or taken over); lease not renewed",
+                        self.model.__name__,
+                        self.pk,
+                        self.attempt,
+                    )
+                    return
+                self.renewals += 1
+        finally:
+            connection.close()  # this thread's own connection

@@ -46,9 +46,10 @@ def score_submission(self, submission_id: int) -> str:
         scoring.record_failure(submission_id, "internal")
         raise
     if outcome.outcome == scoring.Outcome.BUSY:
-        # Another attempt holds the submission. If that attempt died, its
-        # lease runs out and this retry takes over; otherwise it finds the
-        # submission done and does nothing.
+        # Another attempt holds the submission. If that attempt died (a pool
+        # process killed: this is its message, redelivered at once), its lease
+        # runs out within LEASE_SECONDS and this retry takes over; otherwise it
+        # finds the submission done and does nothing.
         raise self.retry(countdown=outcome.retry_in_seconds)
     return outcome.outcome
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from leaderboard.audit.actions import confirm_with_reason
+from leaderboard.submissions import requeue
 
 from . import lifecycle
 from .models import JudgeAnswer, JudgeRun
@@ -26,7 +27,7 @@ class JudgeRunAdmin(admin.ModelAdmin):
     search_fields = ["submission__team__name", "signature"]
     # Everything moves through the judge's state machine; organizers act with the actions.
     readonly_fields = [field.name for field in JudgeRun._meta.fields]
-    actions = ["resume_judging", "cancel_judging"]
+    actions = ["resume_judging", "requeue_stuck", "cancel_judging"]
 
     def has_add_permission(self, request):
         return False
@@ -44,6 +45,22 @@ class JudgeRunAdmin(admin.ModelAdmin):
             title=_("Resume judging"),
             apply=lambda run, data: lifecycle.resume_by_organizer(request.user, run, data["reason"]),
             done=_("{count} judge run(s) queued again."),
+        )
+
+    @admin.action(description=_("Requeue stuck (queued, or running on a worker that stopped)"), permissions=["change"])
+    def requeue_stuck(self, request, queryset):
+        return confirm_with_reason(
+            self,
+            request,
+            queryset,
+            action="requeue_stuck",
+            title=_("Requeue stuck judge runs"),
+            apply=lambda run, data: requeue.requeue_stuck(request.user, run, data["reason"]),
+            done=_("{count} judge run(s) queued again."),
+            explanation=_(
+                "A queued run, or a running one whose worker stopped renewing its lease, is queued again now; "
+                "a worker takes it over and asks only what the cache lacks. One a live worker holds is left as it is."
+            ),
         )
 
     @admin.action(description=_("Cancel judging"), permissions=["change"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -21,7 +20,7 @@ from django.utils import timezone
 from evaluation.errors import EvaluationError
 from evaluation.judge import run_judge
 from leaderboard.challenges.models import ReferenceSet
-from leaderboard.statemachine import claim_lease, lease_retry_seconds
+from leaderboard.statemachine import LeaseHeartbeat, claim_lease, lease_duration, lease_retry_seconds
 from leaderboard.submissions.files import ScoringFailed, read_predictions
 
 from .cache import DatabaseJudgeCache
@@ -45,8 +44,7 @@ PROGRESS_SECONDS = 1.0
 def judge_result(run_id: int) -> JudgeOutcome:
     """Judge one result: from queued (or a due incomplete run) to complete or incomplete."""
     now = timezone.now()
-    lease = timedelta(seconds=settings.JUDGE_HARD_TIME_LIMIT + 60)
-    claim = partial(claim_lease, JudgeRun, JUDGE_TRANSITIONS, run_id, now=now, lease=lease)
+    claim = partial(claim_lease, JudgeRun, JUDGE_TRANSITIONS, run_id, now=now, lease=lease_duration())
     claimed = claim(
         (JudgeStatus.QUEUED, JudgeStatus.INCOMPLETE),
         JudgeStatus.RUNNING,
@@ -54,7 +52,7 @@ def judge_result(run_id: int) -> JudgeOutcome:
         resume_at=None,
     )
     if not claimed:
-        # A run whose worker died: its lease ran out.
+        # A run whose worker died: its lease ran out (a live attempt renews it).
         claimed = claim(
             JudgeStatus.RUNNING,
             JudgeStatus.RUNNING,
@@ -78,37 +76,38 @@ def judge_result(run_id: int) -> JudgeOutcome:
     setup = judge_setup(submission.phase, submission.language)
     if setup.config is None:
         return finish_not_configured(run, attempt, setup.reason)
-
-    try:
-        references, predictions = _inputs(run)
-    except ScoringFailed as failure:
-        return give_up(run_id, attempt, failure.reason)
-    JudgeRun.objects.filter(pk=run_id, attempts=attempt).update(
-        judge=setup.run_identity(),
-        signature=setup.identity.signature,
-        total_clips=len(references),
-    )
-    if setup.key_withheld:
-        logger.warning("judge run %s: no key sent to %s (%s)", run_id, setup.config.base_url, setup.key_source)
-    book = _AttemptBook(run_id, attempt)
-    try:
-        judged = run_judge(
-            references,
-            predictions,
-            submission.language,
-            setup.config,
-            templates=setup.templates,
-            cache=_CountingCache(book),
-            progress=book.progress,
-            should_stop=book.should_stop,
-            on_accounting=book.add,
+    # Renewed until the attempt's work is done: reading the files and asking the judge may take hours.
+    with LeaseHeartbeat(JudgeRun, run_id, JudgeStatus.RUNNING, attempt):
+        try:
+            references, predictions = _inputs(run)
+        except ScoringFailed as failure:
+            return give_up(run_id, attempt, failure.reason)
+        JudgeRun.objects.filter(pk=run_id, attempts=attempt).update(
+            judge=setup.run_identity(),
+            signature=setup.identity.signature,
+            total_clips=len(references),
         )
-    except EvaluationError as exc:
-        logger.exception("judge run %s failed", run_id)
-        return give_up(run_id, attempt, f"The judge could not run: {exc}.")
-    finally:
-        # Whatever ends the attempt (done, cancelled, taken over, time limit), what it spent counts.
-        book.flush_accounting()
+        if setup.key_withheld:
+            logger.warning("judge run %s: no key sent to %s (%s)", run_id, setup.config.base_url, setup.key_source)
+        book = _AttemptBook(run_id, attempt)
+        try:
+            judged = run_judge(
+                references,
+                predictions,
+                submission.language,
+                setup.config,
+                templates=setup.templates,
+                cache=_CountingCache(book),
+                progress=book.progress,
+                should_stop=book.should_stop,
+                on_accounting=book.add,
+            )
+        except EvaluationError as exc:
+            logger.exception("judge run %s failed", run_id)
+            return give_up(run_id, attempt, f"The judge could not run: {exc}.")
+        finally:
+            # Whatever ends the attempt (done, cancelled, taken over, time limit), what it spent counts.
+            book.flush_accounting()
     if judged.complete:
         return finish_complete(run, attempt, judged)
     return finish_incomplete(run, attempt, judged)

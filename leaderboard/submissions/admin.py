@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leaderboard.audit.actions import ReasonForm, confirm_with_reason
 
-from . import moderation
+from . import moderation, requeue
 from .models import Result, Submission
 
 
@@ -66,6 +66,12 @@ def report_rescore(modeladmin, request, rescored: moderation.RescoreRequest) -> 
         )
 
 
+REQUEUE_EXPLANATION = _(
+    "A waiting submission, or a running one whose worker stopped renewing its lease, is queued again now, without "
+    "waiting for the sweep; a worker takes it over and scores it once. One a live worker holds is left as it is."
+)
+
+
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
     list_display = [
@@ -117,6 +123,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     inlines = [ResultInline]
     actions = [
         "rescore_selected",
+        "requeue_stuck_selected",
         "cancel_selected",
         "hide_selected",
         "disqualify_selected",
@@ -150,6 +157,18 @@ class SubmissionAdmin(admin.ModelAdmin):
             title=_("Re-score submissions"),
             apply_all=rescore,
             explanation=RESCORE_EXPLANATION,
+        )
+
+    @admin.action(description=_("Requeue stuck (waiting, or running on a worker that stopped)"), permissions=["change"])
+    def requeue_stuck_selected(self, request, queryset):
+        return self._confirm(
+            request,
+            queryset,
+            "requeue_stuck_selected",
+            _("Requeue stuck submissions"),
+            lambda obj, data: requeue.requeue_stuck(request.user, obj, data["reason"]),
+            _("{count} submission(s) queued again."),
+            explanation=REQUEUE_EXPLANATION,
         )
 
     @admin.action(description=_("Cancel scoring (waiting or running)"), permissions=["change"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 
 from django.conf import settings
@@ -24,7 +23,7 @@ from leaderboard.boards.services import refresh_boards
 from leaderboard.challenges.models import ReferenceSet
 from leaderboard.judging.lifecycle import start_judging
 from leaderboard.notifications.services import enqueue_on_commit
-from leaderboard.statemachine import claim_lease, lease_retry_seconds
+from leaderboard.statemachine import LeaseHeartbeat, claim_lease, lease_duration, lease_retry_seconds
 
 from .files import FILE_MISSING, NOT_CHARGED, ScoringFailed, read_predictions
 from .lifecycle import transition
@@ -82,7 +81,6 @@ def failure_reasons() -> dict[str, str]:
 def score_submission(submission_id: int) -> ScoringOutcome:
     """Score one submission, from ``submitted`` to ``finished`` or ``failed``."""
     now = timezone.now()
-    lease = timedelta(seconds=settings.SCORING_HARD_TIME_LIMIT + 60)
     claimed = claim_lease(
         Submission,
         TRANSITIONS,
@@ -90,9 +88,9 @@ def score_submission(submission_id: int) -> ScoringOutcome:
         (Status.SUBMITTED, Status.RUNNING),
         Status.RUNNING,
         now=now,
-        lease=lease,
-        # A running submission is taken over only once its lease ran out,
-        # which happens only when the attempt holding it died.
+        lease=lease_duration(),
+        # A running submission is taken over only once its lease ran out, which happens
+        # only when the process of the attempt holding it died (a live one renews it).
         condition=Q(status=Status.SUBMITTED) | Q(lease_expires_at__lt=now),
     )
     if not claimed:
@@ -104,7 +102,8 @@ def score_submission(submission_id: int) -> ScoringOutcome:
     if attempt > settings.SCORING_MAX_ATTEMPTS:
         return _fail(submission_id, attempt, failure_reasons()["crashed"])
     try:
-        result = compute_classic(submission)
+        with LeaseHeartbeat(Submission, submission_id, Status.RUNNING, attempt):
+            result = compute_classic(submission)
     except ScoringFailed as failure:
         return _fail(submission_id, attempt, failure.reason)
 

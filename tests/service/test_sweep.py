@@ -43,7 +43,7 @@ def test_the_sweep_on_a_real_worker_scores_a_submission_whose_message_was_lost(
     (event,) = events_for(submission)
     assert (event.action, event.actor_label, event.actor) == ("submission.requeue", SWEEP_ACTOR, None)
     assert event.reason.startswith("waited ") and event.reason.endswith(" in submitted; queued again by the sweep")
-    assert f"submission {submission_id} {event.reason}" in worker.output()
+    assert f"submission {submission_id}: {event.reason}" in worker.output()
 
 
 def test_the_sweep_waits_the_bound_and_queues_the_same_submission_once_per_bound(db, alice, demo_val):

@@ -75,7 +75,8 @@ def test_the_full_real_test_split_goes_from_upload_to_board(celery_worker, alice
     expected = evaluation.score(real_test_split["en"], predictions, "en")
     assert submission.current_result.metrics == expected.metrics and submission.current_result.clips == 2227
     row = APIClient().get("/api/v1/challenges/movie101v2/phases/test/leaderboards/en/l1/").json()["rows"][0]
-    assert row["submission_id"] == submission.pk and row["scores"]["cider"] == expected.metrics["cider"]
+    # A hidden phase: the public board shows the boards' precision (4 decimals), the result keeps full precision.
+    assert row["submission_id"] == submission.pk and row["scores"]["cider"] == round(expected.metrics["cider"], 4)
     print(f"\nreal test split (2,227 clips, en): upload to finished in {elapsed:.1f} s")
 
 

@@ -113,6 +113,24 @@ class WorkerProcess:
         if getattr(self, "log", None):
             self.log.close()
 
+    def kill(self) -> None:
+        """SIGKILL the whole worker, its pool processes and their Java with it: a lost machine or the OOM killer."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.log.close()
+
+    def pool_pids(self) -> list[int]:
+        """The worker's pool processes: its main process's children (their Java processes are theirs)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):  # gone meanwhile
+                continue
+            if int(fields[1]) == self.process.pid:  # the parent's pid follows the state
+                pids.append(int(stat.parent.name))
+        return pids
+
     def wait_for_output(self, text: str, timeout: float = 60) -> bool:
         """Whether the worker's log shows ``text`` within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
@@ -124,6 +142,52 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log_path.read_text()
+
+
+class BeatProcess:
+    """A real ``celery beat``: it sends the sweep every ``SWEEP_INTERVAL`` seconds of its environment."""
+
+    def __init__(self, log_path: Path, **env: str):
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"],
+            cwd=ROOT,
+            env=process_env(CELERY_BEAT_SCHEDULE_FILENAME=str(self.log_path.with_suffix(".schedule")), **self.env),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "Sending due task" in self.log_path.read_text():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"Celery beat did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+def drop_unacked() -> None:
+    """Forget the messages killed workers left unacknowledged: Redis would hand them out again after its
+    visibility timeout, to whatever worker runs on the tests' database then."""
+    from workers.celery import app
+
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        if hasattr(channel, "unacked_key"):  # Redis; the folder broker keeps none
+            channel.client.delete(channel.unacked_key, channel.unacked_index_key)
 
 
 def wait_for_status(submission_id: int, statuses=("finished", "failed"), timeout: float = 300):
