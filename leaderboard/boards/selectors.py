@@ -19,6 +19,7 @@ from leaderboard.challenges.selectors import phase_languages
 from leaderboard.submissions import rules
 
 from . import services
+from .disclosure import disclosed_rows
 from .judges import BoardJudge, board_judge
 from .models import Board, BoardEntry, BoardMoment, BoardSnapshot
 from .rows import BoardRow, row_from_entry
@@ -50,7 +51,7 @@ def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: da
     """
     viewer = viewer or AnonymousUser()
     as_of = rules.board_as_of(viewer, phase, at)
-    with_moderated = rules.can_view_moderated_entries(viewer)
+    with_moderated = rules.can_view_moderated_entries(viewer, phase)
     moderated_team_id = None if with_moderated else rules.moderated_entries_team(viewer)
     judge = board_judge(phase, language, as_of=as_of)
     rows = [
@@ -58,6 +59,8 @@ def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: da
         for row in stored_rows(phase, language, board, as_of=as_of, judge=judge)
         if not row.moderation or with_moderated or (row.team_id is not None and row.team_id == moderated_team_id)
     ]
+    # On a hidden phase, everyone but its organizers sees the scores rounded to the boards' precision.
+    rows = disclosed_rows(rows, phase, viewer)
     return BoardView(
         rows=rows,
         as_of=as_of,

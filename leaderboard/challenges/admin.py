@@ -11,6 +11,7 @@ from leaderboard.submissions import moderation
 from leaderboard.submissions.admin import RESCORE_EXPLANATION, report_rescore
 
 from .models import AUDITED_PHASE_FIELDS, Challenge, JudgeSettings, Language, Phase, ReferenceSet
+from .organizers import organizer_names, record_organizers_change
 from .services import audited_phase_values, judge_audit_name, record_phase_change
 
 
@@ -33,6 +34,18 @@ class ChallengeAdmin(admin.ModelAdmin):
     list_display = ["slug", "title", "created_at"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [PhaseInline]
+    filter_horizontal = ["organizers"]
+
+    def save_model(self, request, obj, form, change):
+        # The organizers as stored, for save_related to compare once the form's many-to-many is saved.
+        form.organizers_before = organizer_names(obj) if change else []
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        """Save the organizers, then record who was named or removed (in the change form's transaction)."""
+        super().save_related(request, form, formsets, change)
+        if record_organizers_change(request.user, form.instance, form.organizers_before):
+            self.message_user(request, _("Recorded in the audit log: the organizers."), messages.INFO)
 
 
 class BoardInline(admin.TabularInline):

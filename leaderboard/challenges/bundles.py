@@ -68,6 +68,7 @@ PHASE_KEYS = (
     "requires_approval",
     "show_all_entries",
     "allow_partial",
+    "min_changed_clips",
     "judge",
     "references",
     "boards",
@@ -421,6 +422,7 @@ class _Validator:
             "requires_approval": self.boolean(data, "requires_approval", path, phase_default("requires_approval")),
             "show_all_entries": self.boolean(data, "show_all_entries", path, phase_default("show_all_entries")),
             "allow_partial": self.boolean(data, "allow_partial", path, phase_default("allow_partial")),
+            "min_changed_clips": self.integer(data, "min_changed_clips", path, phase_default("min_changed_clips")),
         }
         if fields["starts_at"] and fields["ends_at"] and fields["ends_at"] <= fields["starts_at"]:
             self.error(_join(path, "ends_at"), "must be after starts_at")

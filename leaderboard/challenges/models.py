@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -55,6 +56,7 @@ AUDITED_PHASE_FIELDS = (
     "references_public",
     "show_all_entries",
     "allow_partial",
+    "min_changed_clips",
 )
 
 #: The settings of a phase's judge, in the order the admin, the audit log and bundles list them.
@@ -70,9 +72,26 @@ class Challenge(models.Model):
         default=list, blank=True, help_text=_('The languages scored, e.g. ["zh", "en"]. Empty: those with references.')
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    #: Organizer powers on this challenge alone, outside the admin (``submissions.rules.is_organizer``):
+    #: its teams' submissions, its hidden and live boards, its judge accounting, its digest.
+    organizers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="organized_challenges",
+        help_text=_(
+            "Who organizes this challenge on the site: they see its submissions, hidden and live boards and judge "
+            "costs. The admin is separate: it needs Django permissions."
+        ),
+    )
 
     class Meta:
         ordering = ["title"]
+        permissions = [
+            (
+                "organize_all",
+                "Organize every challenge on the site (submissions, hidden boards, judge costs, workers)",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -135,6 +154,17 @@ class Phase(models.Model):
     )
     allow_partial = models.BooleanField(
         default=False, help_text=_("Accept files that miss clips; missing clips are scored as empty narrations.")
+    )
+    #: Near-duplicate refusal (``submissions.duplicates``): an upload whose narrations differ from one of the
+    #: team's earlier charged submissions (same phase and language) in fewer clips than this is refused.
+    min_changed_clips = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Refuse an upload that differs from one of the team's earlier submissions (same language) in fewer "
+            "clips than this: pairs of nearly equal files rebuild hidden per-clip scores. 0: off. Empty: the "
+            "default, off with public references; with hidden ones a tenth of the clips, at least 2, at most 50."
+        ),
     )
 
     class Meta:

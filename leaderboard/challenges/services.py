@@ -85,6 +85,7 @@ _PHASE_SETTINGS = (
     "requires_approval",
     "show_all_entries",
     "allow_partial",
+    "min_changed_clips",
 )
 
 

@@ -25,7 +25,9 @@ from django.utils import timezone
 
 from evaluation.metrics import CLASSIC_METRICS, STAGE_METRICS, metric_info
 from leaderboard import queueing
+from leaderboard.boards.disclosure import disclosed_scores
 from leaderboard.judging.models import JudgeRun, JudgeStatus
+from leaderboard.submissions import rules
 from leaderboard.submissions.models import Status, Submission
 
 from .models import EmailPreference, NotificationKind, SentNotification
@@ -57,9 +59,9 @@ def preferences_of(user) -> EmailPreference:
 
 
 def update_preferences(user, *, on_result: bool, digest: bool) -> EmailPreference:
-    """Save what the user chose. Only organizers (staff) can have the digest."""
+    """Save what the user chose. Only organizers (``rules.organizes_any``) can have the digest."""
     preference, _ = EmailPreference.objects.update_or_create(
-        user=user, defaults={"on_result": on_result, "digest": digest and user.is_staff}
+        user=user, defaults={"on_result": on_result, "digest": digest and rules.organizes_any(user)}
     )
     return preference
 
@@ -166,7 +168,8 @@ def result_email(submission: Submission, kind: str) -> EmailMessage:
         "preferences_link": site_link(reverse("web:email-preferences")),
     }
     if kind == NotificationKind.FINISHED:
-        metrics = submission.current_result.metrics
+        # The recipient's view: on a hidden phase, rounded to the boards' precision (but for its organizers).
+        metrics = disclosed_scores(submission.current_result.metrics, phase, submission.user)
         stage = _score_lines(metrics, STAGE_METRICS)
         context |= {
             "classic": _score_lines(metrics, CLASSIC_METRICS),
@@ -184,9 +187,8 @@ def result_email(submission: Submission, kind: str) -> EmailMessage:
 
 
 def digest_recipients():
-    return EmailPreference.objects.filter(digest=True, user__is_staff=True, user__is_active=True).exclude(
-        user__email=""
-    )
+    """Who asked for the digest and has an address; ``send_digest`` skips those who organize nothing now."""
+    return EmailPreference.objects.filter(digest=True, user__is_active=True).exclude(user__email="")
 
 
 def send_digests(now: datetime | None = None) -> int:
@@ -205,7 +207,10 @@ def send_digests(now: datetime | None = None) -> int:
 
 
 def send_digest(preference_id: int, *, now: datetime) -> bool:
-    """One organizer's digest. Two runs at once (beat and cron) send it once: the row is locked."""
+    """One organizer's digest: the new submissions of the challenges they organize (``rules``).
+
+    Two runs at once (beat and cron) send it once: the row is locked.
+    """
     with transaction.atomic():
         preference = (
             EmailPreference.objects.select_for_update(skip_locked=True)
@@ -213,13 +218,17 @@ def send_digest(preference_id: int, *, now: datetime) -> bool:
             .filter(pk=preference_id, digest=True)
             .first()
         )
-        if preference is None or not preference.user.is_staff or not preference.user.email:
+        if preference is None or not preference.user.email or not rules.organizes_any(preference.user):
             return False
         since = preference.last_digest_at or now - FIRST_DIGEST_SPAN
         if since >= now:
             return False
         submissions = list(
-            Submission.objects.filter(created_at__gt=since, created_at__lte=now)
+            Submission.objects.filter(
+                created_at__gt=since,
+                created_at__lte=now,
+                phase__challenge__in=rules.challenges_organized_by(preference.user),
+            )
             .select_related("phase__challenge", "team")
             .order_by("created_at", "pk")
         )
@@ -247,8 +256,5 @@ def send_digest(preference_id: int, *, now: datetime) -> bool:
 
 def organizers_without_address() -> list[str]:
     """Organizers who asked for the digest but have no email address (for the command's output)."""
-    return list(
-        get_user_model()
-        .objects.filter(email_preference__digest=True, is_staff=True, email="")
-        .values_list("username", flat=True)
-    )
+    users = get_user_model().objects.filter(email_preference__digest=True, is_active=True, email="")
+    return [user.get_username() for user in users if rules.organizes_any(user)]

@@ -2,8 +2,9 @@
 
 ``public_status`` has only aggregate numbers, for everyone; ``organizer_status``
 adds which submissions and judge runs are running, the oldest waiting one and
-the live workers, for staff. Broker and worker answers are cached briefly, so
-the page stays fast however often it is loaded.
+the live workers, for site-wide organizers (``rules.can_view_operations``).
+Broker and worker answers are cached briefly, so the page stays fast however
+often it is loaded.
 """
 
 from __future__ import annotations

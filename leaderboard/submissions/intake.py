@@ -26,6 +26,7 @@ from leaderboard.teams.models import Team
 from leaderboard.teams.services import team_of
 
 from . import rules
+from .duplicates import near_duplicate_refusal
 from .files import delete_files, store_files, validate_predictions
 from .models import Submission
 from .scoring import enqueue_scoring
@@ -131,6 +132,10 @@ def _accept(*, user, phase: Phase, language: str, data: bytes, filename: str, me
             # meanwhile.
             team = Team.objects.select_for_update().get(pk=team_of(user).pk)
             refuse_unless_eligible(user, phase, language)
+            # Nearly the same file as an earlier one of the team: a pair of totals that rebuilds hidden clip scores.
+            refusal = near_duplicate_refusal(team, phase, language, report.predictions, report.reference_clips)
+            if refusal is not None:
+                raise SubmissionRefused(refusal)
             submission = Submission(
                 phase=phase,
                 team=team,

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from leaderboard.challenges.models import Phase
+from leaderboard.accounts.services import is_verified
+from leaderboard.challenges.models import Challenge, Phase
 from leaderboard.teams.models import ApprovalStatus, PhaseApproval, Team
 from leaderboard.teams.services import team_of
 
@@ -80,7 +82,7 @@ def submission_refusal(
     """Why ``user`` may not submit to ``phase`` now, or None if they may.
 
     The one eligibility check of the site, the API and the ``submit`` command,
-    in this order: account, team, ban, phase window, approval, language,
+    in this order: account (signed in, active, email verified), team, ban, phase window, approval, language,
     limits. ``language=None`` skips the language check (a page before the
     form is filled in).
     """
@@ -89,6 +91,15 @@ def submission_refusal(
         return Refusal("not_authenticated", "Sign in to submit.", 401)
     if not user.is_active:
         return Refusal("inactive", "This account is disabled.", 403)
+    if not is_verified(user):
+        # Verified addresses make each extra account cost a mailbox (docs/reliability.md, "Hidden scores").
+        where = f" ({user.email})" if user.email else ""
+        return Refusal(
+            "email_unverified",
+            f"Verify your email address{where} before you submit: follow the link we sent you, or ask for a new "
+            "one with “Send the link again” on the site's submit page.",
+            403,
+        )
     team = team_of(user)
     if team is None:
         return Refusal("no_team", "Create or join a team before you submit.", 403)
@@ -164,9 +175,10 @@ def limit_refusal(usage: Quota) -> Refusal | None:
 
 
 def can_view_submission(user: AbstractBaseUser | AnonymousUser, submission: Submission) -> bool:
+    """Its team, and the organizers of its challenge."""
     if not user.is_authenticated:
         return False
-    if user.is_staff:
+    if is_organizer(user, submission.phase):
         return True
     team = team_of(user)
     return team is not None and team.pk == submission.team_id
@@ -209,20 +221,20 @@ def can_view_clip_scores(user: AbstractBaseUser | AnonymousUser, submission: Sub
 
 
 def can_view_board(user: AbstractBaseUser | AnonymousUser, phase: Phase, at: datetime | None = None) -> bool:
-    """Whether ``user`` may see the rows of ``phase``'s boards (pages, API, links): organizers always."""
-    return phase.boards_public(at) or is_organizer(user)
+    """Whether ``user`` may see the rows of ``phase``'s boards (pages, API, links): its organizers always."""
+    return phase.boards_public(at) or is_organizer(user, phase)
 
 
 def board_as_of(user: AbstractBaseUser | AnonymousUser, phase: Phase, at: datetime | None = None) -> datetime | None:
-    """The moment the boards ``user`` sees stand at: the freeze date for the public, None (live) for organizers."""
-    if is_organizer(user) or not phase.is_frozen(at):
+    """The moment the boards ``user`` sees stand at: the freeze date for the public, None (live) for its organizers."""
+    if not phase.is_frozen(at) or is_organizer(user, phase):
         return None
     return phase.frozen_at
 
 
-def can_view_moderated_entries(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Every hidden, disqualified and banned team's entry, marked, on the boards: organizers only."""
-    return is_organizer(user)
+def can_view_moderated_entries(user: AbstractBaseUser | AnonymousUser, phase: Phase) -> bool:
+    """Every hidden, disqualified and banned team's entry of ``phase``, marked, on the boards: its organizers only."""
+    return is_organizer(user, phase)
 
 
 def moderated_entries_team(user: AbstractBaseUser | AnonymousUser) -> int | None:
@@ -237,10 +249,67 @@ def moderated_entries_team(user: AbstractBaseUser | AnonymousUser) -> int | None
     return team.pk if team is not None else None
 
 
-def is_organizer(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return bool(user.is_authenticated and user.is_staff)
+# -- organizers ----------------------------------------------------------------------------------
+#
+# Organizer powers outside the admin come from here alone, for the site, the API, the emails and the
+# commands: the organizers of a challenge (``Challenge.organizers``) on that challenge, and on every
+# challenge whoever holds ORGANIZE_ALL (a user or group permission; superusers hold every permission).
+# ``is_staff`` only opens the admin, where Django's model permissions decide what a user sees: alone
+# it gives nothing here. A request's user object keeps what it organizes (ORGANIZED_CACHE), as Django
+# keeps its permissions (``_perm_cache``): one query per request however often the rules are asked.
+
+#: The permission of site-wide organizers (challenges.models.Challenge.Meta.permissions).
+ORGANIZE_ALL = "challenges.organize_all"
+ORGANIZED_CACHE = "_organized_challenge_ids"
 
 
-def can_view_judge_accounting(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Calls, tokens and failure details of judge runs: organizers only."""
+def organizes_all(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Organizer of every challenge, present and future, and of the service itself (the status page's workers)."""
+    return bool(user.is_authenticated and user.is_active and user.has_perm(ORGANIZE_ALL))
+
+
+def organized_challenge_ids(user: AbstractBaseUser | AnonymousUser) -> frozenset[int]:
+    """The challenges ``user`` is named an organizer of (not those ORGANIZE_ALL gives)."""
+    if not (user.is_authenticated and user.is_active):
+        return frozenset()
+    cached = getattr(user, ORGANIZED_CACHE, None)
+    if cached is None:
+        cached = frozenset(user.organized_challenges.values_list("pk", flat=True))
+        setattr(user, ORGANIZED_CACHE, cached)
+    return cached
+
+
+def is_organizer(user: AbstractBaseUser | AnonymousUser, of: Challenge | Phase | None = None) -> bool:
+    """Whether ``user`` has organizer powers on the challenge ``of`` (a challenge or one of its phases).
+
+    ``of=None`` asks for powers over the whole service (what no single challenge owns, such as the
+    workers): only site-wide organizers have them.
+    """
+    if organizes_all(user):
+        return True
+    if of is None:
+        return False
+    challenge_id = of.challenge_id if isinstance(of, Phase) else of.pk
+    return challenge_id in organized_challenge_ids(user)
+
+
+def organizes_any(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Organizer of at least one challenge, or of all: who may ask for the digest of new submissions."""
+    return organizes_all(user) or bool(organized_challenge_ids(user))
+
+
+def challenges_organized_by(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Challenge]:
+    """Every challenge ``user`` has organizer powers on (all of them for site-wide organizers)."""
+    if organizes_all(user):
+        return Challenge.objects.all()
+    return Challenge.objects.filter(pk__in=organized_challenge_ids(user))
+
+
+def can_view_judge_accounting(user: AbstractBaseUser | AnonymousUser, submission: Submission) -> bool:
+    """Calls, tokens, endpoint and failure details of a submission's judge runs: its challenge's organizers."""
+    return is_organizer(user, submission.phase)
+
+
+def can_view_operations(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """The status page's details: workers, and what runs and waits across every challenge. Site-wide organizers."""
     return is_organizer(user)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from leaderboard.audit.services import ActionRefused, record, require_reason
 from leaderboard.boards.services import refresh_boards_of_phases
+from leaderboard.submissions.models import Submission
 
 from .models import ApprovalStatus, Membership, PhaseApproval, Team
 
@@ -23,12 +24,31 @@ def team_of(user: AbstractBaseUser) -> Team | None:
     return membership.team if membership else None
 
 
+def refuse_after_submitting(user: AbstractBaseUser, team: Team | None = None) -> None:
+    """A user who has submitted with a team cannot create or join another one (``team``: the one joined).
+
+    Otherwise each new team would bring fresh limits and fresh comparisons for the near-duplicate check
+    (docs/reliability.md, "Hidden scores"). Any submission counts, to any phase; organizers can still move
+    a member in the admin.
+    """
+    earlier = Submission.objects.filter(user=user).select_related("team").order_by("-created_at")
+    if team is not None:
+        earlier = earlier.exclude(team=team)
+    submitted = earlier.first()
+    if submitted is not None:
+        raise TeamError(
+            f"You have submitted with the team “{submitted.team.name}”: once you have submitted, you cannot "
+            "create or join another team. Ask the organizers if you need to move."
+        )
+
+
 def create_team(user: AbstractBaseUser, name: str) -> Team:
     name = " ".join(name.split())
     if not name:
         raise TeamError("A team needs a name.")
     if team_of(user) is not None:
         raise TeamError("You are already in a team.")
+    refuse_after_submitting(user)
     if Team.objects.filter(name__iexact=name).exists():
         raise TeamError(f"The name “{name}” is taken.")
     try:
@@ -46,6 +66,7 @@ def join_team(user: AbstractBaseUser, join_code: str) -> Team:
     team = Team.objects.filter(join_code=join_code.strip()).first()
     if team is None:
         raise TeamError("No team has that join code. Ask a member for it.")
+    refuse_after_submitting(user, team)
     try:
         with transaction.atomic():
             Membership.objects.create(team=team, user=user)

@@ -23,7 +23,7 @@ from leaderboard.submissions import scoring
 from leaderboard.submissions.models import Result, Submission
 from tests.support.judge_server import comma_answer
 from tests.support.judging import run_of, scored_submission, set_judge
-from tests.support.service import api_client_for, demo_file, make_participant
+from tests.support.service import api_client_for, demo_file, make_challenge_organizer, make_participant
 
 BOARD_API = "/api/v1/challenges/demo/phases/val/leaderboards/en/l1/"
 BOARD_PAGE = "/c/demo/val/en/l1/"
@@ -38,10 +38,7 @@ def judged(user, phase, language="en"):
 
 
 def organizer():
-    user = make_participant("olga")
-    user.is_staff = True
-    user.save()
-    return user
+    return make_challenge_organizer(make_participant("olga"), "demo")
 
 
 # -- 1. a frozen board keeps the judge of its time ---------------------------------------------------

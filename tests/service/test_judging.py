@@ -26,7 +26,7 @@ from leaderboard.submissions import intake, scoring
 from leaderboard.submissions.models import Result
 from tests.support.judge_server import Fault, expected_stage_metrics, scores_for
 from tests.support.judging import run_of, scored_submission, set_judge
-from tests.support.service import api_client_for, demo_file, make_participant
+from tests.support.service import api_client_for, demo_file, make_challenge_organizer, make_participant
 
 
 def references_and_predictions(phase, language="en"):
@@ -252,9 +252,7 @@ def test_the_judge_words_never_reach_the_team_when_they_quote_a_hidden_reference
 def test_organizers_see_the_accounting_and_teams_do_not(alice, judged_val, fake_judge):
     submission = scored_submission(alice, judged_val)
     runner.judge_result(run_of(submission).pk)
-    organizer = make_participant("olga")
-    organizer.is_staff = True
-    organizer.save()
+    organizer = make_challenge_organizer(make_participant("olga"), "demo")
     staff_view = api_client_for(organizer).get(f"/api/v1/submissions/{submission.pk}/").json()["judge"]
     assert staff_view["accounting"] == {
         "calls": 20,
@@ -529,9 +527,7 @@ def test_an_organizer_recovers_a_run_that_gave_up_after_lost_workers(
     run = JudgeRun.objects.get(pk=run_id)
     assert run.takeovers == 1 and "interrupted 1 times" in run.reason and fake_judge.calls == 0
 
-    organizer = make_participant("olga")
-    organizer.is_staff = True
-    organizer.save()
+    organizer = make_challenge_organizer(make_participant("olga"), "demo")
     lifecycle.resume_by_organizer(organizer, run, "the workers are fixed")
     run.refresh_from_db()
     assert (run.status, run.takeovers, run.automatic_resumes) == (JudgeStatus.QUEUED, 0, 0)

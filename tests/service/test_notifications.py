@@ -24,7 +24,7 @@ from leaderboard.submissions.models import Submission
 from tests.support.judge_server import FakeJudge
 from tests.support.judging import set_judge
 from tests.support.processes import WorkerProcess, wait_for_status
-from tests.support.service import api_client_for, demo_file, make_participant, upload
+from tests.support.service import api_client_for, demo_file, make_participant, make_site_organizer, upload
 
 
 def with_email(user, address=None):
@@ -55,10 +55,7 @@ def queued_emails(callbacks) -> list[tuple[int, str]]:
 
 @pytest.fixture
 def organizer(db):
-    user = with_email(make_participant("olga"))
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
+    return make_site_organizer(with_email(make_participant("olga")))
 
 
 def test_the_finished_email_has_the_classic_scores_and_says_why_l1_l2_are_absent(
@@ -186,7 +183,7 @@ def test_a_participant_turns_result_emails_off_and_cannot_take_the_digest(alice,
 def test_the_digest_lists_new_submissions_once(alice, bob, organizer, demo_val, mailoutbox):
     EmailPreference.objects.create(user=organizer, digest=True)
     with_email(alice)
-    EmailPreference.objects.create(user=alice, digest=True)  # not staff: no digest
+    EmailPreference.objects.create(user=alice, digest=True)  # not an organizer: no digest
     first = submitted(alice, demo_val, "en")
     second = submitted(bob, demo_val, "zh")
 
@@ -285,7 +282,7 @@ def test_a_refused_digest_does_not_hold_up_the_others_and_goes_out_with_the_next
     from django.contrib.auth import get_user_model
 
     settings.EMAIL_BACKEND = "tests.support.email_backends.RefusingBackend"
-    refused = get_user_model().objects.create_user("rita", email="rita@refused.example", is_staff=True)
+    refused = make_site_organizer(get_user_model().objects.create_user("rita", email="rita@refused.example"))
     EmailPreference.objects.create(user=refused, digest=True)
     EmailPreference.objects.create(user=organizer, digest=True)
     submission = submitted(bob, demo_val, "zh")

@@ -16,7 +16,7 @@ from leaderboard.operations import selectors as operations
 from leaderboard.submissions import intake, lifecycle
 from leaderboard.submissions.models import Status, Submission
 from tests.support.processes import WorkerProcess, purge_queues
-from tests.support.service import api_client_for, demo_file, make_participant
+from tests.support.service import api_client_for, demo_file, make_participant, make_site_organizer
 
 needs_redis = pytest.mark.skipif(
     not django_settings.CELERY_BROKER_URL.startswith("redis"), reason="needs REDIS_URL (the broker is a folder)"
@@ -32,10 +32,7 @@ def fresh_snapshot():
 
 @pytest.fixture
 def organizer(db):
-    user = make_participant("olga")
-    user.is_staff = True
-    user.save(update_fields=["is_staff"])
-    return user
+    return make_site_organizer(make_participant("olga"))
 
 
 def submitted(user, phase, language="en") -> Submission:

@@ -15,7 +15,7 @@ from leaderboard.challenges.models import ReferenceSet
 from leaderboard.statemachine import IllegalTransition
 from leaderboard.submissions import intake, lifecycle, rules, scoring
 from leaderboard.submissions.models import Result, Status, Submission
-from tests.support.service import demo_file
+from tests.support.service import demo_file, make_participant
 
 
 def submit_demo(user, phase, language="zh", name="val-zh.json", **method):
@@ -198,7 +198,7 @@ def test_submissions_outside_the_phase_window_are_refused(alice, demo_val, start
 
 
 def test_a_user_without_a_team_is_refused(db, demo_val, django_user_model):
-    loner = django_user_model.objects.create_user("loner", password="x")
+    loner = make_participant("loner")  # verified, without a team
     with pytest.raises(intake.SubmissionRefused) as refused:
         submit_demo(loner, demo_val)
     assert refused.value.refusal.code == "no_team"

@@ -32,11 +32,44 @@ def load_test_challenge(references: dict[str, dict[str, str]], *, slug="movie101
     load_bundle(validate_bundle({"slug": slug, "title": slug.title(), "phases": [phase]}, base_dir=ROOT))
 
 
-def make_participant(username: str, team_name: str | None = None):
+def make_participant(username: str, team_name: str | None = None, *, verified: bool = True):
+    """A participant (in ``team_name``, created if missing), its email address verified unless ``verified`` is off."""
+    from leaderboard.accounts.services import mark_verified
+
     user = get_user_model().objects.create_user(username=username, password="pw-" + username)
+    if verified:
+        mark_verified(user)
     if team_name:
         team, _ = Team.objects.get_or_create(name=team_name)
         Membership.objects.create(user=user, team=team)
+    return user
+
+
+def make_site_organizer(user):
+    """``user`` with the site-wide organizer permission: every challenge, and the status page's workers.
+
+    ``is_staff`` alone gives no organizer powers outside the admin (``submissions.rules``).
+    """
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="challenges", codename="organize_all"))
+    return forget_rights(user)
+
+
+def make_challenge_organizer(user, challenge):
+    """``user`` named an organizer of ``challenge`` (a ``Challenge`` or its slug), and of it alone."""
+    from leaderboard.challenges.models import Challenge
+
+    if isinstance(challenge, str):
+        challenge = Challenge.objects.get(slug=challenge)
+    challenge.organizers.add(user)
+    return forget_rights(user)
+
+
+def forget_rights(user):
+    """``user`` without the permissions and organized challenges its object remembers (as a new request's would)."""
+    for cached in ("_perm_cache", "_user_perm_cache", "_group_perm_cache", "_organized_challenge_ids"):
+        user.__dict__.pop(cached, None)
     return user
 
 

@@ -1,6 +1,7 @@
 from django import template
 
 from evaluation.metrics import metric_info
+from leaderboard.boards.disclosure import disclosed_scores, precision_of
 
 register = template.Library()
 
@@ -14,6 +15,24 @@ def score(scores, metric: str) -> str:
     if value is None:
         return "–"
     return f"{value:.{metric_info(metric).precision}f}"
+
+
+@register.filter
+def shown_scores(submission, viewer) -> dict:
+    """The current result's scores of ``submission`` as ``viewer`` may see them (``boards.disclosure``):
+    rounded to the boards' precision on a hidden phase, but for its organizers. Empty without a result."""
+    result = submission.current_result
+    if result is None:
+        return {}
+    # One lookup of a phase's board precisions per request, however many of its submissions a page lists.
+    cache = getattr(viewer, "_precision_of_phase", None)
+    if cache is None:
+        cache = {}
+        if viewer is not None:
+            viewer._precision_of_phase = cache
+    if submission.phase_id not in cache:
+        cache[submission.phase_id] = precision_of(submission.phase)
+    return disclosed_scores(result.metrics, submission.phase, viewer, cache[submission.phase_id])
 
 
 @register.filter
