@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "leaderboard.accounts",
     "leaderboard.challenges",
     "leaderboard.teams",
     "leaderboard.submissions",
@@ -97,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "leaderboard.web.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "leaderboard.urls"
@@ -211,6 +213,27 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Every response's Content-Security-Policy (leaderboard/web/middleware.py): the pages load scripts and
+# styles from files of this site only, with no inline code; the API docs set their own (leaderboard/urls.py).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+# API tokens stop working this many days after they were made (the API token page makes a new one).
+# Empty or 0: they never expire.
+API_TOKEN_MAX_AGE_DAYS = env_int("API_TOKEN_MAX_AGE_DAYS", 0) or None
+if API_TOKEN_MAX_AGE_DAYS is not None and API_TOKEN_MAX_AGE_DAYS < 0:
+    raise ImproperlyConfigured(f"API_TOKEN_MAX_AGE_DAYS={API_TOKEN_MAX_AGE_DAYS}: a number of days, or empty")
+
+# Throttles (leaderboard/throttling.py): requests per client and period, "N/second|minute|hour|day";
+# empty turns one off. Sign-in and sign-up count per client address, uploads per user (the site's form
+# and the API together, accepted or rejected). Over the rate: 429 with Retry-After.
+THROTTLE_RATES = {
+    "login": env_str("THROTTLE_LOGIN", "10/minute"),
+    "signup": env_str("THROTTLE_SIGNUP", "10/hour"),
+    "upload": env_str("THROTTLE_UPLOAD", "30/hour"),
+}
 
 # -- language and time ----------------------------------------------------------
 
@@ -226,9 +249,14 @@ USE_TZ = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "leaderboard.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # JSON with detail and code for every error, Django's request parsing limits included.
+    "EXCEPTION_HANDLER": "leaderboard.api.errors.exception_handler",
+    # Proxies whose X-Forwarded-For the throttles believe for the client's address (leaderboard/throttling.py).
+    # 0: the connection's address, so a client cannot pick a new address per request with the header.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 1 if env_bool("BEHIND_TLS_PROXY", False) else 0),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
@@ -250,6 +278,15 @@ SPECTACULAR_SETTINGS = {
 # -- Celery ---------------------------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL")
+# The throttles' counters are shared by every web process through Redis when there is one. The
+# default cache (the status page's ten-second snapshot) stays in each process's memory, so a Redis
+# outage cannot take that page down; the throttles let requests through when Redis does not answer.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttles": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "lb"}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttles"},
+}
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 BROKER_DIR = VAR_DIR / "broker"
 # The hard limit kills a scoring run that ignores the soft one. The broker's
@@ -258,6 +295,12 @@ BROKER_DIR = VAR_DIR / "broker"
 SCORING_SOFT_TIME_LIMIT = env_int("SCORING_SOFT_TIME_LIMIT", 20 * 60)
 SCORING_HARD_TIME_LIMIT = env_int("SCORING_HARD_TIME_LIMIT", SCORING_SOFT_TIME_LIMIT + 120)
 SCORING_MAX_ATTEMPTS = env_int("SCORING_MAX_ATTEMPTS", 3)
+# A scoring or judge attempt holds its row with a lease this long, renewed every third of it
+# while the attempt's process lives (statemachine.LeaseHeartbeat): the run of a killed worker
+# is free to be taken over this long after its last renewal (docs/reliability.md).
+LEASE_SECONDS = env_int("LEASE_SECONDS", 30)
+if LEASE_SECONDS < 3:
+    raise ImproperlyConfigured(f"LEASE_SECONDS={LEASE_SECONDS}: at least 3 (it is renewed every third of it)")
 
 # The LLM judge of L1 and L2 (docs/judge.md). JUDGE_BASE_URL, JUDGE_MODEL,
 # JUDGE_API_KEY and the other JUDGE_* variables are read by the evaluation
@@ -283,6 +326,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
+    # Not the recovery path (the lease and the sweep are): a killed worker's unacknowledged message comes back
+    # only after this, and then finds its run done. Above the hard limits, so a live run is never handed over.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(SCORING_HARD_TIME_LIMIT, JUDGE_HARD_TIME_LIMIT) + 600}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -309,16 +354,17 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A run in progress when the broker connection drops goes on and stores its result; its message,
-# redelivered later, finds it done. Cancelled instead (Celery 6's default), the redelivery would
-# find the run's lease alive and wait it out, some twenty minutes, before scoring again.
+# redelivered later, finds it done. Cancelled instead (Celery 6's default), the work done so far
+# would be lost, and done again once the run's lease lapsed.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Logging is Django's LOGGING: workers/celery.py answers Celery's setup_logging signal.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery beat (Procfile ``beat``) sends organizers their digest of new submissions.
 EMAIL_DIGEST_INTERVAL = env_int("EMAIL_DIGEST_INTERVAL", 24 * 60 * 60)
 # Beat also sweeps for submissions and judge runs whose message was lost (a broker outage):
-# whatever waited SWEEP_WAITING_AFTER seconds while its queue is empty is queued again.
-SWEEP_INTERVAL = env_int("SWEEP_INTERVAL", 60)
+# whatever waited SWEEP_WAITING_AFTER seconds while its queue is empty is queued again, and
+# a running one whose lease lapsed (its worker died) at once (submissions/requeue.py).
+SWEEP_INTERVAL = env_int("SWEEP_INTERVAL", 30)
 SWEEP_WAITING_AFTER = env_int("SWEEP_WAITING_AFTER", 120)
 CELERY_BEAT_SCHEDULE = {
     "send-digests": {"task": "workers.tasks.send_digests", "schedule": EMAIL_DIGEST_INTERVAL},

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from django.http import QueryDict
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from leaderboard.boards.disclosure import disclosed_scores
 from leaderboard.boards.models import Board
 from leaderboard.challenges.models import Challenge, Phase
 from leaderboard.challenges.selectors import phase_languages
@@ -12,6 +17,77 @@ from leaderboard.judging.selectors import submission_judge
 from leaderboard.operations.selectors import queue_position
 from leaderboard.submissions import rules
 from leaderboard.submissions.models import Submission
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A boolean as the schema says: JSON ``true``/``false``, or ``true``/``false`` in a form (any case).
+
+    DRF's own also takes ``1``, ``"0"``, ``"yes"``, ``"on"``...: a typo of a flag that publishes an entry
+    would pass silently. Give the serializer ``context={"form": True}`` when the data is a form.
+    """
+
+    default_error_messages = {"invalid": 'Must be true or false (in a form: the text "true" or "false").'}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and self.context.get("form") and data.lower() in ("true", "false"):
+            return data.lower() == "true"
+        self.fail("invalid", input=data)
+
+
+class TextOnlyMixin:
+    """A serializer whose text fields take text only, within their length, as the schema says.
+
+    DRF's ``CharField`` turns a JSON number into text (``"method_name": 0`` becomes ``"0"``), and checks
+    the length after trimming the spaces around: here a value that is not a string, or is longer than
+    the field's maximum as sent, is refused with the other invalid fields.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            errors = {}
+            for name, field in self.fields.items():
+                if not isinstance(field, serializers.CharField) or data.get(name) is None:
+                    continue
+                value = data[name]
+                if not isinstance(value, str):
+                    errors[name] = [f"Must be text, not {type(value).__name__}."]
+                elif field.max_length is not None and len(value) > field.max_length:
+                    errors[name] = [f"Ensure this field has no more than {field.max_length} characters."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def form_context(data) -> dict:
+    """The serializer context that tells ``StrictBooleanField`` whether ``data`` (``request.data``) is a form."""
+    return {"form": isinstance(data, QueryDict)}
+
+
+#: ``stage -> language -> {system, user, parser}``: the judge's prompt templates, as --judge-templates reads them.
+JUDGE_TEMPLATES_SCHEMA = {
+    "type": "object",
+    "description": "stage -> language -> {system, user, parser}, ours or the phase's own: exactly what "
+    "--judge-templates FILE reads",
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {"system": {"type": "string"}, "user": {"type": "string"}, "parser": {"type": "string"}},
+            "required": ["system", "user", "parser"],
+        },
+    },
+}
+
+
+@extend_schema_field(JUDGE_TEMPLATES_SCHEMA)
+class JudgeTemplatesField(serializers.DictField):
+    pass
+
+
+class JudgeTemplatesSerializer(serializers.Serializer):
+    """The judge's templates alone (``?format=templates``); its schema is ``JUDGE_TEMPLATES_SCHEMA`` (schema.py)."""
 
 
 class BoardSerializer(serializers.ModelSerializer):
@@ -45,6 +121,7 @@ class PhaseSerializer(serializers.ModelSerializer):
             "requires_approval",
             "show_all_entries",
             "allow_partial",
+            "min_changed_clips",
             "languages",
             "boards",
         ]
@@ -61,21 +138,23 @@ class ChallengeSerializer(serializers.ModelSerializer):
         fields = ["slug", "title", "description", "phases"]
 
 
-class SubmissionCreateSerializer(serializers.ModelSerializer):
+class SubmissionCreateSerializer(TextOnlyMixin, serializers.ModelSerializer):
     """The multipart form of an upload. The file itself is checked by the evaluation validator."""
 
     predictions = serializers.FileField(
         write_only=True, required=False, help_text="JSON {clip_id: narration} or JSON Lines, UTF-8"
     )
-    public = serializers.BooleanField(source="is_public", default=False, help_text="show it on the public boards")
+    public = StrictBooleanField(source="is_public", default=False, help_text="show it on the public boards")
 
     class Meta:
         model = Submission
         fields = ["language", "predictions", "method_name", "method_description", "paper_url", "code_url", "public"]
 
 
-class SubmissionUpdateSerializer(serializers.ModelSerializer):
-    public = serializers.BooleanField(source="is_public")
+class SubmissionUpdateSerializer(TextOnlyMixin, serializers.ModelSerializer):
+    """The fields a team may change on its submission: at least one."""
+
+    public = StrictBooleanField(source="is_public")
 
     class Meta:
         model = Submission
@@ -138,7 +217,11 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     def get_scores(self, submission: Submission) -> dict[str, float]:
         result = submission.current_result
-        return dict(result.metrics) if result else {}
+        if result is None:
+            return {}
+        # On a hidden phase, rounded to the boards' precision for everyone but its organizers.
+        request = self.context.get("request")
+        return disclosed_scores(result.metrics, submission.phase, request.user if request else None)
 
     def get_result(self, submission: Submission) -> dict | None:
         result = submission.current_result
@@ -158,7 +241,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
     def get_judge(self, submission: Submission) -> dict | None:
         request = self.context.get("request")
         return submission_judge(
-            submission, with_accounting=bool(request and rules.can_view_judge_accounting(request.user))
+            submission, with_accounting=bool(request and rules.can_view_judge_accounting(request.user, submission))
         )
 
     def get_file(self, submission: Submission) -> dict:

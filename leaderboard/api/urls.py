@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -32,4 +32,7 @@ urlpatterns = [
         views.SubmissionClipScores.as_view(),
         name="submission-clip-scores",
     ),
+    # Last: any other URL under /api/v1/ (ending in a slash, so that APPEND_SLASH still redirects the
+    # others) answers the API's JSON 404, not the site's HTML page.
+    re_path(r"^(?P<path>[\s\S]*/)?$", views.not_found),
 ]

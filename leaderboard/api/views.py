@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -22,25 +25,22 @@ from leaderboard.submissions import intake, payloads, rules, selectors
 from leaderboard.submissions.models import Result, Submission
 from leaderboard.teams import services as team_services
 from leaderboard.teams.services import team_of
+from leaderboard.throttling import UploadThrottle
 from leaderboard.uploads import oversized_upload
 
+from .pagination import LimitOffsetPagination
+from .schema import CSRF, READ, READ_OBJECT, error_responses
 from .serializers import (
     BoardJudgeSerializer,
     ChallengeSerializer,
+    JudgeTemplatesField,
+    JudgeTemplatesSerializer,
     LeaderboardRowSerializer,
     PhaseApprovalSerializer,
     SubmissionCreateSerializer,
     SubmissionSerializer,
     SubmissionUpdateSerializer,
-)
-
-ErrorSerializer = inline_serializer(
-    "Error",
-    {
-        "detail": serializers.CharField(),
-        "code": serializers.CharField(required=False),
-        "errors": serializers.ListField(child=serializers.DictField(), required=False),
-    },
+    form_context,
 )
 
 
@@ -56,6 +56,13 @@ def field_errors_response(errors: dict) -> Response:
     return Response(payloads.field_errors_payload(errors), status=status.HTTP_400_BAD_REQUEST)
 
 
+@csrf_exempt  # nothing to protect: a POST answers the 404 too, not the CSRF failure page
+def not_found(request, path: str = ""):
+    """Any other URL under /api/v1/: the API's JSON 404, not the site's HTML page."""
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+
+
+@extend_schema(responses={200: ChallengeSerializer(many=True), **error_responses(*READ)})
 class ChallengeList(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = ChallengeSerializer
@@ -63,6 +70,7 @@ class ChallengeList(generics.ListAPIView):
     queryset = Challenge.objects.prefetch_related("phases__boards", "phases__reference_sets")
 
 
+@extend_schema(responses={200: ChallengeSerializer, **error_responses(*READ_OBJECT)})
 class ChallengeDetail(generics.RetrieveAPIView):
     permission_classes = [AllowAny]
     serializer_class = ChallengeSerializer
@@ -76,22 +84,28 @@ class PhaseSubmissions(APIView):
 
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser, FormParser]
+    # Uploads per user, the site's form and this endpoint together, accepted or not (settings.THROTTLE_RATES).
+    throttle_classes = [UploadThrottle]
 
     @extend_schema(
         request={"multipart/form-data": SubmissionCreateSerializer},
         responses={
             201: inline_serializer("Created", {"id": serializers.IntegerField(), "status": serializers.CharField()}),
-            400: OpenApiResponse(
-                ErrorSerializer, description="invalid fields or predictions file, every problem listed"
+            **error_responses(
+                *READ_OBJECT,
+                413,
+                415,
+                e400="invalid fields or predictions file, every problem listed",
+                e403="no team, an unverified email address (code email_unverified), the phase is not open, "
+                f"(code near_duplicate) the file barely differs from an earlier one of the team, or {CSRF}",
+                e429="the team's daily or total limit is used up, or (code throttled, with Retry-After) too many "
+                "uploads from this account",
             ),
-            401: ErrorSerializer,
-            403: OpenApiResponse(ErrorSerializer, description="no team, or the phase is not open"),
-            429: OpenApiResponse(ErrorSerializer, description="the team's daily or total limit is used up"),
         },
     )
     def post(self, request, challenge: str, phase: str):
         phase_obj = phase_or_404(challenge, phase)
-        fields = SubmissionCreateSerializer(data=request.data)
+        fields = SubmissionCreateSerializer(data=request.data, context=form_context(request.data))
         if not fields.is_valid():
             # Why the team may not submit comes before what is wrong with the fields.
             refusal = rules.submission_refusal(request.user, phase_obj)
@@ -112,7 +126,7 @@ class PhaseSubmissions(APIView):
             return rejection_response(exc.problems)
         return Response({"id": submission.pk, "status": submission.status}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=SubmissionSerializer(many=True))
+    @extend_schema(responses={200: SubmissionSerializer(many=True), **error_responses(*READ_OBJECT)})
     def get(self, request, challenge: str, phase: str):
         phase_obj = phase_or_404(challenge, phase)
         submissions = selectors.team_submissions(request.user).filter(phase=phase_obj)
@@ -123,19 +137,22 @@ class PhaseQuota(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        responses=inline_serializer(
-            "Quota",
-            {
-                "can_submit": serializers.BooleanField(),
-                "reason": serializers.CharField(allow_null=True),
-                "left_today": serializers.IntegerField(allow_null=True),
-                "left_total": serializers.IntegerField(allow_null=True),
-                "resets_at": serializers.DateTimeField(),
-                "summary": serializers.CharField(
-                    allow_null=True, help_text='"n left today, resets at HH:MM UTC; n left in total"'
-                ),
-            },
-        )
+        responses={
+            200: inline_serializer(
+                "Quota",
+                {
+                    "can_submit": serializers.BooleanField(),
+                    "reason": serializers.CharField(allow_null=True),
+                    "left_today": serializers.IntegerField(allow_null=True),
+                    "left_total": serializers.IntegerField(allow_null=True),
+                    "resets_at": serializers.DateTimeField(),
+                    "summary": serializers.CharField(
+                        allow_null=True, help_text='"n left today, resets at HH:MM UTC; n left in total"'
+                    ),
+                },
+            ),
+            **error_responses(*READ_OBJECT),
+        }
     )
     def get(self, request, challenge: str, phase: str):
         phase_obj = phase_or_404(challenge, phase)
@@ -154,10 +171,12 @@ class PhaseQuota(APIView):
         )
 
 
+@extend_schema(responses={200: SubmissionSerializer(many=True), **error_responses(*READ, 400)})
 class SubmissionList(generics.ListAPIView):
     """Your team's submissions, newest first."""
 
     serializer_class = SubmissionSerializer
+    pagination_class = LimitOffsetPagination
 
     def get_queryset(self):
         return selectors.team_submissions(self.request.user)
@@ -172,7 +191,7 @@ class SubmissionDetail(APIView):
             raise Http404  # not 403: do not confirm that the id exists
         return submission
 
-    @extend_schema(responses=SubmissionSerializer)
+    @extend_schema(responses={200: SubmissionSerializer, **error_responses(*READ_OBJECT)})
     def get(self, request, submission_id: int):
         submission = self.get_submission(request, submission_id)
         return Response(SubmissionSerializer(submission, context={"request": request}).data)
@@ -181,11 +200,13 @@ class SubmissionDetail(APIView):
         request=SubmissionUpdateSerializer,
         responses={
             200: SubmissionSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="invalid fields"),
-            403: OpenApiResponse(
-                ErrorSerializer,
-                description="not your team's, or (code board_frozen) the public flag of an entry submitted "
-                "before the phase's freeze is fixed",
+            **error_responses(
+                *READ_OBJECT,
+                413,
+                415,
+                e400="invalid fields, every problem listed, or none at all",
+                e403="not your team's, (code board_frozen) the public flag of an entry submitted before the "
+                f"phase's freeze is fixed, or {CSRF}",
             ),
         },
     )
@@ -193,7 +214,15 @@ class SubmissionDetail(APIView):
         submission = self.get_submission(request, submission_id)
         if not rules.can_change_submission(request.user, submission):
             return Response({"detail": "Only the team can change its submission."}, status=status.HTTP_403_FORBIDDEN)
-        fields = SubmissionUpdateSerializer(submission, data=request.data, partial=True)
+        if not request.data:
+            # The schema asks for at least one field (minProperties): an empty or unreadable body changes nothing.
+            return Response(
+                {"detail": "Nothing to change: send at least one field.", "code": "invalid_fields"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        fields = SubmissionUpdateSerializer(
+            submission, data=request.data, partial=True, context=form_context(request.data)
+        )
         if not fields.is_valid():
             return field_errors_response(fields.errors)
         current = {
@@ -213,10 +242,17 @@ class SubmissionClipScores(APIView):
     """Per-clip scores, only for phases whose references are public."""
 
     @extend_schema(
-        responses=inline_serializer(
-            "ClipScores",
-            {"clip_scores": serializers.DictField(child=serializers.DictField(child=serializers.FloatField()))},
-        )
+        responses={
+            200: inline_serializer(
+                "ClipScores",
+                {"clip_scores": serializers.DictField(child=serializers.DictField(child=serializers.FloatField()))},
+            ),
+            **error_responses(
+                *READ_OBJECT,
+                e403="the phase's references are hidden: no per-clip scores",
+                e404="no such submission of your team, or no result yet",
+            ),
+        }
     )
     def get(self, request, submission_id: int):
         submission = get_object_or_404(Submission.objects.select_related("phase"), pk=submission_id)
@@ -239,30 +275,33 @@ class Leaderboard(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        responses=inline_serializer(
-            "Leaderboard",
-            {
-                "challenge": serializers.CharField(),
-                "phase": serializers.CharField(),
-                "language": serializers.CharField(),
-                "stage": serializers.CharField(),
-                "title": serializers.CharField(),
-                "primary_metric": serializers.CharField(),
-                "columns": serializers.ListField(child=serializers.CharField()),
-                "judge": BoardJudgeSerializer(
-                    help_text="the judge whose L1/L2 the rows rank: on a frozen board, the one in effect then"
-                ),
-                "frozen_at": serializers.DateTimeField(
-                    allow_null=True, help_text="the phase's freeze date once it has passed; null before"
-                ),
-                "as_of": serializers.DateTimeField(
-                    allow_null=True,
-                    help_text="the moment the rows stand at: the freeze date for the public, null for the live "
-                    "board (organizers always see it live)",
-                ),
-                "rows": LeaderboardRowSerializer(many=True),
-            },
-        )
+        responses={
+            200: inline_serializer(
+                "Leaderboard",
+                {
+                    "challenge": serializers.CharField(),
+                    "phase": serializers.CharField(),
+                    "language": serializers.CharField(),
+                    "stage": serializers.CharField(),
+                    "title": serializers.CharField(),
+                    "primary_metric": serializers.CharField(),
+                    "columns": serializers.ListField(child=serializers.CharField()),
+                    "judge": BoardJudgeSerializer(
+                        help_text="the judge whose L1/L2 the rows rank: on a frozen board, the one in effect then"
+                    ),
+                    "frozen_at": serializers.DateTimeField(
+                        allow_null=True, help_text="the phase's freeze date once it has passed; null before"
+                    ),
+                    "as_of": serializers.DateTimeField(
+                        allow_null=True,
+                        help_text="the moment the rows stand at: the freeze date for the public, null for the live "
+                        "board (organizers always see it live)",
+                    ),
+                    "rows": LeaderboardRowSerializer(many=True),
+                },
+            ),
+            **error_responses(*READ_OBJECT, e404="no such phase, language or board, or one you may not see"),
+        }
     )
     def get(self, request, challenge: str, phase: str, language: str, stage: str):
         phase_obj = phase_or_404(challenge, phase)
@@ -291,6 +330,39 @@ class JudgeTemplatesRenderer(JSONRenderer):
     format = "templates"
 
 
+class KnownFormatNegotiation(DefaultContentNegotiation):
+    """``?format=`` names one of the view's renderers, or answers 400 (DRF: an empty one is ignored, others 404)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        requested = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        known = [renderer.format for renderer in renderers]
+        if requested is not None and requested not in known:
+            raise ParseError(
+                f"Unknown format {requested[:40]!r}: use {' or '.join(f'?format={name}' for name in known)}.",
+                code="invalid_format",
+            )
+        return super().select_renderer(request, renderers, format_suffix)
+
+
+PhaseJudgeDocument = inline_serializer(
+    "PhaseJudge",
+    {
+        "challenge": serializers.CharField(),
+        "phase": serializers.CharField(),
+        "languages": serializers.DictField(
+            help_text="language -> {configured, reason, model, temperature, max_tokens, response_format, "
+            "signature, stages: stage -> {template: hash, parser, source: builtin | phase}}; never the "
+            "endpoint or its key"
+        ),
+        "templates": JudgeTemplatesField(
+            help_text="stage -> language -> {system, user, parser}, ours or the phase's own: exactly what "
+            "--judge-templates FILE reads (also alone with ?format=templates)"
+        ),
+        "templates_url": serializers.CharField(help_text="this document's templates alone"),
+    },
+)
+
+
 class PhaseJudge(APIView):
     """The phase's judge, to reproduce its L1 and L2 offline. Whoever may see the phase's boards.
 
@@ -300,25 +372,34 @@ class PhaseJudge(APIView):
 
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer, JudgeTemplatesRenderer]
+    content_negotiation_class = KnownFormatNegotiation
 
     @extend_schema(
-        responses=inline_serializer(
-            "PhaseJudge",
-            {
-                "challenge": serializers.CharField(),
-                "phase": serializers.CharField(),
-                "languages": serializers.DictField(
-                    help_text="language -> {configured, reason, model, temperature, max_tokens, response_format, "
-                    "signature, stages: stage -> {template: hash, parser, source: builtin | phase}}; never the "
-                    "endpoint or its key"
-                ),
-                "templates": serializers.DictField(
-                    help_text="stage -> language -> {system, user, parser}, ours or the phase's own: exactly what "
-                    "--judge-templates FILE reads (also alone with ?format=templates)"
-                ),
-                "templates_url": serializers.CharField(help_text="this document's templates alone"),
-            },
-        )
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=[JSONRenderer.format, JudgeTemplatesRenderer.format],
+                description="templates: answer the templates alone, the file for --judge-templates "
+                "(the JudgeTemplates schema); json (the default): the whole document (PhaseJudge)",
+            )
+        ],
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="PhaseJudgeOrTemplates",
+                resource_type_field_name=None,
+                serializers=[
+                    PhaseJudgeDocument,
+                    JudgeTemplatesSerializer,
+                ],
+            ),
+            **error_responses(
+                *READ_OBJECT,
+                400,
+                e400="an unknown ?format= (code invalid_format)",
+                e404="no such phase, or its boards are not shown to you",
+            ),
+        },
     )
     def get(self, request, challenge: str, phase: str):
         phase_obj = phase_or_404(challenge, phase)
@@ -339,29 +420,32 @@ class Status(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        responses=inline_serializer(
-            "Status",
-            {
-                "queue_depths": serializers.DictField(
-                    child=serializers.IntegerField(),
-                    allow_null=True,
-                    help_text="messages waiting per Celery queue; null when the broker cannot be reached",
-                ),
-                "waiting": serializers.IntegerField(),
-                "running": serializers.IntegerField(),
-                "judging": serializers.IntegerField(),
-                "typical_wait_seconds": serializers.IntegerField(allow_null=True),
-                "checked_at": serializers.DateTimeField(),
-                "organizer": serializers.DictField(
-                    required=False,
-                    help_text="organizers only: running_submissions, running_judge_runs, oldest_waiting, "
-                    "workers (null when unknown), judge_queued",
-                ),
-            },
-        )
+        responses={
+            200: inline_serializer(
+                "Status",
+                {
+                    "queue_depths": serializers.DictField(
+                        child=serializers.IntegerField(),
+                        allow_null=True,
+                        help_text="messages waiting per Celery queue; null when the broker cannot be reached",
+                    ),
+                    "waiting": serializers.IntegerField(),
+                    "running": serializers.IntegerField(),
+                    "judging": serializers.IntegerField(),
+                    "typical_wait_seconds": serializers.IntegerField(allow_null=True),
+                    "checked_at": serializers.DateTimeField(),
+                    "organizer": serializers.DictField(
+                        required=False,
+                        help_text="site-wide organizers only: running_submissions, running_judge_runs, oldest_waiting, "
+                        "workers (null when unknown), judge_queued",
+                    ),
+                },
+            ),
+            **error_responses(*READ),
+        }
     )
     def get(self, request):
-        if not rules.is_organizer(request.user):
+        if not rules.can_view_operations(request.user):
             return Response(operations.as_data(operations.public_status()))
         detail = operations.as_data(operations.organizer_status())
         return Response({**detail.pop("public"), "organizer": detail})
@@ -372,7 +456,7 @@ class PhaseApprovalRequest(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=PhaseApprovalSerializer)
+    @extend_schema(responses={200: PhaseApprovalSerializer, **error_responses(*READ_OBJECT)})
     def get(self, request, challenge: str, phase: str):
         phase_obj = phase_or_404(challenge, phase)
         approval = team_services.approval_for(request.user, phase_obj)
@@ -382,7 +466,9 @@ class PhaseApprovalRequest(APIView):
         request=None,
         responses={
             200: PhaseApprovalSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="no team, a banned team, or no approval needed"),
+            **error_responses(
+                *READ_OBJECT, e400="no team, a banned team, or no approval needed (code approval_refused)", e403=CSRF
+            ),
         },
     )
     def post(self, request, challenge: str, phase: str):

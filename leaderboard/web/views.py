@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
-from rest_framework.authtoken.models import Token
 
 from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
+from leaderboard import throttling, tokens
+from leaderboard.accounts import services as accounts
 from leaderboard.boards import selectors as boards
+from leaderboard.boards.disclosure import disclosed_scores
 from leaderboard.challenges.models import Challenge, ChallengePage
 from leaderboard.challenges.selectors import phase_languages, phase_or_404
 from leaderboard.judging.selectors import submission_judge
@@ -28,7 +32,12 @@ from leaderboard.submissions.models import Submission
 from leaderboard.teams import services as team_services
 from leaderboard.uploads import oversized_upload
 
+from .decorators import throttle_posts
 from .forms import CreateTeamForm, JoinTeamForm, SignupForm, SubmissionForm, SubmissionMethodForm
+
+#: Sign-in attempts are throttled per client address, the admin's as the site's.
+sign_in = throttle_posts("login")(LoginView.as_view())
+admin_sign_in = throttle_posts("login")(admin.site.login)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -118,6 +127,7 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
     return render(request, "web/board.html", context)
 
 
+@throttle_posts("signup")
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("web:team")
@@ -126,10 +136,16 @@ def signup(request: HttpRequest) -> HttpResponse:
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Welcome! Create or join a team to submit.")
+        # Submitting needs a verified address (leaderboard/accounts): the link goes out now.
+        if accounts.start_verification(user):
+            messages.info(request, f"We sent a link to {user.email}: follow it to verify the address, then submit.")
+        else:
+            messages.warning(request, "The verification email could not be sent; ask for it again on a submit page.")
         return redirect("web:team")
     return render(request, "registration/signup.html", {"form": form})
 
 
+@never_cache  # the join code: never kept by a browser or a proxy
 @login_required
 def team(request: HttpRequest) -> HttpResponse:
     current = team_services.team_of(request.user)
@@ -168,10 +184,17 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
             return JsonResponse(payloads.refusal_payload(refusal), status=refusal.http_status)
         return redirect(f"{reverse('login')}?next={request.path}")
     languages = phase_languages(phase_obj)
-    form = SubmissionForm(request.POST or None, request.FILES or None, languages=languages)
+    # Every upload counts against the user's throttle (with the API's), before the file is even read.
+    throttled = throttling.hit("upload", throttling.user_ident(request.user)) if request.method == "POST" else None
+    posted = request.method == "POST" and throttled is None
+    form = SubmissionForm(
+        (request.POST or None) if posted else None, (request.FILES or None) if posted else None, languages=languages
+    )
     refusal = None
     problems = []
-    if request.method == "POST" and form.is_valid():
+    if throttled is not None:
+        refusal = rules.Refusal("throttled", throttled.message, 429)
+    elif posted and form.is_valid():
         try:
             # The rules are asked in here: early, then under the team's row lock.
             submission = intake.submit_upload(
@@ -198,10 +221,12 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
 
     if request.method == "POST" and _wants_json(request):
         if refusal is not None:
-            return JsonResponse(payloads.refusal_payload(refusal), status=refusal.http_status)
-        if problems:
-            return JsonResponse(payloads.rejection_payload(problems), status=400)
-        return JsonResponse(payloads.field_errors_payload(form.errors), status=400)
+            response = JsonResponse(payloads.refusal_payload(refusal), status=refusal.http_status)
+        elif problems:
+            response = JsonResponse(payloads.rejection_payload(problems), status=400)
+        else:
+            response = JsonResponse(payloads.field_errors_payload(form.errors), status=400)
+        return with_retry_after(response, throttled)
 
     team = team_services.team_of(request.user)
     context = {
@@ -213,8 +238,22 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
         "quota": rules.quota(team, phase_obj) if team else None,
         "max_megabytes": settings.SUBMISSION_MAX_BYTES / (1024 * 1024),
     }
-    status = 400 if problems or (request.method == "POST" and form.errors) else 200
-    return render(request, "web/submit.html", context, status=status)
+    # The page without JavaScript answers as the API does: a refused upload with the refusal's status
+    # (403 not allowed now, 429 a limit or the throttle, 400 a language the phase does not score), a
+    # rejected file or invalid fields with 400; the page itself, saying why one may not submit, with 200.
+    if request.method == "POST" and refusal is not None:
+        status = refusal.http_status
+    elif problems or (request.method == "POST" and form.errors):
+        status = 400
+    else:
+        status = 200
+    return with_retry_after(render(request, "web/submit.html", context, status=status), throttled)
+
+
+def with_retry_after(response: HttpResponse, throttled: throttling.Throttled | None) -> HttpResponse:
+    if throttled is not None:
+        response["Retry-After"] = str(throttled.retry_after)
+    return response
 
 
 @login_required
@@ -253,33 +292,38 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     context = {
         "submission": submission,
         "result": result,
+        # On a hidden phase, rounded to the boards' precision for everyone but its organizers.
+        "scores": disclosed_scores(result.metrics, submission.phase, request.user) if result else {},
         "form": form,
         "can_change": can_change,
         "classic": [METRICS[name] for name in CLASSIC_METRICS],
         "stage": [METRICS[name] for name in STAGE_METRICS],
         "public_flag_refusal": rules.public_flag_refusal(submission) if can_change else None,
         "clip_scores_visible": rules.can_view_clip_scores(request.user, submission),
-        "judge": submission_judge(submission, with_accounting=rules.can_view_judge_accounting(request.user)),
+        "judge": submission_judge(
+            submission, with_accounting=rules.can_view_judge_accounting(request.user, submission)
+        ),
         "queue_position": operations.queue_position(submission),
     }
     return render(request, "web/submission_detail.html", context)
 
 
+@never_cache  # the token: never kept by a browser or a proxy
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
+    """The user's API token, and a POST (with CSRF, as every form) that replaces it."""
     if request.method == "POST":
-        Token.objects.filter(user=request.user).delete()
-        Token.objects.create(user=request.user)
+        tokens.rotate_token(request.user)
         messages.success(request, "A new token was made; the old one no longer works.")
         return redirect("web:api-token")
-    token, _ = Token.objects.get_or_create(user=request.user)
-    return render(request, "web/token.html", {"token": token})
+    token = tokens.current_token(request.user)
+    return render(request, "web/token.html", {"token": token, "expires_at": tokens.expires_at(token)})
 
 
 def status(request: HttpRequest) -> HttpResponse:
     """The queue and the workers: counts for everyone, the details for organizers."""
-    if rules.is_organizer(request.user):
+    if rules.can_view_operations(request.user):
         context = {"organizer": operations.organizer_status()}
         context["public"] = context["organizer"].public
     else:
@@ -291,7 +335,7 @@ def status(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def email_preferences(request: HttpRequest) -> HttpResponse:
     preference = notification_services.preferences_of(request.user)
-    organizer = rules.is_organizer(request.user)
+    organizer = rules.organizes_any(request.user)
     form = EmailPreferenceForm(
         request.POST or None,
         organizer=organizer,
@@ -306,3 +350,36 @@ def email_preferences(request: HttpRequest) -> HttpResponse:
     return render(
         request, "notifications/preferences.html", {"form": form, "email": request.user.email, "organizer": organizer}
     )
+
+
+# -- email verification ------------------------------------------------------------------------
+
+
+def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link of the verification email: a working one verifies the account, signed in or not."""
+    user = accounts.verify(uidb64, token)
+    if user is None:
+        messages.error(
+            request, "This verification link is wrong, used or expired. Sign in and ask for a new one on a submit page."
+        )
+    else:
+        messages.success(request, f"Your email address {user.email} is verified: you can submit.")
+    return redirect("web:challenge-list")
+
+
+@login_required
+@require_http_methods(["POST"])
+def send_verification_link(request: HttpRequest) -> HttpResponse:
+    """The submit page's "send the link again"."""
+    try:
+        accounts.send_link(request.user)
+    except accounts.VerificationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"We sent a new link to {request.user.email}.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("web:challenge-list")
+    return redirect(target)

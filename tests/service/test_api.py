@@ -285,7 +285,13 @@ def hidden_world(alice, bob, demo_test, admin_user, settings):
     statuses = set(JudgeRun.objects.values_list("status", flat=True))
     assert statuses == {"complete", "incomplete"}, statuses  # the quoting answers were read, the failing ones kept
     # A failed upload: the references changed under it, and the failure lists what no longer matches.
-    failed = upload(api, demo_test, "en", demo_file("test-en.jsonl"), name="test-en.jsonl").json()["id"]
+    # Three clips changed: the same file again is refused as a near-duplicate on a hidden phase.
+    lines = [line for line in demo_file("test-en.jsonl").decode().splitlines() if line.strip()]
+    retaken = [
+        json.dumps({**json.loads(line), "narration": f"Retake {index}."}) for index, line in enumerate(lines[:3])
+    ]
+    resubmitted = "\n".join(retaken + lines[3:]).encode()
+    failed = upload(api, demo_test, "en", resubmitted, name="test-en.jsonl").json()["id"]
     changed = dict(references["en"])
     changed.pop(max(changed))
     ReferenceSet.objects.filter(phase=demo_test, language="en").update(narrations=changed)

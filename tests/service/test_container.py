@@ -219,7 +219,8 @@ def test_the_image_runs_every_role_and_scores_a_test_split_submission(containers
     assert body["result"]["clips"] == expected["clips"] == 2227
     assert body["result"]["reference_hash"] == expected["reference_hash"]
     for metric, value in expected["metrics"].items():
-        assert body["scores"][metric] == pytest.approx(value, abs=1e-9), metric
+        # A hidden phase: the team reads its scores at the boards' precision (4 decimals).
+        assert body["scores"][metric] == pytest.approx(round(value, 4), abs=1e-12), metric
 
     board = requests.get(f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/en/l1/", timeout=10).json()
     assert board["rows"][0]["submission_id"] == submission_id

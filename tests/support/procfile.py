@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
+
+from leaderboard.boards.disclosure import precision_of, rounds_for
+from leaderboard.challenges.models import Phase
 
 from .data import ROOT, shifted_predictions
 from .judge_server import FakeJudge, expected_stage_metrics
@@ -207,13 +211,23 @@ def submission_reaches_the_stage_boards(
     judged_in = time.monotonic() - started - elapsed
     assert body["judge"]["status"] == "complete", (body["judge"], running.tail("judge"))
     assert judge.calls == 2 * len(references)
-    expected = expected_stage_metrics(references, predictions, language)
+    exact = expected_stage_metrics(references, predictions, language)
+    # The test phase hides its references: its organizers see the exact means, everyone else (the team
+    # included) sees them rounded to the boards' precision.
+    phase = Phase.objects.get(challenge__slug="movie101v2", slug="test")
+    organizer = get_user_model().objects.create_user("procfile-organizer")
+    phase.challenge.organizers.add(organizer)
+    assert rounds_for(user, phase) and not rounds_for(organizer, phase)
+    precision = precision_of(phase)
+    rounded = {name: round(value, precision(name)) for name, value in exact.items()}
+    organizer_headers = {"Authorization": f"Token {Token.objects.create(user=organizer).key}"}
     for stage in ("l1", "l2"):
-        board = requests.get(
-            f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/{language}/{stage}/", timeout=10
-        ).json()
+        url = f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/{language}/{stage}/"
+        board = requests.get(url, timeout=10).json()
         assert board["judge"]["model"] == "fake-judge-procfile"
         assert board["rows"][0]["submission_id"] == submission_id
-        assert board["rows"][0]["scores"][stage] == expected[stage]
-    assert {name: body["scores"][name] for name in expected} == expected
+        assert board["rows"][0]["scores"][stage] == rounded[stage]
+        organizers_board = requests.get(url, headers=organizer_headers, timeout=10).json()
+        assert organizers_board["rows"][0]["scores"][stage] == exact[stage]
+    assert {name: body["scores"][name] for name in exact} == rounded
     print(f"Procfile judge process: {2 * len(references):,} judgments against the loopback judge in {judged_in:.1f} s")
