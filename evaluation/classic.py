@@ -23,6 +23,7 @@ from .meteor import Meteor, shared_meteor
 from .ptb import ptb_tokenize
 from .references import reference_hash
 from .result import ScoreResult
+from .stats import ClipStats, bleu_clip_stats, parse_meteor_stats
 from .text import normalize, tokenize_zh
 from .versions import classic_versions
 
@@ -45,10 +46,14 @@ def tokenize(texts: list[str], language: str) -> list[str]:
 
 def bleu(gts: Mapping[str, list[str]], res: Mapping[str, list[str]]) -> tuple[list[float], list[list[float]]]:
     """``pycocoevalcap.bleu.Bleu(4).compute_score`` without its prints to stdout."""
+    return _bleu_scorer(gts, res).compute_score(option="closest", verbose=0)
+
+
+def _bleu_scorer(gts: Mapping[str, list[str]], res: Mapping[str, list[str]]) -> BleuScorer:
     scorer = BleuScorer(n=4)
     for key in gts:
         scorer += (res[key][0], gts[key])
-    return scorer.compute_score(option="closest", verbose=0)
+    return scorer
 
 
 def score(
@@ -81,8 +86,9 @@ def score(
     gts = {key: [tokens] for key, tokens in zip(ids, reference_tokens, strict=True)}
     res = {key: [tokens] for key, tokens in zip(ids, prediction_tokens, strict=True)}
 
-    bleu_totals, bleu_per_clip = bleu(gts, res)
-    meteor_total, meteor_per_clip = (meteor or shared_meteor()).compute_score(gts, res)
+    bleu_scorer = _bleu_scorer(gts, res)
+    bleu_totals, bleu_per_clip = bleu_scorer.compute_score(option="closest", verbose=0)
+    meteor_total, meteor_per_clip, meteor_stats = (meteor or shared_meteor()).compute_score_and_stats(gts, res)
     rouge_total, rouge_per_clip = Rouge().compute_score(gts, res)
     cider_total, cider_per_clip = Cider().compute_score(gts, res)
 
@@ -97,6 +103,12 @@ def score(
         }
         for index, key in enumerate(ids)
     }
+    stats = ClipStats.build(
+        ids,
+        bleu_clip_stats(bleu_scorer.ctest),
+        [parse_meteor_stats(line) for line in meteor_stats],
+        {"rouge_l": rouge_per_clip, "cider": cider_per_clip},
+    )
     return ScoreResult(
         language=language,
         clips=len(ids),
@@ -106,4 +118,5 @@ def score(
         reference_hash=reference_hash(references),
         versions=classic_versions(),
         duration_seconds=time.perf_counter() - started,
+        stats=stats,
     )

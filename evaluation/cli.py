@@ -10,6 +10,7 @@ from pathlib import Path
 from . import __version__
 from .classic import LANGUAGES, score
 from .errors import EvaluationError
+from .intervals import DEFAULT_SEED, UNITS, BootstrapMethod, intervals
 from .judge import (
     JudgeConfig,
     JudgeResult,
@@ -58,6 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     score_command.add_argument("--language", required=True, choices=LANGUAGES)
     score_command.add_argument(
         "--per-clip", type=Path, metavar="FILE", help="also write every clip's scores to FILE as JSON"
+    )
+    bootstrap = score_command.add_argument_group(
+        "confidence intervals",
+        "95%% bootstrap percentile intervals of every metric, computed exactly as the leaderboard does "
+        "(same resamples for the same clips, unit and seed).",
+    )
+    bootstrap.add_argument("--intervals", action="store_true", help="also compute the intervals")
+    bootstrap.add_argument(
+        "--unit",
+        choices=UNITS,
+        default="clip",
+        help="resample clips, or whole movies with all their clips (default %(default)s)",
+    )
+    bootstrap.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, metavar="N", help="the resampling seed (default %(default)s)"
+    )
+    bootstrap.add_argument(
+        "--resamples", type=int, default=1000, metavar="N", help="number of resamples (default %(default)s)"
     )
     judge = score_command.add_argument_group(
         "LLM judge (L1, L2)",
@@ -139,6 +158,7 @@ def _validate_or_score(args: argparse.Namespace) -> int:
             temperature=args.judge_temperature,
         )
     )
+    method = BootstrapMethod(unit=args.unit, seed=args.seed, resamples=args.resamples) if args.intervals else None
     if judge_config is not None:
         require_openai()  # before the classic metrics, not after them
     templates = _read_templates(args.judge_templates) if args.judge_templates else {}
@@ -162,6 +182,10 @@ def _validate_or_score(args: argparse.Namespace) -> int:
                 cache.close()
 
     metrics = dict(result.metrics) | (judged.metrics if judged else {})
+    bounds: dict[str, tuple[float, float]] = {}
+    if method is not None and result.stats is not None:
+        stats = result.stats.with_means(judged.per_clip) if judged and judged.complete else result.stats
+        bounds = intervals(stats, method)
     if args.per_clip:
         per_clip = {
             clip_id: scores | (judged.per_clip.get(clip_id, {}) if judged else {})
@@ -177,6 +201,11 @@ def _validate_or_score(args: argparse.Namespace) -> int:
             if judged is not None
             else {"status": "not_configured", "reason": JUDGE_TURNED_OFF_REASON if args.no_judge else NO_JUDGE_REASON}
         )
+        if method is not None:
+            output["intervals"] = {
+                "method": method.to_dict(),
+                "metrics": {name: [low, high] for name, (low, high) in bounds.items()},
+            }
         print(json.dumps(output, ensure_ascii=False))
         return exit_code
     print(
@@ -187,7 +216,16 @@ def _validate_or_score(args: argparse.Namespace) -> int:
     shown = (STAGE_METRICS if judged and judged.complete else ()) + CLASSIC_METRICS
     for name in shown:
         info = metric_info(name)
-        print(f"  {info.label:<15} {metrics[name]:.{info.precision}f}")
+        line = f"  {info.label:<15} {metrics[name]:.{info.precision}f}"
+        if name in bounds:
+            low, high = bounds[name]
+            line += f"  [{low:.{info.precision}f}, {high:.{info.precision}f}]"
+        print(line)
+    if method is not None:
+        print(
+            f"intervals   {method.level:.0%} bootstrap percentile, {method.resamples:,} resamples by {method.unit}, "
+            f"seed {method.seed} ({method.version})"
+        )
     print(f"references  {result.reference_hash}")
     print("versions    " + ", ".join(f"{key} {value}" for key, value in result.versions.items()))
     print(f"took        {result.duration_seconds:.1f} s (classic)")

@@ -133,6 +133,18 @@ class Meteor:
         self, gts: Mapping[str, Sequence[str]], res: Mapping[str, Sequence[str]]
     ) -> tuple[float, list[float]]:
         """Same contract as ``pycocoevalcap.meteor.meteor.Meteor.compute_score``."""
+        total, segment_scores, _ = self.compute_score_and_stats(gts, res)
+        return total, segment_scores
+
+    def compute_score_and_stats(
+        self, gts: Mapping[str, Sequence[str]], res: Mapping[str, Sequence[str]]
+    ) -> tuple[float, list[float], list[str]]:
+        """:meth:`compute_score`, plus the stats line METEOR gave for each segment.
+
+        A stats line holds METEOR's 23 sufficient statistics of one segment
+        (``evaluation.stats.METEOR_FIELDS``); the total is METEOR's own
+        aggregation of them (the ``EVAL`` request).
+        """
         if gts.keys() != res.keys():
             raise ValueError("references and hypotheses cover different ids")
         ids = list(gts.keys())
@@ -161,7 +173,7 @@ class Meteor:
             except _ProcessExited:
                 raise MeteorError(self._describe("the METEOR process exited")) from None
 
-    def _conversation(self, ids, requests, deadline) -> tuple[float, list[float]]:
+    def _conversation(self, ids, requests, deadline) -> tuple[float, list[float], list[str]]:
         try:
             process = self._ensure_process()
             writer = threading.Thread(target=_write_lines, args=(process.stdin, requests), daemon=True)
@@ -179,6 +191,31 @@ class Meteor:
             if isinstance(exc, (MeteorError, OSError, ValueError)):
                 raise MeteorError(self._describe(str(exc) or type(exc).__name__)) from exc
             raise
+        return total, segment_scores, stats
+
+    def evaluate(self, stats_lines: Sequence[str]) -> tuple[float, list[float]]:
+        """METEOR's own aggregation of stats lines: one ``EVAL`` request.
+
+        Returns the total and each line's score, as the Java process computes
+        them. A line may be given several times (a bootstrap resample).
+        """
+        if not stats_lines:
+            raise ValueError("nothing to evaluate")
+        for line in stats_lines:
+            if "|" in line or "\n" in line or "\r" in line:
+                raise ValueError(f"not a METEOR stats line: {line!r}")
+        with self._lock:
+            deadline = time.monotonic() + self.timeout
+            try:
+                process = self._ensure_process()
+                _write_lines(process.stdin, ["EVAL ||| " + " ||| ".join(stats_lines)])
+                segment_scores = [float(self._read_line(deadline)) for _ in stats_lines]
+                total = float(self._read_line(deadline))
+            except BaseException as exc:
+                self._kill()
+                if isinstance(exc, (MeteorError, OSError, ValueError, _ProcessExited)):
+                    raise MeteorError(self._describe(str(exc) or type(exc).__name__)) from exc
+                raise
         return total, segment_scores
 
     def _read_line(self, deadline: float) -> str:

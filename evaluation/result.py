@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .stats import ClipStats
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,10 @@ class ScoreResult:
     reference_hash: str
     versions: dict[str, str]
     duration_seconds: float
+    #: Per-clip sufficient statistics for bootstrap intervals (``evaluation.stats``); hidden-split data too.
+    stats: ClipStats | None = field(default=None, repr=False, compare=False)
 
-    def to_dict(self, *, include_per_clip: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, include_per_clip: bool = False, include_stats: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "language": self.language,
             "clips": self.clips,
@@ -31,4 +36,6 @@ class ScoreResult:
         }
         if include_per_clip:
             data["per_clip"] = self.per_clip
+        if include_stats and self.stats is not None:
+            data["stats"] = self.stats.to_json_dict()
         return data
