@@ -9,7 +9,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leaderboard.boards.disclosure import disclosed_scores
+from leaderboard.boards.disclosure import disclosed_intervals, disclosed_scores
 from leaderboard.boards.models import Board
 from leaderboard.challenges.models import Challenge, Phase
 from leaderboard.challenges.selectors import phase_languages
@@ -227,6 +227,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
         result = submission.current_result
         if result is None:
             return None
+        request = self.context.get("request")
         return {
             "clips": result.clips,
             "missing_clips": result.missing_clips,
@@ -236,6 +237,11 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "reference_hash": result.reference_hash,
             "duration_seconds": result.duration_seconds,
             "created_at": result.created_at,
+            # 95% bootstrap intervals (rounded like the scores on a hidden phase) and how they were made.
+            "intervals": disclosed_intervals(
+                (result.intervals or {}).get("metrics", {}), submission.phase, request.user if request else None
+            ),
+            "interval_method": (result.intervals or {}).get("method"),
         }
 
     def get_judge(self, submission: Submission) -> dict | None:
@@ -288,6 +294,21 @@ class LeaderboardRowSerializer(serializers.Serializer):
         "organizers (every one) and the entry's own team (its members), never anyone else; empty otherwise"
     )
     moderation_reason = serializers.CharField(help_text="the organizers' reason, with moderation")
+    intervals = serializers.DictField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        help_text="metric -> [low, high]: the 95% bootstrap confidence interval of each score shown (method: "
+        "the board's interval_method); empty for a baseline or a result scored before intervals were kept",
+    )
+    tie_group = serializers.IntegerField(
+        allow_null=True,
+        help_text="ranked rows with equal tie_group are statistically tied on the primary metric (a paired "
+        "bootstrap against the row above gives p >= 0.05); the rank of the group's first row; null unranked",
+    )
+    p_value_vs_above = serializers.FloatField(
+        allow_null=True,
+        help_text="the paired bootstrap's p-value of the primary metric against the ranked row above; null for "
+        "the first ranked row, an unranked row, or a pair that cannot be tested",
+    )
 
 
 class BoardJudgeSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ParseError
@@ -29,6 +30,7 @@ from leaderboard.throttling import UploadThrottle
 from leaderboard.uploads import oversized_upload
 
 from .pagination import LimitOffsetPagination
+from .renderers import BoardCSVRenderer, BoardLatexRenderer
 from .schema import CSRF, READ, READ_OBJECT, error_responses
 from .serializers import (
     BoardJudgeSerializer,
@@ -269,14 +271,50 @@ class SubmissionClipScores(APIView):
         return Response({"clip_scores": result.per_clip})
 
 
+class JudgeTemplatesRenderer(JSONRenderer):
+    """``?format=templates``: the judge's templates alone, a file for ``--judge-templates``."""
+
+    format = "templates"
+
+
+class KnownFormatNegotiation(DefaultContentNegotiation):
+    """``?format=`` names one of the view's renderers, or answers 400 (DRF: an empty one is ignored, others 404)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        requested = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        known = [renderer.format for renderer in renderers]
+        if requested is not None and requested not in known:
+            raise ParseError(
+                f"Unknown format {requested[:40]!r}: use {' or '.join(f'?format={name}' for name in known)}.",
+                code="invalid_format",
+            )
+        return super().select_renderer(request, renderers, format_suffix)
+
+
 class Leaderboard(APIView):
-    """A ranked stage board of one phase and language. Public."""
+    """A ranked stage board of one phase and language, with intervals and tie groups. Public.
+
+    ``?format=csv`` and ``?format=latex`` answer the same board as a file (``boards.exports``).
+    """
 
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, BoardCSVRenderer, BoardLatexRenderer]
+    content_negotiation_class = KnownFormatNegotiation
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=[JSONRenderer.format, BoardCSVRenderer.format, BoardLatexRenderer.format],
+                description="json (the default): the document; csv: its rows, each metric with its interval's ends "
+                "and the versions on every row; latex: a booktabs table, intervals as ±, tie groups marked",
+            )
+        ],
         responses={
-            200: inline_serializer(
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-latex"): OpenApiTypes.STR,
+            (200, "application/json"): inline_serializer(
                 "Leaderboard",
                 {
                     "challenge": serializers.CharField(),
@@ -297,16 +335,37 @@ class Leaderboard(APIView):
                         help_text="the moment the rows stand at: the freeze date for the public, null for the live "
                         "board (organizers always see it live)",
                     ),
+                    "interval_method": serializers.DictField(
+                        help_text='how the rows\' intervals and tie groups are made: {"method": "bootstrap", "unit": '
+                        '"clip" | "movie", "resamples", "seed", "level", "version"}'
+                    ),
+                    "versions": serializers.DictField(
+                        child=serializers.CharField(),
+                        help_text="evaluation (the scorer), protocol (the classic metrics), bootstrap, references "
+                        "(the hash of the references the rows are scored against)",
+                    ),
                     "rows": LeaderboardRowSerializer(many=True),
                 },
             ),
-            **error_responses(*READ_OBJECT, e404="no such phase, language or board, or one you may not see"),
-        }
+            **error_responses(
+                *READ_OBJECT,
+                400,
+                e400="an unknown ?format= (code invalid_format)",
+                e404="no such phase, language or board, or one you may not see",
+            ),
+        },
     )
     def get(self, request, challenge: str, phase: str, language: str, stage: str):
         phase_obj = phase_or_404(challenge, phase)
         board = boards.visible_board(request.user, phase_obj, language, stage)
         view = boards.board_view(phase_obj, language, board, viewer=request.user)
+        file_format = request.accepted_renderer.format
+        headers = {}
+        if file_format != JSONRenderer.format:
+            extension = "tex" if file_format == BoardLatexRenderer.format else file_format
+            headers["Content-Disposition"] = (
+                f'attachment; filename="{challenge}-{phase}-{language}-{stage}.{extension}"'
+            )
         return Response(
             {
                 "challenge": challenge,
@@ -319,29 +378,20 @@ class Leaderboard(APIView):
                 "judge": BoardJudgeSerializer(view.judge).data,
                 "frozen_at": view.frozen_at,
                 "as_of": view.as_of,
+                "interval_method": boards.method_of(phase_obj).to_dict(),
+                "versions": boards.board_versions(phase_obj, language),
                 "rows": LeaderboardRowSerializer(view.rows, many=True).data,
-            }
+            },
+            headers=headers,
         )
 
-
-class JudgeTemplatesRenderer(JSONRenderer):
-    """``?format=templates``: the judge's templates alone, a file for ``--judge-templates``."""
-
-    format = "templates"
-
-
-class KnownFormatNegotiation(DefaultContentNegotiation):
-    """``?format=`` names one of the view's renderers, or answers 400 (DRF: an empty one is ignored, others 404)."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        requested = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
-        known = [renderer.format for renderer in renderers]
-        if requested is not None and requested not in known:
-            raise ParseError(
-                f"Unknown format {requested[:40]!r}: use {' or '.join(f'?format={name}' for name in known)}.",
-                code="invalid_format",
-            )
-        return super().select_renderer(request, renderers, format_suffix)
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Only a board is a file: an error (as the schema says) or an OPTIONS answer is JSON whatever was asked for.
+        renderer = getattr(request, "accepted_renderer", None)
+        not_a_board = response.status_code >= 400 or request.method not in ("GET", "HEAD")
+        if not_a_board and renderer is not None and renderer.format != JSONRenderer.format:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 PhaseJudgeDocument = inline_serializer(

@@ -66,6 +66,20 @@ def round_scores(scores: Mapping[str, float], precision_for_metric: Callable[[st
     }
 
 
+def round_intervals(
+    intervals: Mapping[str, list[float]], precision_for_metric: Callable[[str], int]
+) -> dict[str, list[float]]:
+    """``intervals`` (metric -> [low, high]) with both ends rounded to their metric's precision."""
+    return {name: [round(bound, precision_for_metric(name)) for bound in bounds] for name, bounds in intervals.items()}
+
+
+def disclosed_intervals(intervals: Mapping[str, list[float]], phase: Phase, viewer) -> dict[str, list[float]]:
+    """A result's intervals as ``viewer`` may see them: rounded as :func:`disclosed_scores` rounds scores."""
+    if not rounds_for(viewer, phase):
+        return dict(intervals)
+    return round_intervals(intervals, precision_of(phase))
+
+
 def disclosed_scores(
     scores: Mapping[str, float],
     phase: Phase,
@@ -80,7 +94,7 @@ def disclosed_scores(
 
 
 def disclosed_rows(rows: list[BoardRow], phase: Phase, viewer) -> list[BoardRow]:
-    """Board rows as ``viewer`` may see them: ``scores`` and ``other_judge_scores`` through :func:`disclosed_scores`."""
+    """Board rows as ``viewer`` may see them: ``scores``, ``other_judge_scores`` and ``intervals`` rounded alike."""
     if not rounds_for(viewer, phase):
         return rows
     precision = precision_of(phase)
@@ -89,6 +103,7 @@ def disclosed_rows(rows: list[BoardRow], phase: Phase, viewer) -> list[BoardRow]
             row,
             scores=round_scores(row.scores, precision),
             other_judge_scores=round_scores(row.other_judge_scores, precision),
+            intervals=round_intervals(row.intervals, precision),
         )
         for row in rows
     ]

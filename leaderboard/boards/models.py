@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from evaluation.metrics import METRICS
 from leaderboard.challenges.models import BOARD_PRECISION_MAX, Language, Phase
-from leaderboard.submissions.models import Submission
+from leaderboard.submissions.models import Result, Submission
 
 
 class Board(models.Model):
@@ -143,6 +143,10 @@ class BoardEntry(models.Model):
     citation = models.CharField(max_length=500, blank=True)
     moderation = models.CharField(max_length=16, blank=True)
     moderation_reason = models.TextField(blank=True)
+    result_id = models.BigIntegerField(null=True, blank=True)
+    intervals = models.JSONField(default=dict, blank=True)
+    tie_group = models.PositiveIntegerField(null=True, blank=True)
+    p_value_vs_above = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["board", "language", "moment", "position"]
@@ -155,3 +159,28 @@ class BoardEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.board} {self.language} {self.moment} #{self.position}"
+
+
+class PairedTest(models.Model):
+    """The paired bootstrap p-value between two results on one metric: computed once, read by every refresh.
+
+    A board's tie groups compare each ranked row with the one above (``boards.intervals``); a write moves
+    one team's rows, so most neighbours stay and their test is read back from here.
+    """
+
+    result_above = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="+")
+    result_below = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="+")
+    metric = models.CharField(max_length=40)
+    #: ``evaluation.intervals.BootstrapMethod`` as a key: unit, resamples, seed, level and version.
+    method = models.CharField(max_length=200)
+    p_value = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["result_above", "result_below", "metric", "method"], name="one_paired_test_per_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric}: result {self.result_above_id} vs {self.result_below_id}, p = {self.p_value:.3f}"

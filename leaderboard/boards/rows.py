@@ -19,6 +19,7 @@ from leaderboard.challenges.models import Phase
 from leaderboard.judging.models import JudgeStatus
 from leaderboard.submissions.models import Result, Status, Submission
 
+from .intervals import method_of, with_ties
 from .models import Baseline, Board, BoardEntry
 from .ranking import Entry, place_unranked, rank_entries
 
@@ -57,6 +58,14 @@ class BoardRow:
     moderation_reason: str = ""
     #: The entry's team: whose members see it when it is moderated. None for an external baseline.
     team_id: int | None = None
+    #: The result the row shows (its per-clip statistics make the tie tests). None for an external baseline.
+    result_id: int | None = None
+    #: metric -> [low, high]: the result's 95% bootstrap interval of each column shown (``boards.intervals``).
+    intervals: dict[str, list[float]] = field(default_factory=dict)
+    #: Ranked rows whose differences are not significant share a group: the rank of the group's first row.
+    tie_group: int | None = None
+    #: The paired bootstrap's p-value of this row's primary metric against the ranked row above.
+    p_value_vs_above: float | None = None
 
 
 #: ``BoardRow`` fields stored under another name in ``BoardEntry``.
@@ -90,12 +99,17 @@ def rank_boards(
       one in effect at ``as_of``) produced them; an entry judged otherwise keeps
       them, flagged, out of the ranking. An external baseline's stage scores
       come from its source's judge: flagged the same way.
+    * Ranked rows carry their results' intervals and their tie groups on the
+      board's primary metric (``intervals.with_ties``).
     """
     candidates = _candidates(phase, language, as_of)
     baselines = list(Baseline.objects.filter(phase=phase, language=language))
     best_per_team = not phase.show_all_entries
+    method = method_of(phase)
     return {
-        board.pk: _place(board, _entries(board, candidates, baselines, judge_signature), best_per_team)
+        board.pk: with_ties(
+            board, _place(board, _entries(board, candidates, baselines, judge_signature), best_per_team), method
+        )
         for board in boards
     }
 
@@ -119,11 +133,12 @@ def rerank_team(
     """
     candidates = _candidates(phase, language, as_of, team_id=team_id)
     best_per_team = not phase.show_all_entries
+    method = method_of(phase)
     ranked = {}
     for board in boards:
         others = [_entry_of_row(row) for row in stored.get(board.pk, []) if row.team_id != team_id]
         own_ranked, own_unranked = _entries(board, candidates, [], judge_signature)
-        ranked[board.pk] = _place(
+        placed = _place(
             board,
             (
                 [entry for entry in others if entry.payload.rank is not None] + own_ranked,
@@ -131,6 +146,7 @@ def rerank_team(
             ),
             best_per_team,
         )
+        ranked[board.pk] = with_ties(board, placed, method)
     return ranked
 
 
@@ -190,6 +206,8 @@ def _entries(
                 moderation=moderation,
                 moderation_reason=reason,
                 team_id=submission.team_id,
+                result_id=result.pk,
+                intervals=dict((result.intervals or {}).get("metrics", {})),
             ),
         )
         (unranked_entries if moderation or submission.is_baseline else ranked_entries).append(entry)
@@ -230,6 +248,11 @@ def _place(board: Board, entries: tuple[list[Entry], list[Entry]], best_per_team
             placed.entry.payload,
             rank=placed.rank,
             scores={name: placed.entry.scores[name] for name in board.columns if name in placed.entry.scores},
+            intervals={
+                name: placed.entry.payload.intervals[name]
+                for name in board.columns
+                if name in placed.entry.payload.intervals and name in placed.entry.scores
+            },
         )
         for placed in place_unranked(ranked, unranked_entries, board.columns)
     ]
@@ -270,6 +293,7 @@ def _candidates(phase: Phase, language: str, as_of: datetime | None, *, team_id:
             "current_result__metrics",
             "current_result__missing_clips",
             "current_result__judge",
+            "current_result__intervals",
         )
     else:
         submissions = submissions.filter(created_at__lte=as_of).only(*_ROW_FIELDS)
@@ -316,6 +340,7 @@ def _results_as_of(submission_ids: list[int], as_of: datetime) -> dict[int, tupl
             "metrics",
             "missing_clips",
             "judge",
+            "intervals",
             "created_at",
             "judge_run__status",
             "judge_run__finished_at",

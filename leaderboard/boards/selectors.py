@@ -14,12 +14,15 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from leaderboard.challenges.models import Phase
+from evaluation.intervals import BOOTSTRAP_VERSION
+from evaluation.versions import PROTOCOL, __version__
+from leaderboard.challenges.models import Phase, ReferenceSet
 from leaderboard.challenges.selectors import phase_languages
 from leaderboard.submissions import rules
 
 from . import services
 from .disclosure import disclosed_rows
+from .intervals import method_of
 from .judges import BoardJudge, board_judge
 from .models import Board, BoardEntry, BoardMoment, BoardSnapshot
 from .rows import BoardRow, row_from_entry
@@ -95,3 +98,17 @@ def visible_board(user, phase: Phase, language: str, stage: str) -> Board:
     if language not in phase_languages(phase) or not rules.can_view_board(user, phase):
         raise Http404
     return board
+
+
+def board_versions(phase: Phase, language: str) -> dict[str, str]:
+    """What a board's numbers come from: the scorer, the classic protocol, the bootstrap and the references."""
+    references = ReferenceSet.objects.filter(phase=phase, language=language).values_list("content_hash", flat=True)
+    return {
+        "evaluation": __version__,
+        "protocol": PROTOCOL,
+        "bootstrap": BOOTSTRAP_VERSION,
+        "references": next(iter(references), ""),
+    }
+
+
+__all__ = ["BoardView", "board_versions", "board_view", "method_of", "stored_rows", "visible_board"]

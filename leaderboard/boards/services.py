@@ -25,6 +25,7 @@ from django.utils import timezone
 from leaderboard.challenges.models import Phase
 from leaderboard.challenges.selectors import phase_languages
 
+from .intervals import method_key, method_of
 from .judges import board_judge
 from .models import Board, BoardEntry, BoardMoment, BoardSnapshot
 from .rows import entry_from_row, rank_boards, rerank_team, row_from_entry
@@ -82,6 +83,8 @@ def inputs_fingerprint(phase: Phase, moment: str, boards: Iterable[Board], judge
         "best_per_team": not phase.show_all_entries,
         "boards": sorted([board.pk, board.columns] for board in boards),
         "judge": judge_signature,
+        # The tie groups' resampling (its unit is the phase's choice).
+        "bootstrap": method_key(method_of(phase)),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 

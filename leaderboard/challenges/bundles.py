@@ -41,6 +41,7 @@ from .models import (
     JUDGE_MAX_TOKENS_MIN,
     JUDGE_SETTINGS_FIELDS,
     BoardVisibility,
+    BootstrapUnit,
     JudgeSettings,
     Phase,
     is_judge_api_key_env,
@@ -69,6 +70,7 @@ PHASE_KEYS = (
     "show_all_entries",
     "allow_partial",
     "min_changed_clips",
+    "bootstrap_unit",
     "judge",
     "references",
     "boards",
@@ -423,7 +425,13 @@ class _Validator:
             "show_all_entries": self.boolean(data, "show_all_entries", path, phase_default("show_all_entries")),
             "allow_partial": self.boolean(data, "allow_partial", path, phase_default("allow_partial")),
             "min_changed_clips": self.integer(data, "min_changed_clips", path, phase_default("min_changed_clips")),
+            "bootstrap_unit": self.text(data, "bootstrap_unit", path, default=str(phase_default("bootstrap_unit"))),
         }
+        if fields["bootstrap_unit"] not in BootstrapUnit.values:
+            self.error(
+                _join(path, "bootstrap_unit"),
+                f'unknown unit "{fields["bootstrap_unit"]}"; expected one of {", ".join(BootstrapUnit.values)}',
+            )
         if fields["starts_at"] and fields["ends_at"] and fields["ends_at"] <= fields["starts_at"]:
             self.error(_join(path, "ends_at"), "must be after starts_at")
         visibility = fields["board_visibility"]

@@ -57,10 +57,16 @@ AUDITED_PHASE_FIELDS = (
     "show_all_entries",
     "allow_partial",
     "min_changed_clips",
+    "bootstrap_unit",
 )
 
 #: The settings of a phase's judge, in the order the admin, the audit log and bundles list them.
 JUDGE_SETTINGS_FIELDS = ("enabled", "base_url", "model", "api_key_env", "temperature", "max_tokens", "templates")
+
+
+class BootstrapUnit(models.TextChoices):
+    CLIP = "clip", _("Clips")
+    MOVIE = "movie", _("Movies")
 
 
 class Challenge(models.Model):
@@ -164,6 +170,17 @@ class Phase(models.Model):
             "Refuse an upload that differs from one of the team's earlier submissions (same language) in fewer "
             "clips than this: pairs of nearly equal files rebuild hidden per-clip scores. 0: off. Empty: the "
             "default, off with public references; with hidden ones a tenth of the clips, at least 2, at most 50."
+        ),
+    )
+
+    #: What the confidence intervals and tie tests of the phase's results resample (``evaluation.intervals``).
+    bootstrap_unit = models.CharField(
+        max_length=8,
+        choices=BootstrapUnit.choices,
+        default=BootstrapUnit.CLIP,
+        help_text=_(
+            "What the 95% confidence intervals and the tie tests resample: clips, or whole movies. Clips of one "
+            "film are correlated, so resampling movies gives wider, more honest intervals."
         ),
     )
 

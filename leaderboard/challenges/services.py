@@ -86,6 +86,7 @@ _PHASE_SETTINGS = (
     "show_all_entries",
     "allow_partial",
     "min_changed_clips",
+    "bootstrap_unit",
 )
 
 

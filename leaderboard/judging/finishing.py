@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from evaluation.judge import JudgeResult
+from leaderboard.boards.intervals import intervals_of, method_of, result_stats
 from leaderboard.submissions.models import Result
 
 from .lifecycle import notify_scores_final, promote, refresh_boards_of, transition
@@ -49,6 +50,9 @@ class JudgeOutcome:
 
 def finish_complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcome:
     """Every clip judged: merge the stage metrics into the result, in the transaction that completes the run."""
+    # The intervals with the stage metrics, resampled before the transaction (a run that lost its
+    # attempt meanwhile writes nothing below).
+    result_intervals = _intervals_with_stages(run.result_id, judged)
     with transaction.atomic():
         done = transition(
             run.pk,
@@ -73,7 +77,8 @@ def finish_complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOu
             clip_id: {**scores, **stage_per_clip.get(clip_id, {})} for clip_id, scores in result.per_clip.items()
         }
         result.judge = {key: value for key, value in judged.judge.items()}
-        result.save(update_fields=["metrics", "per_clip", "judge"])
+        result.intervals = result_intervals or result.intervals
+        result.save(update_fields=["metrics", "per_clip", "judge", "intervals"])
         if run.promote_when_complete:
             promote(run)
         refresh_boards_of(run)
@@ -85,6 +90,13 @@ def finish_complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOu
         judged.accounting["cache_hits"],
     )
     return JudgeOutcome(Outcome.COMPLETE)
+
+
+def _intervals_with_stages(result_id: int, judged: JudgeResult) -> dict:
+    """``Result.intervals`` of the result once ``judged``'s per-clip stage scores join its own."""
+    result = Result.objects.select_related("submission__phase").get(pk=result_id)
+    per_clip = {clip_id: {**scores, **judged.per_clip.get(clip_id, {})} for clip_id, scores in result.per_clip.items()}
+    return intervals_of(result_stats(result.clip_stats, per_clip), method_of(result.submission.phase))
 
 
 def finish_incomplete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcome:

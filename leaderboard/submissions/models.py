@@ -147,7 +147,7 @@ class Submission(models.Model):
 class ResultManager(models.Manager):
     def get_queryset(self):
         # Per-clip scores are large and private: load them only when asked.
-        return super().get_queryset().defer("per_clip")
+        return super().get_queryset().defer("per_clip", "clip_stats")
 
 
 class Result(models.Model):
@@ -168,6 +168,13 @@ class Result(models.Model):
     #: The re-score request this result answers (empty for the upload's own run): a message
     #: delivered twice finds its result already there and adds none.
     rescore_key = models.CharField(max_length=64, blank=True, default="")
+    #: The classic metrics' per-clip sufficient statistics (``evaluation.stats.ClipStats`` JSON: BLEU's
+    #: n-gram counts, METEOR's per-segment statistics): corpus BLEU and METEOR of any resample, exactly.
+    #: Null for a result scored before they were kept (``manage.py fill_intervals`` scores it again).
+    clip_stats = models.JSONField(null=True, blank=True, help_text=_("never shown: per-clip statistics"))
+    #: {"method": BootstrapMethod, "metrics": {metric: [low, high]}}: 95% bootstrap intervals, computed
+    #: when the result is written (``boards.intervals``), never on a page view.
+    intervals = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ResultManager()

@@ -19,6 +19,7 @@ from django.utils import timezone
 import evaluation
 from evaluation.errors import EvaluationError
 from leaderboard import queueing
+from leaderboard.boards.intervals import intervals_of, method_of, stored_stats
 from leaderboard.boards.services import refresh_boards
 from leaderboard.challenges.models import ReferenceSet
 from leaderboard.judging.lifecycle import start_judging
@@ -104,6 +105,8 @@ def score_submission(submission_id: int) -> ScoringOutcome:
     try:
         with LeaseHeartbeat(Submission, submission_id, Status.RUNNING, attempt):
             result = compute_classic(submission)
+            # Resampled here, outside the transaction below; the judge's metrics get theirs when it ends.
+            result_intervals = intervals_of(result.stats, method_of(submission.phase))
     except ScoringFailed as failure:
         return _fail(submission_id, attempt, failure.reason)
 
@@ -120,7 +123,7 @@ def score_submission(submission_id: int) -> ScoringOutcome:
         if not finished:
             logger.warning("submission %s changed while it was scored (cancelled?); result dropped", submission_id)
             return ScoringOutcome(Outcome.SKIPPED)
-        store_result(submission, result, make_current=True)
+        store_result(submission, result, make_current=True, intervals=result_intervals)
         # The email goes out once the scores are final: now, or when the judge run ends.
         notify_on_commit(submission_id, "finished")
     logger.info("submission %s finished in %.1f s", submission_id, result.duration_seconds)
@@ -150,13 +153,22 @@ def compute_classic(submission: Submission) -> evaluation.ScoreResult:
 
 
 def store_result(
-    submission: Submission, result: evaluation.ScoreResult, *, make_current: bool, rescore_key: str = ""
+    submission: Submission,
+    result: evaluation.ScoreResult,
+    *,
+    make_current: bool,
+    rescore_key: str = "",
+    intervals: dict | None = None,
 ) -> Result:
     """Keep a scoring run's numbers and start its judge stage. Call inside a transaction.
 
     On upload the classic numbers show at once (``make_current``); a re-score
-    replaces the current result only once its judge stage is done.
+    replaces the current result only once its judge stage is done. ``intervals``:
+    the result's bootstrap intervals (``boards.intervals.intervals_of``), computed
+    here when not given.
     """
+    if intervals is None:
+        intervals = intervals_of(result.stats, method_of(submission.phase))
     stored = Result.objects.create(
         submission=submission,
         metrics=result.metrics,
@@ -169,6 +181,8 @@ def store_result(
         reference_hash=result.reference_hash,
         duration_seconds=result.duration_seconds,
         rescore_key=rescore_key,
+        clip_stats=stored_stats(result.stats) if result.stats is not None else None,
+        intervals=intervals,
     )
     if make_current:
         Submission.objects.filter(pk=submission.pk).update(current_result=stored)
@@ -194,9 +208,12 @@ def rescore(submission_id: int, request_key: str = "") -> Result | None:
         logger.info("submission %s: re-score %s already done; skipped", submission_id, request_key)
         return None
     result = compute_classic(submission)
+    result_intervals = intervals_of(result.stats, method_of(submission.phase))
     try:
         with transaction.atomic():
-            stored = store_result(submission, result, make_current=False, rescore_key=request_key)
+            stored = store_result(
+                submission, result, make_current=False, rescore_key=request_key, intervals=result_intervals
+            )
     except IntegrityError:
         # A duplicate delivery of the same request stored its result first.
         logger.info("submission %s: re-score %s stored by another delivery; skipped", submission_id, request_key)

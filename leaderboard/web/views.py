@@ -123,6 +123,8 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         and not any(board_obj.primary_metric in row.scores for row in rows if row.rank),
         "judge": view.judge,
         "shows_stage_metrics": any(name in STAGE_METRICS for name in board_obj.columns),
+        "interval_method": boards.method_of(phase_obj),
+        "interval_percent": round(100 * boards.method_of(phase_obj).level),
     }
     return render(request, "web/board.html", context)
 

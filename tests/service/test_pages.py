@@ -201,7 +201,10 @@ def test_metric_values_are_rounded_for_reading(client, alice, demo_val):
     )
     scoring.score_submission(submission.pk)
     html = client.get("/c/demo/val/zh/l2/").content.decode()
-    cells = re.findall(r'<td class="num">([0-9.]+)</td>', html)
-    assert cells[0] == "1"  # the rank
-    assert len(cells) == 5 and all(re.fullmatch(r"\d+\.\d{4}", cell) for cell in cells[1:])
+    assert re.findall(r'<td class="num rank">([0-9.]+)</td>', html) == ["1"]
+    # Each score, then its interval at the same precision.
+    cells = re.findall(
+        r'<td class="num(?: primary)?">([0-9.]+)<span class="ci"[^>]*>\[([0-9.]+), ([0-9.]+)\]</span>', html
+    )
+    assert len(cells) == 4 and all(re.fullmatch(r"\d+\.\d{4}", number) for cell in cells for number in cell)
     assert json.dumps(0.581906781215175) not in html

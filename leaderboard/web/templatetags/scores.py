@@ -2,6 +2,7 @@ from django import template
 
 from evaluation.metrics import metric_info
 from leaderboard.boards.disclosure import disclosed_scores, precision_of
+from leaderboard.boards.intervals import ALPHA
 
 register = template.Library()
 
@@ -43,3 +44,19 @@ def metric_label(metric: str) -> str:
 @register.simple_tag
 def metric(name: str):
     return metric_info(name)
+
+
+@register.filter
+def interval(intervals, metric: str) -> str:
+    """A metric's 95% interval as "[low, high]" at its display precision, or "" when there is none."""
+    bounds = (intervals or {}).get(metric)
+    if not bounds:
+        return ""
+    precision = metric_info(metric).precision
+    return f"[{bounds[0]:.{precision}f}, {bounds[1]:.{precision}f}]"
+
+
+@register.filter
+def tied_with_above(row) -> bool:
+    """Whether a ranked board row is statistically tied with the ranked row above (and so in its group)."""
+    return row.rank is not None and row.p_value_vs_above is not None and row.p_value_vs_above >= ALPHA
