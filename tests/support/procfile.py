@@ -194,6 +194,14 @@ def submission_reaches_the_stage_boards(
     ).json()
     assert board["rows"][0]["submission_id"] == submission_id
     assert board["rows"][0]["scores"]["cider"] == body["scores"]["cider"]
+    # Every score shown has its interval, computed by the worker; the CSV download holds the same row.
+    row = board["rows"][0]
+    assert set(row["intervals"]) == set(row["scores"]) and row["tie_group"] == 1
+    assert all(low <= row["scores"][name] <= high for name, (low, high) in row["intervals"].items())
+    csv_text = requests.get(
+        f"{base}/api/v1/challenges/movie101v2/phases/test/leaderboards/{language}/l1/?format=csv", timeout=10
+    ).text
+    assert csv_text.splitlines()[1].split(",")[3] == row["team"]
     page = requests.get(f"{base}/c/movie101v2/test/{language}/l1/", timeout=10)
     assert page.status_code == 200 and "previous clip" in page.text
     assert requests.get(f"{base}/static/css/site.css", timeout=10).status_code == 200
@@ -229,5 +237,8 @@ def submission_reaches_the_stage_boards(
         assert board["rows"][0]["scores"][stage] == rounded[stage]
         organizers_board = requests.get(url, headers=organizer_headers, timeout=10).json()
         assert organizers_board["rows"][0]["scores"][stage] == exact[stage]
+        # The judge's stage metrics got their intervals when the judge process stored them.
+        low, high = organizers_board["rows"][0]["intervals"][stage]
+        assert low <= exact[stage] <= high
     assert {name: body["scores"][name] for name in exact} == rounded
     print(f"Procfile judge process: {2 * len(references):,} judgments against the loopback judge in {judged_in:.1f} s")
