@@ -52,6 +52,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support.data import procfile  # noqa: E402
 from tests.support.hostile import LARGE, REFUSED, Hostile  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -97,15 +98,6 @@ def manage(env: dict, *args: str) -> str:
     if completed.returncode:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{completed.stdout}\n{completed.stderr}")
     return completed.stdout
-
-
-def procfile() -> dict[str, str]:
-    entries = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            entries[name.strip()] = command.strip()
-    return entries
 
 
 # -- in child processes with the scratch environment (Django set up there, not here) ------------------

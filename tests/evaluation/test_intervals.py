@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -34,7 +32,8 @@ from evaluation.meteor import shared_meteor
 from evaluation.metrics import CLASSIC_METRICS, STAGE_METRICS
 from evaluation.movie101v2 import read_split
 from evaluation.stats import ClipStats, meteor_from_totals, metric_values
-from tests.support.data import DEMO_DATA, DEMO_PREDICTIONS, ROOT, shifted_predictions, write_json
+from tests.support.cli import score_json
+from tests.support.data import DEMO_DATA, DEMO_PREDICTIONS, shifted_predictions
 
 TOLERANCE = 1e-9
 
@@ -338,33 +337,7 @@ def test_a_p_value_is_symmetric_and_needs_the_same_clips(demo):
 
 def test_the_command_line_prints_the_library_s_intervals(tmp_path):
     references, predictions = demo_inputs("zh")
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evaluation",
-            "score",
-            "--references",
-            str(write_json(tmp_path / "refs.json", references)),
-            "--predictions",
-            str(write_json(tmp_path / "preds.json", predictions)),
-            "--language",
-            "zh",
-            "--json",
-            "--no-judge",
-            "--intervals",
-            "--unit",
-            "movie",
-            "--seed",
-            "17",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    output = json.loads(completed.stdout)
+    output = score_json(tmp_path, references, predictions, "zh", "--intervals", "--unit", "movie", "--seed", "17")
     method = BootstrapMethod(unit="movie", seed=17)
     expected = intervals(evaluation.score(references, predictions, "zh").stats, method)
     assert output["intervals"]["method"] == method.to_dict()

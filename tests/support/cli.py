@@ -10,8 +10,10 @@ from pathlib import Path
 from .data import ROOT, write_json
 
 
-def score_json(folder: Path, references: dict[str, str], predictions: dict[str, str], language: str) -> dict:
-    """What ``python -m evaluation score --json`` prints for these files: one JSON object and nothing else.
+def score_json(
+    folder: Path, references: dict[str, str], predictions: dict[str, str], language: str, *options: str
+) -> dict:
+    """What ``python -m evaluation score --json [options]`` prints for these files: one JSON object and nothing else.
 
     Classic metrics only (``--no-judge``), whatever JUDGE_* the environment holds.
     """
@@ -29,6 +31,7 @@ def score_json(folder: Path, references: dict[str, str], predictions: dict[str, 
             language,
             "--json",
             "--no-judge",
+            *options,
         ],
         cwd=ROOT,
         capture_output=True,

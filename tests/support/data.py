@@ -31,3 +31,13 @@ def shifted_predictions(references: dict[str, str]) -> dict[str, str]:
 def write_json(path: Path, data) -> Path:
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def procfile() -> dict[str, str]:
+    """The Procfile's processes: name -> command line, in the file's order."""
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = command.strip()
+    return entries

@@ -27,7 +27,7 @@ from rest_framework.authtoken.models import Token
 from leaderboard.boards.disclosure import precision_of, rounds_for
 from leaderboard.challenges.models import Phase
 
-from .data import ROOT, shifted_predictions
+from .data import ROOT, procfile, shifted_predictions
 from .judge_server import FakeJudge, expected_stage_metrics
 from .network import free_port
 from .processes import database_url, purge_queues
@@ -39,15 +39,6 @@ PROCESSES = ("release", "web", "worker", "judge", "beat")
 #: Beat sends the organizers' digest this often (s) while the processes run, so that a test sees the
 #: scheduled task reach the worker instead of waiting a day for it.
 DIGEST_INTERVAL = 2
-
-
-def procfile() -> dict[str, str]:
-    entries = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            entries[name.strip()] = command.strip()
-    return entries
 
 
 @dataclass
