@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import plots_views, views
 
 app_name = "web"
 
@@ -15,9 +15,15 @@ urlpatterns = [
     path("account/verify/<str:uidb64>/<str:token>/", views.verify_email, name="verify-email"),
     path("submissions/", views.my_submissions, name="my-submissions"),
     path("submissions/<int:submission_id>/", views.submission_detail, name="submission-detail"),
+    path("submissions/<int:submission_id>/plots/", plots_views.submission_plots, name="submission-plots"),
     path("c/<slug:challenge>/", views.challenge_detail, name="challenge-detail"),
     path("c/<slug:challenge>/pages/<slug:page>/", views.challenge_page, name="challenge-page"),
     path("c/<slug:challenge>/<slug:phase>/submit/", views.submit, name="submit"),
     path("c/<slug:challenge>/<slug:phase>/approval/", views.request_approval, name="request-approval"),
     path("c/<slug:challenge>/<slug:phase>/<str:language>/<slug:stage>/", views.board, name="board"),
+    path(
+        "c/<slug:challenge>/<slug:phase>/<str:language>/<slug:stage>/plots/",
+        plots_views.board_plots,
+        name="board-plots",
+    ),
 ]

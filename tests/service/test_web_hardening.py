@@ -59,8 +59,10 @@ def test_every_page_has_a_strict_policy_and_no_inline_code(alice, bob, admin_use
     submission = intake.submit(user=alice, phase=demo_val, language="zh", data=demo_file("val-zh.json"))
     scoring.score_submission(submission.pk)
     pages = {
-        None: ["/", "/c/demo/", "/c/demo/val/zh/l1/", "/status/", "/accounts/login/", "/signup/"],
-        alice: ["/team/", "/token/", "/submissions/", f"/submissions/{submission.pk}/", SUBMIT, "/account/email/"],
+        None: ["/", "/c/demo/", "/c/demo/val/zh/l1/", "/c/demo/val/zh/l1/plots/", "/status/", "/accounts/login/"]
+        + ["/signup/"],
+        alice: ["/team/", "/token/", "/submissions/", f"/submissions/{submission.pk}/", SUBMIT, "/account/email/"]
+        + [f"/submissions/{submission.pk}/plots/"],
         bob: ["/team/"],
         admin_user: [
             "/admin/",
