@@ -122,6 +122,7 @@ class PhaseSerializer(serializers.ModelSerializer):
             "show_all_entries",
             "allow_partial",
             "min_changed_clips",
+            "public_movie_breakdown",
             "languages",
             "boards",
         ]
@@ -342,3 +343,40 @@ class PhaseApprovalSerializer(serializers.Serializer):
             "requested_at": approval.requested_at if approval else None,
             "decided_at": approval.decided_at if approval else None,
         }
+
+
+_BREAKDOWN_SCORES = serializers.DictField(
+    child=serializers.FloatField(allow_null=True),
+    help_text="metric -> value on these clips: corpus BLEU and METEOR of the clips, the mean per-clip ROUGE-L, "
+    "CIDEr (document frequencies of the whole reference set) and judge scores",
+)
+
+
+class BreakdownMovieSerializer(serializers.Serializer):
+    movie_id = serializers.CharField(help_text="the part of a clip id before the first _")
+    title = serializers.CharField(help_text="from the release's metadata; empty when it has none")
+    genres = serializers.ListField(child=serializers.CharField(), help_text="the movie's genres, in Chinese")
+    clips = serializers.IntegerField()
+    scores = _BREAKDOWN_SCORES
+
+
+class BreakdownGenreSerializer(serializers.Serializer):
+    genre = serializers.CharField(help_text="the genre, in Chinese, as the release names it")
+    genre_en = serializers.CharField(help_text="its English name (the Chinese one when the project has none)")
+    movies = serializers.IntegerField()
+    clips = serializers.IntegerField(help_text="every clip of its movies; a movie of two genres counts in both")
+    scores = _BREAKDOWN_SCORES
+
+
+class BreakdownSerializer(serializers.Serializer):
+    """A submission's per-movie and per-genre scores (``boards.breakdowns``), as its viewer may see them."""
+
+    submission = serializers.IntegerField()
+    result = serializers.IntegerField(allow_null=True, help_text="the result they are of: the current one")
+    rounded = serializers.BooleanField(
+        help_text="scores rounded to the boards' precision (a phase with hidden references, for all but organizers)"
+    )
+    movies = BreakdownMovieSerializer(
+        many=True, help_text="by movie id; empty for a result scored before they were kept"
+    )
+    genres = BreakdownGenreSerializer(many=True, help_text="most clips first")

@@ -32,6 +32,11 @@ urlpatterns = [
         views.SubmissionClipScores.as_view(),
         name="submission-clip-scores",
     ),
+    path(
+        "submissions/<int:submission_id>/breakdown/",
+        views.SubmissionBreakdown.as_view(),
+        name="submission-breakdown",
+    ),
     # Last: any other URL under /api/v1/ (ending in a slash, so that APPEND_SLASH still redirects the
     # others) answers the API's JSON 404, not the site's HTML page.
     re_path(r"^(?P<path>[\s\S]*/)?$", views.not_found),

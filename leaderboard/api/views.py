@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leaderboard.boards import selectors as boards
+from leaderboard.boards.breakdowns import visible_breakdown
+from leaderboard.boards.disclosure import rounds_for
 from leaderboard.challenges.models import Challenge
 from leaderboard.challenges.selectors import phase_languages, phase_or_404
 from leaderboard.judging.selectors import published_judge
@@ -34,6 +36,7 @@ from .renderers import BoardCSVRenderer, BoardLatexRenderer
 from .schema import CSRF, READ, READ_OBJECT, error_responses
 from .serializers import (
     BoardJudgeSerializer,
+    BreakdownSerializer,
     ChallengeSerializer,
     JudgeTemplatesField,
     JudgeTemplatesSerializer,
@@ -269,6 +272,48 @@ class SubmissionClipScores(APIView):
             return Response({"detail": "This submission has no result yet."}, status=status.HTTP_404_NOT_FOUND)
         result = Result.objects.only("per_clip").get(pk=submission.current_result_id)
         return Response({"clip_scores": result.per_clip})
+
+
+class SubmissionBreakdown(APIView):
+    """Per-movie and per-genre scores of a submission's current result.
+
+    Its team and the phase's organizers always; anyone for a public entry of the boards when the phase's
+    references are public or its organizers publish them (``public_movie_breakdown``). On a phase with
+    hidden references the scores are rounded to the boards' precision for all but its organizers.
+    """
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={
+            200: BreakdownSerializer,
+            **error_responses(
+                *READ_OBJECT,
+                e403="a public entry, but the organizers of its phase (hidden references) do not publish per-movie "
+                "scores",
+                e404="no such submission that you may see, or no result yet",
+            ),
+        }
+    )
+    def get(self, request, submission_id: int):
+        submission = get_object_or_404(Submission.objects.select_related("phase", "team"), pk=submission_id)
+        if not rules.can_view_breakdown(request.user, submission):
+            if rules.is_public_entry(request.user, submission):
+                return Response(
+                    {"detail": "The organizers of this phase do not publish per-movie scores."},
+                    status=status.HTTP_403_FORBIDDEN,
+                )
+            raise Http404  # not 403: do not confirm that the id exists
+        if submission.current_result_id is None:
+            return Response({"detail": "This submission has no result yet."}, status=status.HTTP_404_NOT_FOUND)
+        result = Result.objects.only("breakdown").get(pk=submission.current_result_id)
+        body = {
+            "submission": submission.pk,
+            "result": result.pk,
+            "rounded": rounds_for(request.user, submission.phase),
+            **visible_breakdown(result.breakdown, submission.phase, request.user),
+        }
+        return Response(BreakdownSerializer(body).data)
 
 
 class JudgeTemplatesRenderer(JSONRenderer):

@@ -10,7 +10,7 @@ from leaderboard.boards.services import refresh_boards
 from leaderboard.submissions import moderation
 from leaderboard.submissions.admin import RESCORE_EXPLANATION, report_rescore
 
-from .models import AUDITED_PHASE_FIELDS, Challenge, JudgeSettings, Language, Phase, ReferenceSet
+from .models import AUDITED_PHASE_FIELDS, Challenge, JudgeSettings, Language, Movie, Phase, ReferenceSet
 from .organizers import organizer_names, record_organizers_change
 from .services import audited_phase_values, judge_audit_name, record_phase_change
 
@@ -191,3 +191,15 @@ class PhaseAdmin(admin.ModelAdmin):
             form_class=RescorePhaseForm,
             explanation=RESCORE_EXPLANATION,
         )
+
+
+@admin.register(Movie)
+class MovieAdmin(admin.ModelAdmin):
+    """The release's movie metadata, as the bundle loader read it: names the breakdowns' rows."""
+
+    list_display = ["movie_id", "title", "year", "genres"]
+    search_fields = ["movie_id", "title"]
+    readonly_fields = ["movie_id", "title", "year", "genres"]
+
+    def has_add_permission(self, request):
+        return False  # filled by load_challenge, import_movie101v2 and load_demo from the metadata files

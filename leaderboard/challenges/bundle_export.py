@@ -68,6 +68,7 @@ def challenge_bundle(challenge, *, with_references: bool = False) -> tuple[dict[
         entry["show_all_entries"] = phase.show_all_entries
         entry["allow_partial"] = phase.allow_partial
         entry["bootstrap_unit"] = phase.bootstrap_unit
+        entry["public_movie_breakdown"] = phase.public_movie_breakdown
         if phase.min_changed_clips is not None:  # empty: the default, which the loader gives a bundle without it
             entry["min_changed_clips"] = phase.min_changed_clips
         judge = _judge_entry(phase)

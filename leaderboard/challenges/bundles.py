@@ -71,6 +71,7 @@ PHASE_KEYS = (
     "allow_partial",
     "min_changed_clips",
     "bootstrap_unit",
+    "public_movie_breakdown",
     "judge",
     "references",
     "boards",
@@ -127,6 +128,9 @@ class ReferenceSpec:
     narrations: dict[str, str] | None
     source: str
     expected_hash: str | None = None
+    #: A Movie101v2 folder's ``metadata/`` (``movie101v2`` references): the movies of these clips are read
+    #: from it into ``Movie`` when the bundle loads. None for references from a file or inline.
+    metadata_dir: Path | None = None
 
     @property
     def content_hash(self) -> str | None:
@@ -426,6 +430,9 @@ class _Validator:
             "allow_partial": self.boolean(data, "allow_partial", path, phase_default("allow_partial")),
             "min_changed_clips": self.integer(data, "min_changed_clips", path, phase_default("min_changed_clips")),
             "bootstrap_unit": self.text(data, "bootstrap_unit", path, default=str(phase_default("bootstrap_unit"))),
+            "public_movie_breakdown": self.boolean(
+                data, "public_movie_breakdown", path, phase_default("public_movie_breakdown")
+            ),
         }
         if fields["bootstrap_unit"] not in BootstrapUnit.values:
             self.error(
@@ -546,8 +553,15 @@ class _Validator:
             self.error(
                 _join(path, "hash"), f"the references read have hash {reference_hash(narrations)}, not {expected_hash}"
             )
+        metadata_dir = None
+        if kind == "movie101v2":
+            metadata_dir = (self.base_dir / data["movie101v2"]["data"] / "metadata").resolve()
         return ReferenceSpec(
-            path=path, narrations=narrations, source=source or default_source, expected_hash=expected_hash
+            path=path,
+            narrations=narrations,
+            source=source or default_source,
+            expected_hash=expected_hash,
+            metadata_dir=metadata_dir,
         )
 
     def reference_file(self, value: Any, path: str) -> tuple[dict | None, str]:

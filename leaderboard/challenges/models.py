@@ -58,6 +58,7 @@ AUDITED_PHASE_FIELDS = (
     "allow_partial",
     "min_changed_clips",
     "bootstrap_unit",
+    "public_movie_breakdown",
 )
 
 #: The settings of a phase's judge, in the order the admin, the audit log and bundles list them.
@@ -181,6 +182,15 @@ class Phase(models.Model):
         help_text=_(
             "What the 95% confidence intervals and the tie tests resample: clips, or whole movies. Clips of one "
             "film are correlated, so resampling movies gives wider, more honest intervals."
+        ),
+    )
+    #: Who sees a public entry's per-movie and per-genre scores (``rules.can_view_breakdown``).
+    public_movie_breakdown = models.BooleanField(
+        default=False,
+        help_text=_(
+            "With hidden references: the public sees the per-movie and per-genre scores of public entries "
+            "(rounded as the boards are). The team and organizers always see them; with public references "
+            "the public sees them whatever this says."
         ),
     )
 
@@ -327,3 +337,25 @@ class ReferenceSet(models.Model):
         self.content_hash = reference_hash(self.narrations)
         self.clip_count = len(self.narrations)
         super().save(*args, **kwargs)
+
+
+class Movie(models.Model):
+    """A film's metadata from the annotation release (``metadata/<movie_id>.json``): per-movie and
+    per-genre breakdowns (``boards.breakdowns``) name and group the movies of a result by it.
+
+    Filled by the bundle loader from a Movie101v2 folder's ``metadata/`` for the movies of the phases
+    it loads (``import_movie101v2``, ``load_demo``); a clip's movie is its id before the first ``_``.
+    """
+
+    movie_id = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=300, blank=True)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    #: The release's ``genre`` list, in Chinese, in its order (``genres.genre_en`` names them in English).
+    genres = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["movie_id"]
+
+    def __str__(self) -> str:
+        return f"{self.movie_id} {self.title}".strip()

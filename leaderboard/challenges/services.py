@@ -8,9 +8,11 @@ it. It is idempotent and returns a line per thing created, updated or unchanged.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,13 +22,14 @@ from django.core.files.storage import default_storage
 from django.db import models, transaction
 from django.utils import timezone
 
+from evaluation.stats import movie_of
 from leaderboard.audit.services import field_changes, record
 from leaderboard.boards.models import Baseline, Board
 from leaderboard.boards.services import refresh_boards
 
 from .bundle_export import challenge_bundle, dump_bundle, dump_references, format_moment
 from .bundles import BUNDLE_FILE, BundleError, BundleSpec, PhaseSpec, ReferenceSpec
-from .models import AUDITED_PHASE_FIELDS, JUDGE_SETTINGS_FIELDS, Challenge, ChallengePage, Phase, ReferenceSet
+from .models import AUDITED_PHASE_FIELDS, JUDGE_SETTINGS_FIELDS, Challenge, ChallengePage, Movie, Phase, ReferenceSet
 from .selectors import judge_settings_of
 
 logger = logging.getLogger(__name__)
@@ -87,6 +90,7 @@ _PHASE_SETTINGS = (
     "allow_partial",
     "min_changed_clips",
     "bootstrap_unit",
+    "public_movie_breakdown",
 )
 
 
@@ -180,6 +184,7 @@ def load_bundle(
             report=report,
             remove_absent=not keep_organizer_edits,
         )
+    _sync_movies(spec, report, errors)
     if not keep_organizer_edits:
         for phase in challenge.phases.exclude(slug__in=stated):
             report.add(
@@ -194,6 +199,66 @@ def load_bundle(
     for phase in challenge.phases.all():
         refresh_boards(phase)  # boards, baselines and phase settings may all have changed
     return report
+
+
+def movie_metadata(path: Path) -> dict[str, Any]:
+    """``Movie`` fields from a release's ``metadata/<movie_id>.json`` (``title``, ``year``, ``genre``)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    year = data.get("year")
+    try:
+        year = int(year) if year not in (None, "") else None
+    except (TypeError, ValueError):
+        year = None  # the release writes years as text or numbers; anything else is left out
+    genres = data.get("genre") or []
+    if not isinstance(genres, list) or not all(isinstance(name, str) for name in genres):
+        raise ValueError("genre is not a list of names")
+    return {"title": str(data.get("title") or "")[:300], "year": year, "genres": genres}
+
+
+def _sync_movies(spec: BundleSpec, report: UpsertReport, errors: list[str]) -> None:
+    """Read the metadata of the movies of the bundle's Movie101v2 references into ``Movie``.
+
+    Only references read from a Movie101v2 folder (``movie101v2: {data, split}``) name a metadata
+    folder; a movie without a metadata file is reported and left out of the breakdowns' names.
+    """
+    wanted: dict[str, Path] = {}
+    for phase_spec in spec.phases:
+        for reference_spec in phase_spec.references.values():
+            if reference_spec.metadata_dir is None or reference_spec.narrations is None:
+                continue
+            for clip_id in reference_spec.narrations:
+                wanted.setdefault(movie_of(clip_id), reference_spec.metadata_dir)
+    if not wanted:
+        return
+    existing = {movie.movie_id: movie for movie in Movie.objects.filter(movie_id__in=list(wanted))}
+    created, updated, missing = 0, 0, []
+    for movie_id, folder in sorted(wanted.items()):
+        path = folder / f"{movie_id}.json"
+        if not path.is_file():
+            missing.append(movie_id)
+            continue
+        try:
+            values = movie_metadata(path)
+        except (OSError, ValueError) as exc:
+            errors.append(f"movie metadata {path}: {exc}")
+            continue
+        movie = existing.get(movie_id)
+        if movie is None:
+            Movie.objects.create(movie_id=movie_id, **values)
+            created += 1
+        elif _changed_fields(movie, values):
+            for name, value in values.items():
+                setattr(movie, name, value)
+            movie.save()
+            updated += 1
+    unchanged = len(wanted) - created - updated - len(missing)
+    parts = [f"{count} {what}" for count, what in ((created, "created"), (updated, "updated")) if count]
+    line = f"movies: {', '.join([*parts, f'{unchanged} unchanged'])}"
+    if missing:
+        line += f"; no metadata for {len(missing)} ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
+    report.add(line)
 
 
 def _changed_fields(instance, values: dict[str, Any]) -> list[str]:

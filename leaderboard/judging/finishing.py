@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from evaluation.judge import JudgeResult
+from leaderboard.boards.breakdowns import compute_breakdown
 from leaderboard.boards.intervals import intervals_of, method_of, result_stats
 from leaderboard.submissions.models import Result
 
@@ -52,7 +53,7 @@ def finish_complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOu
     """Every clip judged: merge the stage metrics into the result, in the transaction that completes the run."""
     # The intervals with the stage metrics, resampled before the transaction (a run that lost its
     # attempt meanwhile writes nothing below).
-    result_intervals = _intervals_with_stages(run.result_id, judged)
+    result_intervals, result_breakdown = _intervals_with_stages(run.result_id, judged)
     with transaction.atomic():
         done = transition(
             run.pk,
@@ -78,7 +79,8 @@ def finish_complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOu
         }
         result.judge = {key: value for key, value in judged.judge.items()}
         result.intervals = result_intervals or result.intervals
-        result.save(update_fields=["metrics", "per_clip", "judge", "intervals"])
+        result.breakdown = result_breakdown or result.breakdown
+        result.save(update_fields=["metrics", "per_clip", "judge", "intervals", "breakdown"])
         if run.promote_when_complete:
             promote(run)
         refresh_boards_of(run)
@@ -92,11 +94,13 @@ def finish_complete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOu
     return JudgeOutcome(Outcome.COMPLETE)
 
 
-def _intervals_with_stages(result_id: int, judged: JudgeResult) -> dict:
-    """``Result.intervals`` of the result once ``judged``'s per-clip stage scores join its own."""
+def _intervals_with_stages(result_id: int, judged: JudgeResult) -> tuple[dict, dict]:
+    """``Result.intervals`` and ``Result.breakdown`` of the result once ``judged``'s per-clip stage scores
+    join its own."""
     result = Result.objects.select_related("submission__phase").get(pk=result_id)
     per_clip = {clip_id: {**scores, **judged.per_clip.get(clip_id, {})} for clip_id, scores in result.per_clip.items()}
-    return intervals_of(result_stats(result.clip_stats, per_clip), method_of(result.submission.phase))
+    stats = result_stats(result.clip_stats, per_clip)
+    return intervals_of(stats, method_of(result.submission.phase)), compute_breakdown(stats)
 
 
 def finish_incomplete(run: JudgeRun, attempt: int, judged: JudgeResult) -> JudgeOutcome:

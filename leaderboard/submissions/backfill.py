@@ -1,4 +1,4 @@
-"""Intervals for results written before they were kept (``manage.py fill_intervals``).
+"""Intervals and breakdowns for results written before they were kept (``manage.py fill_intervals``).
 
 A result without per-clip statistics is scored again from its stored file against its phase's
 references, only to get them: its numbers must come out as stored (the same references, the same
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from leaderboard.boards.breakdowns import breakdown_out_of_date, result_breakdown
 from leaderboard.boards.intervals import compute_result_intervals, method_of, stored_stats
 from leaderboard.boards.services import refresh_boards
 
@@ -35,20 +36,25 @@ class BackfillReport:
     skipped: dict[int, str] = field(default_factory=dict)
     #: Results that already had intervals made the phase's way.
     current: int = 0
+    #: Results given their per-movie and per-genre breakdown (missing, or naming movies otherwise than the
+    #: movie metadata now does).
+    breakdowns: list[int] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         lines = [
             f"{len(self.filled)} results given intervals ({len(self.rescored)} of them scored again for their "
-            f"per-clip statistics); {self.current} already had them; {len(self.skipped)} skipped"
+            f"per-clip statistics); {self.current} already had them; {len(self.skipped)} skipped",
+            f"{len(self.breakdowns)} results given their per-movie and per-genre breakdown",
         ]
         lines += [f"result {result_id}: {reason}" for result_id, reason in sorted(self.skipped.items())]
         return lines
 
 
 def fill_intervals(results: Iterable[Result] | None = None, *, again: bool = False) -> BackfillReport:
-    """Give every result (or ``results``) its intervals the way its phase makes them now.
+    """Give every result (or ``results``) its intervals the way its phase makes them now, and its
+    per-movie and per-genre breakdown where it is missing or out of date (``breakdowns.breakdown_out_of_date``).
 
-    ``again``: compute them even for results that have them (after a change of the bootstrap). The
+    ``again``: compute both even for results that have them (after a change of the bootstrap). The
     boards of every phase touched are ranked again, so their rows carry the new intervals and ties.
     """
     report = BackfillReport()
@@ -57,8 +63,11 @@ def fill_intervals(results: Iterable[Result] | None = None, *, again: bool = Fal
     for result in queryset.select_related("submission__phase").order_by("pk"):
         phase = result.submission.phase
         method = method_of(phase)
-        if not again and (result.intervals or {}).get("method") == method.to_dict():
+        intervals_due = again or (result.intervals or {}).get("method") != method.to_dict()
+        breakdown_due = again or breakdown_out_of_date(result.breakdown)
+        if not intervals_due:
             report.current += 1
+        if not intervals_due and not breakdown_due:
             continue
         if result.clip_stats is None:
             reason = _make_stats(result)
@@ -66,11 +75,16 @@ def fill_intervals(results: Iterable[Result] | None = None, *, again: bool = Fal
                 report.skipped[result.pk] = reason
                 continue
             report.rescored.append(result.pk)
-        result.intervals = compute_result_intervals(result, method)
+        changes = {"clip_stats": result.clip_stats}
+        if intervals_due:
+            result.intervals = changes["intervals"] = compute_result_intervals(result, method)
+            report.filled.append(result.pk)
+            phases.add(phase.pk)
+        if breakdown_due:
+            result.breakdown = changes["breakdown"] = result_breakdown(result.clip_stats, result.per_clip)
+            report.breakdowns.append(result.pk)
         with transaction.atomic():
-            Result.objects.filter(pk=result.pk).update(clip_stats=result.clip_stats, intervals=result.intervals)
-        report.filled.append(result.pk)
-        phases.add(phase.pk)
+            Result.objects.filter(pk=result.pk).update(**changes)
     for phase_id in sorted(phases):
         refresh_boards(phase_id)
     return report

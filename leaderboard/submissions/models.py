@@ -147,7 +147,7 @@ class Submission(models.Model):
 class ResultManager(models.Manager):
     def get_queryset(self):
         # Per-clip scores are large and private: load them only when asked.
-        return super().get_queryset().defer("per_clip", "clip_stats")
+        return super().get_queryset().defer("per_clip", "clip_stats", "breakdown")
 
 
 class Result(models.Model):
@@ -175,6 +175,9 @@ class Result(models.Model):
     #: {"method": BootstrapMethod, "metrics": {metric: [low, high]}}: 95% bootstrap intervals, computed
     #: when the result is written (``boards.intervals``), never on a page view.
     intervals = models.JSONField(default=dict, blank=True)
+    #: {"movies": [...], "genres": [...]}: every metric per movie and per genre (``boards.breakdowns``),
+    #: computed when the result is written; who sees it is ``rules.can_view_breakdown``.
+    breakdown = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ResultManager()

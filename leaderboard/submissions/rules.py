@@ -19,7 +19,7 @@ from leaderboard.challenges.models import Challenge, Phase
 from leaderboard.teams.models import ApprovalStatus, PhaseApproval, Team
 from leaderboard.teams.services import team_of
 
-from .models import Submission
+from .models import Moderation, Status, Submission
 
 
 @dataclass(frozen=True)
@@ -218,6 +218,38 @@ def public_flag_refusal(submission: Submission, at: datetime | None = None) -> R
 def can_view_clip_scores(user: AbstractBaseUser | AnonymousUser, submission: Submission) -> bool:
     """Per-clip scores on a hidden split would leak the references: never."""
     return submission.phase.references_public and can_view_submission(user, submission)
+
+
+def is_public_entry(user: AbstractBaseUser | AnonymousUser, submission: Submission, at: datetime | None = None) -> bool:
+    """Whether ``user`` finds ``submission`` on the public boards: public or a baseline, finished, not moderated,
+    its team not banned, the phase's boards public to them, and submitted by the freeze date on a frozen phase."""
+    if submission.status != Status.FINISHED or submission.moderation != Moderation.NONE:
+        return False
+    if not (submission.is_public or submission.is_baseline):
+        return False
+    if submission.team.banned and not submission.is_baseline:
+        return False
+    if not can_view_board(user, submission.phase, at):
+        return False
+    as_of = board_as_of(user, submission.phase, at)
+    return as_of is None or submission.created_at <= as_of
+
+
+def can_view_breakdown(
+    user: AbstractBaseUser | AnonymousUser, submission: Submission, at: datetime | None = None
+) -> bool:
+    """A submission's per-movie and per-genre scores (``boards.breakdowns``): its team and the phase's
+    organizers always; anyone else only for an entry they find on the public boards (:func:`is_public_entry`),
+    and only on a phase with public references (its per-clip scores are no secret) or whose organizers
+    publish them (``Phase.public_movie_breakdown``).
+
+    On a hidden phase the numbers are rounded like the boards' for everyone but organizers
+    (``boards.disclosure``); per-clip scores stay :func:`can_view_clip_scores`'s.
+    """
+    if can_view_submission(user, submission):
+        return True
+    phase = submission.phase
+    return (phase.references_public or phase.public_movie_breakdown) and is_public_entry(user, submission, at)
 
 
 def can_view_board(user: AbstractBaseUser | AnonymousUser, phase: Phase, at: datetime | None = None) -> bool:

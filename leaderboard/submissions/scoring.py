@@ -19,6 +19,7 @@ from django.utils import timezone
 import evaluation
 from evaluation.errors import EvaluationError
 from leaderboard import queueing
+from leaderboard.boards.breakdowns import compute_breakdown
 from leaderboard.boards.intervals import intervals_of, method_of, stored_stats
 from leaderboard.boards.services import refresh_boards
 from leaderboard.challenges.models import ReferenceSet
@@ -107,6 +108,7 @@ def score_submission(submission_id: int) -> ScoringOutcome:
             result = compute_classic(submission)
             # Resampled here, outside the transaction below; the judge's metrics get theirs when it ends.
             result_intervals = intervals_of(result.stats, method_of(submission.phase))
+            result_breakdown = compute_breakdown(result.stats)
     except ScoringFailed as failure:
         return _fail(submission_id, attempt, failure.reason)
 
@@ -123,7 +125,7 @@ def score_submission(submission_id: int) -> ScoringOutcome:
         if not finished:
             logger.warning("submission %s changed while it was scored (cancelled?); result dropped", submission_id)
             return ScoringOutcome(Outcome.SKIPPED)
-        store_result(submission, result, make_current=True, intervals=result_intervals)
+        store_result(submission, result, make_current=True, intervals=result_intervals, breakdown=result_breakdown)
         # The email goes out once the scores are final: now, or when the judge run ends.
         notify_on_commit(submission_id, "finished")
     logger.info("submission %s finished in %.1f s", submission_id, result.duration_seconds)
@@ -159,16 +161,19 @@ def store_result(
     make_current: bool,
     rescore_key: str = "",
     intervals: dict | None = None,
+    breakdown: dict | None = None,
 ) -> Result:
     """Keep a scoring run's numbers and start its judge stage. Call inside a transaction.
 
     On upload the classic numbers show at once (``make_current``); a re-score
     replaces the current result only once its judge stage is done. ``intervals``:
     the result's bootstrap intervals (``boards.intervals.intervals_of``), computed
-    here when not given.
+    here when not given; ``breakdown`` its per-movie and per-genre scores (``boards.breakdowns``), likewise.
     """
     if intervals is None:
         intervals = intervals_of(result.stats, method_of(submission.phase))
+    if breakdown is None:
+        breakdown = compute_breakdown(result.stats)
     stored = Result.objects.create(
         submission=submission,
         metrics=result.metrics,
@@ -183,6 +188,7 @@ def store_result(
         rescore_key=rescore_key,
         clip_stats=stored_stats(result.stats) if result.stats is not None else None,
         intervals=intervals,
+        breakdown=breakdown,
     )
     if make_current:
         Submission.objects.filter(pk=submission.pk).update(current_result=stored)
@@ -209,10 +215,16 @@ def rescore(submission_id: int, request_key: str = "") -> Result | None:
         return None
     result = compute_classic(submission)
     result_intervals = intervals_of(result.stats, method_of(submission.phase))
+    result_breakdown = compute_breakdown(result.stats)
     try:
         with transaction.atomic():
             stored = store_result(
-                submission, result, make_current=False, rescore_key=request_key, intervals=result_intervals
+                submission,
+                result,
+                make_current=False,
+                rescore_key=request_key,
+                intervals=result_intervals,
+                breakdown=result_breakdown,
             )
     except IntegrityError:
         # A duplicate delivery of the same request stored its result first.

@@ -291,9 +291,16 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     else:
         form = SubmissionMethodForm(instance=submission)
     result = submission.current_result
+    breakdown = None
+    if result is not None and rules.can_view_breakdown(request.user, submission):
+        from leaderboard.boards.breakdowns import page_breakdown  # the breakdown section of this page only
+
+        breakdown = page_breakdown(result, submission.phase, request.user)
     context = {
         "submission": submission,
         "result": result,
+        # Per-movie and per-genre scores (rules.can_view_breakdown), rounded like the scores above.
+        "breakdown": breakdown,
         # On a hidden phase, rounded to the boards' precision for everyone but its organizers.
         "scores": disclosed_scores(result.metrics, submission.phase, request.user) if result else {},
         "form": form,

@@ -7,8 +7,9 @@ from leaderboard.submissions.models import Result
 class Command(BaseCommand):
     help = (
         "Give results written before intervals were kept their 95% bootstrap intervals (and the boards their "
-        "tie groups). A result without per-clip statistics is scored again from its stored file for them; its "
-        "numbers must come out as stored, or it is named and left for a re-score. Safe to run again: results "
+        "tie groups), and their per-movie and per-genre breakdowns. A result without per-clip statistics is "
+        "scored again from its stored file for them; its numbers must come out as stored, or it is named and "
+        "left for a re-score. Safe to run again: results "
         "that have intervals made the phase's way are left alone."
     )
 
