@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -11,6 +12,7 @@ from rest_framework.test import APIClient
 
 import evaluation
 from evaluation.intervals import BootstrapMethod, intervals
+from evaluation.metrics import metric_info
 from evaluation.movie101v2 import read_split
 from leaderboard.boards.exports import csv_rows
 from leaderboard.boards.models import PairedTest
@@ -21,6 +23,8 @@ from tests.support.service import demo_file, make_participant
 
 BOARD = "/api/v1/challenges/demo/phases/val/leaderboards/zh/l1/"
 PAGE = "/c/demo/val/zh/l1/"
+#: A score cell of the board page: the value, then its interval.
+SCORE_CELL = re.compile(r'<td class="num(?: primary)?">([0-9.]+)<span class="ci"[^>]*>\[([0-9.]+), ([0-9.]+)\]</span>')
 
 
 def scored(user, phase, data: bytes, method_name: str) -> Submission:
@@ -121,6 +125,20 @@ def test_the_csv_and_latex_downloads_match_the_board(three_entries):
     # Carol's team name is escaped for LaTeX; her row shares Bob's rank, marked "=".
     carol_line = next(line for line in text.splitlines() if "Team" in line and "C" in line and "again" in line)
     assert "Team \\& <C>\\_\\%" in carol_line and carol_line.startswith("=")
+
+
+def test_the_page_shows_what_the_csv_holds(client, three_entries):
+    """Each score cell of the page is the CSV's value and interval at the metric's display precision."""
+    shown = SCORE_CELL.findall(client.get(PAGE).content.decode())
+    rows = csv_rows(APIClient().get(BOARD + "?format=csv").content.decode())
+    columns = APIClient().get(BOARD).json()["columns"]
+    expected = [
+        tuple(f"{float(row[name + suffix]):.{metric_info(name).precision}f}" for suffix in ("", "_low", "_high"))
+        for row in rows
+        for name in columns
+        if row[name]
+    ]
+    assert shown == expected and len(shown) >= 12
 
 
 def test_an_unknown_format_gets_a_json_400_and_a_missing_board_json_even_as_csv(three_entries):
