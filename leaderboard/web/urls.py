@@ -16,6 +16,7 @@ urlpatterns = [
     path("submissions/", views.my_submissions, name="my-submissions"),
     path("submissions/<int:submission_id>/", views.submission_detail, name="submission-detail"),
     path("submissions/<int:submission_id>/plots/", plots_views.submission_plots, name="submission-plots"),
+    path("entries/<int:submission_id>/", views.entry, name="entry"),
     path("c/<slug:challenge>/", views.challenge_detail, name="challenge-detail"),
     path("c/<slug:challenge>/pages/<slug:page>/", views.challenge_page, name="challenge-page"),
     path("c/<slug:challenge>/<slug:phase>/submit/", views.submit, name="submit"),

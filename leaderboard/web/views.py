@@ -19,7 +19,8 @@ from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
 from leaderboard import throttling, tokens
 from leaderboard.accounts import services as accounts
 from leaderboard.boards import selectors as boards
-from leaderboard.boards.disclosure import disclosed_scores
+from leaderboard.boards.breakdowns import page_breakdown
+from leaderboard.boards.disclosure import disclosed_intervals, disclosed_scores
 from leaderboard.challenges.models import Challenge, ChallengePage
 from leaderboard.challenges.selectors import phase_languages, phase_or_404
 from leaderboard.judging.selectors import submission_judge
@@ -268,6 +269,39 @@ def my_submissions(request: HttpRequest) -> HttpResponse:
     )
 
 
+def entry(request: HttpRequest, submission_id: int) -> HttpResponse:
+    """A board entry as the public sees it: its scores with their intervals, and its per-movie and per-genre
+    scores where the phase publishes them. Its team and the organizers may open it too."""
+    submission = get_object_or_404(Submission.objects.with_details(), pk=submission_id)
+    if not (rules.is_public_entry(request.user, submission) or rules.can_view_submission(request.user, submission)):
+        raise Http404
+    result = submission.current_result
+    phase = submission.phase
+    metrics = [name for name in (*STAGE_METRICS, *CLASSIC_METRICS) if result and name in result.metrics]
+    context = {
+        "submission": submission,
+        "phase": phase,
+        "result": result,
+        # Rounded on a hidden phase for everyone but its organizers, as on the boards.
+        "scores": disclosed_scores(result.metrics, phase, request.user) if result else {},
+        "intervals": disclosed_intervals((result.intervals or {}).get("metrics", {}), phase, request.user)
+        if result
+        else {},
+        "metrics": [METRICS[name] for name in metrics],
+        "breakdown": _breakdown_for(request.user, submission, result),
+        "own": rules.can_view_submission(request.user, submission),
+        "boards": list(phase.boards.all()),
+    }
+    return render(request, "web/entry.html", context)
+
+
+def _breakdown_for(user, submission: Submission, result) -> dict | None:
+    """The per-movie and per-genre section of a page, when ``user`` may see it (``rules.can_view_breakdown``)."""
+    if result is None or not rules.can_view_breakdown(user, submission):
+        return None
+    return page_breakdown(result, submission.phase, user)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
@@ -291,16 +325,11 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     else:
         form = SubmissionMethodForm(instance=submission)
     result = submission.current_result
-    breakdown = None
-    if result is not None and rules.can_view_breakdown(request.user, submission):
-        from leaderboard.boards.breakdowns import page_breakdown  # the breakdown section of this page only
-
-        breakdown = page_breakdown(result, submission.phase, request.user)
     context = {
         "submission": submission,
         "result": result,
         # Per-movie and per-genre scores (rules.can_view_breakdown), rounded like the scores above.
-        "breakdown": breakdown,
+        "breakdown": _breakdown_for(request.user, submission, result),
         # On a hidden phase, rounded to the boards' precision for everyone but its organizers.
         "scores": disclosed_scores(result.metrics, submission.phase, request.user) if result else {},
         "form": form,

@@ -248,3 +248,41 @@ def test_import_movie101v2_fills_the_movies_from_the_real_metadata(db, real_data
     out = io.StringIO()
     call_command("import_movie101v2", str(real_data), stdout=out)
     assert "movies: 20 unchanged" in out.getvalue()
+
+
+# -- the public entry page ---------------------------------------------------------------------------
+
+
+def test_a_public_entry_has_a_page_with_its_intervals_and_breakdown(alice, bob, demo_val):
+    public = submit(alice, demo_val, "val-zh.json")
+    Submission.objects.filter(pk=public.pk).update(method_name="<script>x</script> & co")
+    private = submit(alice, demo_val, "val-zh.json", public=False)
+    page = Client().get(f"/entries/{public.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "&lt;script&gt;x&lt;/script&gt; &amp; co" in html and "<script>x</script>" not in html
+    result = Result.objects.get(pk=public.current_result_id)
+    low, high = result.intervals["metrics"]["rouge_l"]
+    assert f"[{low:.4f}, {high:.4f}]" in html and 'id="breakdown-movies"' in html
+    # The board links each entry to its page.
+    assert f'href="/entries/{public.pk}/"' in Client().get("/c/demo/val/zh/l1/").content.decode()
+    assert Client().get(f"/entries/{private.pk}/").status_code == 404
+    bob_client = Client()
+    bob_client.force_login(bob)
+    assert bob_client.get(f"/entries/{private.pk}/").status_code == 404
+    alice_client = Client()
+    alice_client.force_login(alice)
+    assert alice_client.get(f"/entries/{private.pk}/").status_code == 200
+
+
+def test_a_hidden_phase_entry_page_shows_rounded_scores_and_no_breakdown_unless_published(alice, demo_test):
+    public = submit(alice, demo_test, "test-zh.json")
+    html = Client().get(f"/entries/{public.pk}/").content.decode()
+    assert 'id="entry-scores"' in html and 'id="breakdown-movies"' not in html
+    assert "do not publish per-movie scores" in html
+    result = Result.objects.get(pk=public.current_result_id)
+    exact = result.metrics["rouge_l"]
+    assert f"{round(exact, 4):.4f}" in html and repr(exact) not in html
+    demo_test.public_movie_breakdown = True
+    demo_test.save()
+    assert 'id="breakdown-movies"' in Client().get(f"/entries/{public.pk}/").content.decode()

@@ -62,7 +62,7 @@ def test_every_page_has_a_strict_policy_and_no_inline_code(alice, bob, admin_use
         None: ["/", "/c/demo/", "/c/demo/val/zh/l1/", "/c/demo/val/zh/l1/plots/", "/status/", "/accounts/login/"]
         + ["/signup/"],
         alice: ["/team/", "/token/", "/submissions/", f"/submissions/{submission.pk}/", SUBMIT, "/account/email/"]
-        + [f"/submissions/{submission.pk}/plots/"],
+        + [f"/submissions/{submission.pk}/plots/", f"/entries/{submission.pk}/"],
         bob: ["/team/"],
         admin_user: [
             "/admin/",
