@@ -11,12 +11,9 @@ the metrics that are means of per-clip scores (ROUGE-L, CIDEr, the judge's) are 
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from evaluation.errors import EvaluationError
 from evaluation.intervals import BootstrapMethod, intervals, paired_p_value
@@ -24,10 +21,7 @@ from evaluation.stats import MEAN_METRICS, ClipStats
 from leaderboard.challenges.models import Phase
 from leaderboard.submissions.models import Result
 
-from .models import Board, PairedTest
-
-if TYPE_CHECKING:  # rows places entries with with_ties below
-    from .rows import BoardRow
+from .models import PairedTest
 
 logger = logging.getLogger(__name__)
 
@@ -76,35 +70,6 @@ def compute_result_intervals(result: Result, method: BootstrapMethod) -> dict:
 
 
 # -- ties ------------------------------------------------------------------------------------------------
-
-
-def with_ties(board: Board, rows: list[BoardRow], method: BootstrapMethod) -> list[BoardRow]:
-    """``rows`` (in board order) with their tie groups.
-
-    Each ranked row is tested against the ranked row above by a paired bootstrap on the metric that
-    orders them: the first of the board's columns both show (the primary metric, or before the judge
-    has scored them, the first classic column). A p-value of at least ``ALPHA`` puts the row in that
-    row's group; a group is named by the rank of its first row. A row that cannot be tested (no
-    statistics, other clips) starts a group of its own, with no p-value. Unranked rows (baselines,
-    moderated entries) have no group.
-    """
-    ranked = [index for index, row in enumerate(rows) if row.rank is not None]
-    pairs = [_pair(board, rows[above], rows[below]) for above, below in itertools.pairwise(ranked)]
-    p_values = paired_p_values(pairs, method)
-    placed = [replace(row, tie_group=None, p_value_vs_above=None) for row in rows]
-    group = None
-    for position, index in enumerate(ranked):
-        row = rows[index]
-        p_value = p_values.get(pairs[position - 1]) if position else None
-        if p_value is None or p_value < ALPHA:
-            group = row.rank
-        placed[index] = replace(row, tie_group=group, p_value_vs_above=p_value)
-    return placed
-
-
-def _pair(board: Board, above: BoardRow, below: BoardRow) -> tuple[int | None, int | None, str | None]:
-    metric = next((name for name in board.columns if name in above.scores and name in below.scores), None)
-    return above.result_id, below.result_id, metric
 
 
 def paired_p_values(

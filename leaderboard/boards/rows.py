@@ -7,19 +7,21 @@ public does not see included, marked (the view filters them per viewer).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 from django.db.models import Q
 
+from evaluation.intervals import BootstrapMethod
 from evaluation.judge import JudgeIdentity
 from evaluation.metrics import STAGE_METRICS
 from leaderboard.challenges.models import Phase
 from leaderboard.judging.models import JudgeStatus
 from leaderboard.submissions.models import Result, Status, Submission
 
-from .intervals import method_of, with_ties
+from .intervals import ALPHA, method_of, paired_p_values
 from .models import Baseline, Board, BoardEntry
 from .ranking import Entry, place_unranked, rank_entries
 
@@ -100,7 +102,7 @@ def rank_boards(
       them, flagged, out of the ranking. An external baseline's stage scores
       come from its source's judge: flagged the same way.
     * Ranked rows carry their results' intervals and their tie groups on the
-      board's primary metric (``intervals.with_ties``).
+      board's primary metric (:func:`with_ties`).
     """
     candidates = _candidates(phase, language, as_of)
     baselines = list(Baseline.objects.filter(phase=phase, language=language))
@@ -371,3 +373,32 @@ def _results_as_of(submission_ids: list[int], as_of: datetime) -> dict[int, tupl
             scores = {name: value for name, value in scores.items() if name not in STAGE_METRICS}
         picked[submission_id] = (result, scores)
     return picked
+
+
+def with_ties(board: Board, rows: list[BoardRow], method: BootstrapMethod) -> list[BoardRow]:
+    """``rows`` (in board order) with their tie groups.
+
+    Each ranked row is tested against the ranked row above by a paired bootstrap on the metric that
+    orders them: the first of the board's columns both show (the primary metric, or before the judge
+    has scored them, the first classic column). A p-value of at least ``ALPHA`` puts the row in that
+    row's group; a group is named by the rank of its first row. A row that cannot be tested (no
+    statistics, other clips) starts a group of its own, with no p-value. Unranked rows (baselines,
+    moderated entries) have no group.
+    """
+    ranked = [index for index, row in enumerate(rows) if row.rank is not None]
+    pairs = [_pair(board, rows[above], rows[below]) for above, below in itertools.pairwise(ranked)]
+    p_values = paired_p_values(pairs, method)
+    placed = [replace(row, tie_group=None, p_value_vs_above=None) for row in rows]
+    group = None
+    for position, index in enumerate(ranked):
+        row = rows[index]
+        p_value = p_values.get(pairs[position - 1]) if position else None
+        if p_value is None or p_value < ALPHA:
+            group = row.rank
+        placed[index] = replace(row, tie_group=group, p_value_vs_above=p_value)
+    return placed
+
+
+def _pair(board: Board, above: BoardRow, below: BoardRow) -> tuple[int | None, int | None, str | None]:
+    metric = next((name for name in board.columns if name in above.scores and name in below.scores), None)
+    return above.result_id, below.result_id, metric
