@@ -139,6 +139,29 @@ class ChallengeSerializer(serializers.ModelSerializer):
         fields = ["slug", "title", "description", "phases"]
 
 
+class ValidationOptionsSerializer(serializers.Serializer):
+    allow_partial = serializers.BooleanField(help_text="whether a file may leave clips out")
+    max_file_bytes = serializers.IntegerField(allow_null=True)
+    max_narration_chars = serializers.IntegerField(allow_null=True)
+    split_name = serializers.CharField(help_text="how the problems name the reference set")
+
+
+class ClipListSerializer(serializers.Serializer):
+    """A phase's clip ids in one language: what a predictions file must narrate. Never a reference's text."""
+
+    challenge = serializers.CharField()
+    phase = serializers.CharField()
+    language = serializers.CharField()
+    clips = serializers.ListField(child=serializers.CharField(), help_text="the clip ids, sorted")
+    count = serializers.IntegerField()
+    reference_hash = serializers.CharField(
+        help_text="the reference set's hash, as the boards publish it (versions.references) and results carry it"
+    )
+    validation = ValidationOptionsSerializer(
+        help_text="the upload validator's settings: pass them to evaluation.validate with the clip ids"
+    )
+
+
 class SubmissionCreateSerializer(TextOnlyMixin, serializers.ModelSerializer):
     """The multipart form of an upload. The file itself is checked by the evaluation validator."""
 

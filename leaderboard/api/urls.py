@@ -20,6 +20,11 @@ urlpatterns = [
     ),
     path("challenges/<slug:challenge>/phases/<slug:phase>/judge/", views.PhaseJudge.as_view(), name="phase-judge"),
     path(
+        "challenges/<slug:challenge>/phases/<slug:phase>/clips/<str:language>/",
+        views.PhaseClips.as_view(),
+        name="phase-clips",
+    ),
+    path(
         "challenges/<slug:challenge>/phases/<slug:phase>/leaderboards/<str:language>/<slug:stage>/",
         views.Leaderboard.as_view(),
         name="leaderboard",

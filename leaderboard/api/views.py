@@ -20,11 +20,12 @@ from rest_framework.views import APIView
 from leaderboard.boards import selectors as boards
 from leaderboard.boards.breakdowns import visible_breakdown
 from leaderboard.boards.disclosure import rounds_for
-from leaderboard.challenges.models import Challenge
+from leaderboard.challenges.models import Challenge, ReferenceSet
 from leaderboard.challenges.selectors import phase_languages, phase_or_404
 from leaderboard.judging.selectors import published_judge
 from leaderboard.operations import selectors as operations
 from leaderboard.submissions import intake, payloads, rules, selectors
+from leaderboard.submissions.files import validation_options
 from leaderboard.submissions.models import Result, Submission
 from leaderboard.teams import services as team_services
 from leaderboard.teams.services import team_of
@@ -38,6 +39,7 @@ from .serializers import (
     BoardJudgeSerializer,
     BreakdownSerializer,
     ChallengeSerializer,
+    ClipListSerializer,
     JudgeTemplatesField,
     JudgeTemplatesSerializer,
     LeaderboardRowSerializer,
@@ -174,6 +176,44 @@ class PhaseQuota(APIView):
                 "summary": usage.summary if usage else None,
             }
         )
+
+
+class PhaseClips(APIView):
+    """The clip ids a predictions file for one language of a phase must hold, for offline validation.
+
+    Public and hidden phases alike, to whoever may see the phase: ids only, never a reference's text.
+    ``reference_hash`` is the hash the boards already publish (``versions.references``): a SHA-256 of the
+    whole reference set, which tells who holds the same references nothing about a single text.
+    ``validation`` holds the settings the upload's validator runs with, so that ``evaluation.validate``
+    run offline on these ids gives the upload's answer.
+    """
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={
+            200: ClipListSerializer,
+            **error_responses(*READ_OBJECT, e404="no such phase, or no references in that language"),
+        }
+    )
+    def get(self, request, challenge: str, phase: str, language: str):
+        phase_obj = phase_or_404(challenge, phase)
+        if language not in phase_languages(phase_obj):  # compared in Python: any text at all answers 404
+            raise Http404
+        reference_set = get_object_or_404(
+            ReferenceSet.objects.only("narrations", "content_hash"), phase=phase_obj, language=language
+        )
+        clips = sorted(reference_set.narrations)
+        body = {
+            "challenge": challenge,
+            "phase": phase,
+            "language": language,
+            "clips": clips,
+            "count": len(clips),
+            "reference_hash": reference_set.content_hash,
+            "validation": validation_options(phase_obj, language),
+        }
+        return Response(ClipListSerializer(body).data)
 
 
 @extend_schema(responses={200: SubmissionSerializer(many=True), **error_responses(*READ, 400)})

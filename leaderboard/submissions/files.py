@@ -41,15 +41,18 @@ class ScoringFailed(Exception):
 def validate_predictions(phase: Phase, language: str, data: bytes, filename: str = "") -> evaluation.ValidationReport:
     """The server's validation of an upload: the evaluation package's, with the phase's settings."""
     references = ReferenceSet.objects.get(phase=phase, language=language).narrations
-    return evaluation.validate(
-        data,
-        references,
-        filename=filename,
-        allow_partial=phase.allow_partial,
-        max_file_bytes=settings.SUBMISSION_MAX_BYTES,
-        max_narration_chars=settings.NARRATION_MAX_CHARS,
-        split_name=_split_name(phase, language),
-    )
+    return evaluation.validate(data, references, filename=filename, **validation_options(phase, language))
+
+
+def validation_options(phase: Phase, language: str) -> dict:
+    """What the upload's validator gets besides the file and the clips: the same online and, through the
+    clips endpoint of the API, for a participant validating offline."""
+    return {
+        "allow_partial": phase.allow_partial,
+        "max_file_bytes": settings.SUBMISSION_MAX_BYTES,
+        "max_narration_chars": settings.NARRATION_MAX_CHARS,
+        "split_name": _split_name(phase, language),
+    }
 
 
 def store_files(submission: Submission, data: bytes, predictions: Mapping[str, str]) -> None:

@@ -9,10 +9,14 @@ the numbers must be the same.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +26,7 @@ import pytest
 from evaluation.metrics import CLASSIC_METRICS, STAGE_METRICS
 from tests.support.data import DEMO_DATA, DEMO_PREDICTIONS, ROOT
 from tests.support.judge_server import FakeJudge, expected_stage_metrics
-from tests.support.venvs import clean_env, fresh_venv, import_all, installed, pins
+from tests.support.venvs import VENVS_DIR, clean_env, fresh_venv, import_all, installed, normalized, pins
 
 SCORER_REQUIREMENTS = ROOT / "requirements-scorer.txt"
 SERVICE_REQUIREMENTS = ROOT / "requirements.txt"
@@ -38,6 +42,29 @@ def test_the_scorer_requirements_pin_what_the_server_runs():
     assert {"pycocoevalcap", "pycocotools", "numpy", "openai"} <= set(scorer)
     assert {name: service.get(name) for name in scorer} == scorer
     assert "django" not in scorer
+
+
+def project_pins(requirements: list[str]) -> dict[str, str]:
+    """``{normalized name: version}`` of pyproject.toml's ``name==version`` requirements."""
+    found = {}
+    for requirement in requirements:
+        name, _, version = requirement.partition("==")
+        found[normalized(name)] = version.strip()
+    return found
+
+
+def test_pip_install_of_the_clone_pins_what_requirements_scorer_pins():
+    # `pip install ./` installs the scorer's classic half; `./[judge]` adds the judge's client: together,
+    # exactly requirements-scorer.txt, and nothing of the service.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    classic = project_pins(project["project"]["dependencies"])
+    judge = project_pins(project["project"]["optional-dependencies"]["judge"])
+    assert set(project["project"]["optional-dependencies"]) == {"judge"}
+    assert classic == {name: pins(SCORER_REQUIREMENTS)[name] for name in ("pycocoevalcap", "pycocotools", "numpy")}
+    assert classic | judge == pins(SCORER_REQUIREMENTS) and not set(classic) & set(judge)
+    assert project["project"]["scripts"] == {"movie101v2": "evaluation.client.cli:main"}
+    assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["evaluation", "evaluation.*"]
+    assert project["build-system"]["build-backend"] == "setuptools.build_meta"
 
 
 def test_the_readme_gives_participants_that_one_command():
@@ -262,3 +289,81 @@ def test_the_full_scorer_gives_the_dev_venvs_judge_scores(runs):
     assert {name: judged["metrics"][name] for name in CLASSIC_METRICS} == classic
     # The two judged runs (dev, full) asked about every clip twice (L1, L2); the refused runs asked nothing.
     assert runs["judge calls"] == 2 * 2 * len(references)
+
+
+@pytest.fixture(scope="module")
+def clone_copy() -> Path:
+    """What ``pip install ./`` reads of a clone (pyproject.toml, README.md, the packages), copied, so that the
+    build's own files (``build/``, ``*.egg-info``) are written beside the copy, not in the checkout. Named by its
+    content: a second run reuses the copy and the virtualenv installed from it."""
+    files = [ROOT / "pyproject.toml", ROOT / "README.md"]
+    for package in ("evaluation", "leaderboard", "workers", "tests"):  # the service and tests too: left out by find
+        files += sorted(path for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    copy = VENVS_DIR / f"clone-{digest.hexdigest()[:16]}"
+    if not copy.exists():
+        VENVS_DIR.mkdir(parents=True, exist_ok=True)
+        for stale in VENVS_DIR.glob("clone-*"):  # copies of sources that have changed since
+            if stale.is_dir() and re.fullmatch(r"clone-[0-9a-f]{16}", stale.name):
+                shutil.rmtree(stale, ignore_errors=True)
+        partial = VENVS_DIR / f"{copy.name}.{os.getpid()}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        for path in files:
+            target = partial / path.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        try:
+            partial.rename(copy)
+        except OSError:  # another run made it meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
+    return copy
+
+
+@pytest.mark.slow
+def test_pip_install_of_the_clone_gives_the_client_and_the_scorer_without_django(clone_copy, tmp_path):
+    venv = fresh_venv("client", str(clone_copy), files=(clone_copy / "pyproject.toml",))
+    bin_dir = venv / "bin"
+    # Only the scorer's classic pins (and the package itself): no Django, DRF, Celery, boto3, psycopg, openai.
+    # (pip freeze names the package itself by its folder, "movie101v2-leaderboard @ file://...": not a pin.)
+    assert installed(venv) == {
+        name: pins(SCORER_REQUIREMENTS)[name] for name in ("pycocoevalcap", "pycocotools", "numpy")
+    }
+    assert "movie101v2-leaderboard @ file:" in (venv / ".installed").read_text(encoding="utf-8")
+    env = clean_env(bin_dir)
+    client = subprocess.run(
+        [str(bin_dir / "movie101v2"), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert client.returncode == 0 and "validate" in client.stdout and "submit" in client.stdout, client.stderr
+    # Only the evaluation package, with the jars it needs (pycocoevalcap's), from a folder outside the clone.
+    probe = subprocess.run(
+        [
+            str(bin_dir / "python"),
+            "-c",
+            "import importlib.util as u, evaluation.client.cli; from evaluation.java import METEOR_JAR, CORENLP_JAR; "
+            "print([n for n in ('leaderboard', 'workers', 'tests', 'django') if u.find_spec(n)], "
+            "METEOR_JAR.is_file(), CORENLP_JAR.is_file())",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.stdout.split() == ["[]", "True", "True"], probe.stderr
+    # The installed scorer runs as in the README.
+    references = tmp_path / "val-en.refs.json"
+    for args in (
+        ("references", "--data", DEMO_DATA, "--split", "val", "--language", "en", "-o", references),
+        ("validate", "--references", references, "--predictions", DEMO_PREDICTIONS / "val-en.json"),
+    ):
+        ran = subprocess.run(
+            [str(bin_dir / "python"), "-m", "evaluation", *map(str, args)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert ran.returncode == 0, ran.stderr
