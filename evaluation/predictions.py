@@ -210,6 +210,14 @@ def _decode(data: bytes) -> tuple[str, Problem | None]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
+        if exc.end == len(data) and exc.reason == "unexpected end of data":
+            # The start of a multi-byte character and nothing after it: a UTF-8 file cut short, not another encoding.
+            return "", Problem(
+                "not_utf8",
+                f"The file ends in the middle of a UTF-8 character (byte 0x{data[exc.start]:02X} at offset "
+                f"{exc.start}, line {line}): it is cut short. Upload the whole file.",
+                line=line,
+            )
         return "", Problem(
             "not_utf8",
             f"The file is not UTF-8: byte 0x{data[exc.start]:02X} at offset {exc.start} (line {line}) "

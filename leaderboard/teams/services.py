@@ -10,7 +10,7 @@ from leaderboard.audit.services import ActionRefused, record, require_reason
 from leaderboard.boards.services import refresh_boards_of_phases
 from leaderboard.submissions.models import Submission
 
-from .models import ApprovalStatus, Membership, PhaseApproval, Team
+from .models import ApprovalStatus, Membership, PhaseApproval, Team, new_join_code
 
 
 class TeamError(ActionRefused):
@@ -72,6 +72,84 @@ def join_team(user: AbstractBaseUser, join_code: str) -> Team:
             Membership.objects.create(team=team, user=user)
     except IntegrityError:
         raise TeamError("You joined a team meanwhile.") from None
+    return team
+
+
+# -- leaving, removing, the join code -------------------------------------------------
+#
+# Who has submitted with a team stays in it (``refuse_after_submitting``): leaving would not open a way
+# around that rule (another team stays closed to them), but it would strand them without a team, able only
+# to rejoin. So a member who has submitted with the team can neither leave nor be removed; the organizers
+# move people in the admin. Each change is audited, as the organizers' team actions are.
+
+
+def is_owner(user: AbstractBaseUser, team: Team) -> bool:
+    """The team's owner: who created it (or to whom it passed when they left)."""
+    return user.is_authenticated and team.created_by_id == user.pk
+
+
+def _refuse_if_submitted(user: AbstractBaseUser, team: Team, *, you: bool) -> None:
+    if Submission.objects.filter(user=user, team=team).exists():
+        who = "You have" if you else f"{user.get_username()} has"
+        raise TeamError(
+            f"{who} submitted with “{team.name}”, and a member who has submitted cannot join or create another "
+            "team, so cannot leave this one either. Ask the organizers if someone needs to move."
+        )
+
+
+def _locked_team_of(user: AbstractBaseUser) -> Team:
+    membership = Membership.objects.filter(user=user).first() if user.is_authenticated else None
+    if membership is None:
+        raise TeamError("You are not in a team.")
+    return Team.objects.select_for_update().get(pk=membership.team_id)
+
+
+def leave_team(user: AbstractBaseUser) -> Team:
+    """The user leaves their team. An owner who leaves hands the team to its longest-standing member;
+    the last member to leave a team with no submission and no approval request removes it (its name is free)."""
+    with transaction.atomic():
+        team = _locked_team_of(user)
+        _refuse_if_submitted(user, team, you=True)
+        Membership.objects.filter(team=team, user=user).delete()
+        details = {"member": user.get_username()}
+        if team.created_by_id == user.pk:
+            heir = team.memberships.select_related("user").order_by("joined_at", "pk").first()
+            team.created_by = heir.user if heir else None
+            team.save(update_fields=["created_by"])
+            details["owner"] = [user.get_username(), heir.user.get_username() if heir else None]
+        record(user, "team.leave", team, "", **details)
+        if not (team.memberships.exists() or team.submissions.exists() or team.phase_approvals.exists()):
+            record(user, "team.delete", team, "the last member left", name=team.name)
+            team.delete()
+    return team
+
+
+def remove_member(actor: AbstractBaseUser, member_id: int) -> AbstractBaseUser:
+    """The team's owner removes another member (who may join again unless the join code is replaced)."""
+    with transaction.atomic():
+        team = _locked_team_of(actor)
+        if not is_owner(actor, team):
+            raise TeamError("Only the team's owner (who created it) can remove a member.")
+        membership = team.memberships.select_related("user").filter(user_id=member_id).first()
+        if membership is None:
+            raise TeamError("That person is not a member of your team.")
+        if membership.user_id == actor.pk:
+            raise TeamError("You cannot remove yourself: leave the team instead.")
+        _refuse_if_submitted(membership.user, team, you=False)
+        membership.delete()
+        record(actor, "team.remove_member", team, "", member=membership.user.get_username())
+    return membership.user
+
+
+def rotate_join_code(actor: AbstractBaseUser) -> Team:
+    """The team's owner replaces the join code: the old one no longer lets anyone join."""
+    with transaction.atomic():
+        team = _locked_team_of(actor)
+        if not is_owner(actor, team):
+            raise TeamError("Only the team's owner (who created it) can replace the join code.")
+        team.join_code = new_join_code()
+        team.save(update_fields=["join_code"])
+        record(actor, "team.rotate_code", team, "")  # never the code itself: the log is read by organizers
     return team
 
 

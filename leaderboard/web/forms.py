@@ -28,6 +28,11 @@ def url_field(label: str) -> forms.URLField:
     return forms.URLField(label=label, required=False, max_length=500, assume_scheme="https")
 
 
+#: The heading over the problems of a file the validator rejected (the page and its script show the same).
+REJECTED_TITLE = _("The file was rejected. Nothing was stored and no limit was used. Fix these and upload again:")
+NO_FILE = _("No file was chosen. Choose your JSON or JSON Lines file of narrations.")
+
+
 class SubmissionForm(forms.ModelForm):
     """The upload form. The file's contents are checked by the evaluation validator, not here."""
 
@@ -46,11 +51,44 @@ class SubmissionForm(forms.ModelForm):
         labels = {"is_public": _("Show on the public leaderboard"), "method_name": _("Method name")}
         widgets = {"language": forms.RadioSelect, "method_description": forms.Textarea(attrs={"rows": 3})}
 
-    def __init__(self, *args, languages: list[str], **kwargs):
+    def __init__(self, *args, languages: list[str], file_stopped: bool = False, **kwargs):
+        """``file_stopped``: the upload handler dropped the file at the size cap (``leaderboard.uploads``), so
+        a missing file is not "no file" here: the intake says "too large"."""
         super().__init__(*args, **kwargs)
-        self.fields["language"].choices = [(code, label) for code, label in Language.choices if code in languages]
+        self.file_stopped = file_stopped
+        language = self.fields["language"]
+        language.choices = [(code, label) for code, label in Language.choices if code in languages]
+        language.error_messages["required"] = _("Choose the language of the narrations.")
         if len(languages) == 1:
-            self.fields["language"].initial = languages[0]
+            language.initial = languages[0]
+
+    def clean(self):
+        cleaned = super().clean()
+        # Every missing field at once: language and file alike, not the language first and the file next time.
+        if not cleaned.get("predictions") and "predictions" not in self.errors and not self.file_stopped:
+            self.add_error("predictions", forms.ValidationError(NO_FILE, code="required"))
+        return cleaned
+
+    def error_messages(self) -> list[str]:
+        """Every error, each named by its field's label, as the page and its script list them."""
+        return [
+            f"{self.fields[name].label}: {message}" if name in self.fields else str(message)
+            for name, messages in self.errors.items()
+            for message in messages
+        ]
+
+    def error_title(self) -> str:
+        """The heading over :meth:`error_messages`: what is missing, not "the file was rejected"."""
+        missing = [
+            str(self.fields[name].label)
+            for name, errors in self.errors.as_data().items()
+            if name in self.fields and any(error.code == "required" for error in errors)
+        ]
+        if missing:
+            return _(
+                "Missing: %(fields)s. Nothing was stored and no limit was used. Fill these in and upload again:"
+            ) % {"fields": ", ".join(missing)}
+        return _("Some fields are invalid. Nothing was stored and no limit was used. Fix these and upload again:")
 
 
 class SubmissionMethodForm(forms.ModelForm):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("team/", views.team, name="team"),
     path("token/", views.api_token, name="api-token"),
+    path("help/", views.help_page, name="help"),
     path("status/", views.status, name="status"),
     path("account/email/", views.email_preferences, name="email-preferences"),
     path("account/verify/", views.send_verification_link, name="verify-email-send"),

@@ -21,7 +21,7 @@ from leaderboard.accounts import services as accounts
 from leaderboard.boards import selectors as boards
 from leaderboard.boards.breakdowns import page_breakdown
 from leaderboard.boards.disclosure import disclosed_intervals, disclosed_scores
-from leaderboard.challenges.models import Challenge, ChallengePage
+from leaderboard.challenges.models import Challenge, ChallengePage, Phase
 from leaderboard.challenges.selectors import phase_languages, phase_or_404
 from leaderboard.judging.selectors import submission_judge
 from leaderboard.notifications import services as notification_services
@@ -34,7 +34,7 @@ from leaderboard.teams import services as team_services
 from leaderboard.uploads import oversized_upload
 
 from .decorators import throttle_posts
-from .forms import CreateTeamForm, JoinTeamForm, SignupForm, SubmissionForm, SubmissionMethodForm
+from .forms import REJECTED_TITLE, CreateTeamForm, JoinTeamForm, SignupForm, SubmissionForm, SubmissionMethodForm
 
 #: Sign-in attempts are throttled per client address, the admin's as the site's.
 sign_in = throttle_posts("login")(LoginView.as_view())
@@ -154,6 +154,8 @@ def team(request: HttpRequest) -> HttpResponse:
     current = team_services.team_of(request.user)
     create_form = CreateTeamForm(request.POST if "create" in request.POST else None, prefix="create")
     join_form = JoinTeamForm(request.POST if "join" in request.POST else None, prefix="join")
+    if request.method == "POST" and current is not None:
+        return _team_action(request)
     if request.method == "POST" and current is None:
         try:
             if "create" in request.POST and create_form.is_valid():
@@ -167,11 +169,37 @@ def team(request: HttpRequest) -> HttpResponse:
         except team_services.TeamError as exc:
             messages.error(request, str(exc))
     members = current.memberships.select_related("user") if current else []
-    return render(
-        request,
-        "web/team.html",
-        {"team": current, "members": members, "create_form": create_form, "join_form": join_form},
-    )
+    context = {
+        "team": current,
+        "members": members,
+        "owner": current is not None and team_services.is_owner(request.user, current),
+        "create_form": create_form,
+        "join_form": join_form,
+    }
+    return render(request, "web/team.html", context)
+
+
+def _team_action(request: HttpRequest) -> HttpResponse:
+    """A member's POST on the Team page: leave; the owner's: remove a member, replace the join code."""
+    try:
+        if "leave" in request.POST:
+            left = team_services.leave_team(request.user)
+            messages.success(request, f"You left “{left.name}”.")
+        elif "remove" in request.POST:
+            try:
+                member_id = int(request.POST["remove"])
+            except ValueError:
+                raise team_services.TeamError("That person is not a member of your team.") from None
+            removed = team_services.remove_member(request.user, member_id)
+            messages.success(request, f"{removed.get_username()} is no longer in the team.")
+        elif "rotate" in request.POST:
+            team_services.rotate_join_code(request.user)
+            messages.success(request, "A new join code was made; the old one no longer works.")
+        else:
+            messages.error(request, "You are already in a team: leave it first.")
+    except team_services.TeamError as exc:
+        messages.error(request, str(exc))
+    return redirect("web:team")
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -190,8 +218,13 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
     # Every upload counts against the user's throttle (with the API's), before the file is even read.
     throttled = throttling.hit("upload", throttling.user_ident(request.user)) if request.method == "POST" else None
     posted = request.method == "POST" and throttled is None
+    files = (request.FILES or None) if posted else None  # read first: reading them records an oversized file
+    oversized = oversized_upload(request, "predictions") if posted else None
     form = SubmissionForm(
-        (request.POST or None) if posted else None, (request.FILES or None) if posted else None, languages=languages
+        (request.POST or None) if posted else None,
+        files,
+        languages=languages,
+        file_stopped=oversized is not None,
     )
     refusal = None
     problems = []
@@ -205,7 +238,7 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
                 phase=phase_obj,
                 language=form.cleaned_data["language"],
                 upload=form.cleaned_data.get("predictions"),
-                oversized_bytes=oversized_upload(request, "predictions"),
+                oversized_bytes=oversized,
                 method=intake.MethodInfo.from_fields(form.cleaned_data),
             )
         except intake.SubmissionRefused as exc:
@@ -222,13 +255,24 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
         # The page, or a form with invalid fields: why the team may not submit comes first.
         refusal = rules.submission_refusal(request.user, phase_obj)
 
+    # One heading and one list for the page and its script: the file's problems, or the form's (named by label).
+    if problems:
+        problems_title, problem_messages = REJECTED_TITLE, [problem.message for problem in problems]
+    elif posted and form.errors:
+        problems_title, problem_messages = form.error_title(), form.error_messages()
+    else:
+        problems_title, problem_messages = "", []
+
     if request.method == "POST" and _wants_json(request):
         if refusal is not None:
             response = JsonResponse(payloads.refusal_payload(refusal), status=refusal.http_status)
         elif problems:
-            response = JsonResponse(payloads.rejection_payload(problems), status=400)
+            # The API's body, with the heading and the lines the page shows (static/js/submit.js).
+            body = payloads.rejection_payload(problems) | {"title": REJECTED_TITLE, "messages": problem_messages}
+            response = JsonResponse(body, status=400)
         else:
-            response = JsonResponse(payloads.field_errors_payload(form.errors), status=400)
+            body = payloads.field_errors_payload(form.errors) | {"title": problems_title, "messages": problem_messages}
+            response = JsonResponse(body, status=400)
         return with_retry_after(response, throttled)
 
     team = team_services.team_of(request.user)
@@ -237,7 +281,8 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
         "phase": phase_obj,
         "form": form,
         "refusal": refusal,
-        "problems": problems,
+        "problems_title": problems_title,
+        "problem_messages": problem_messages,
         "quota": rules.quota(team, phase_obj) if team else None,
         "max_megabytes": settings.SUBMISSION_MAX_BYTES / (1024 * 1024),
     }
@@ -356,7 +401,28 @@ def api_token(request: HttpRequest) -> HttpResponse:
         messages.success(request, "A new token was made; the old one no longer works.")
         return redirect("web:api-token")
     token = tokens.current_token(request.user)
-    return render(request, "web/token.html", {"token": token, "expires_at": tokens.expires_at(token)})
+    context = {
+        "token": token,
+        "expires_at": tokens.expires_at(token),
+        # The examples name this site as the browser reached it (scheme, host and port).
+        "api_base": request.build_absolute_uri("/api/v1/"),
+        "example": _example_phase(),
+    }
+    return render(request, "web/token.html", context)
+
+
+def help_page(request: HttpRequest) -> HttpResponse:
+    """Where to start: the offline scorer, the API token with curl, the API docs."""
+    context = {
+        "api_base": request.build_absolute_uri("/api/v1/"),
+        "example": _example_phase(),
+    }
+    return render(request, "web/help.html", context)
+
+
+def _example_phase() -> Phase | None:
+    """A phase to put real slugs in the curl examples (the first one), or None: the examples then name placeholders."""
+    return Phase.objects.select_related("challenge").order_by("challenge__title", "order", "slug").first()
 
 
 def status(request: HttpRequest) -> HttpResponse:

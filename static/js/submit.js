@@ -11,7 +11,11 @@
   var problems = document.getElementById("problems");
   var list = document.getElementById("problem-list");
 
-  function showProblems(items) {
+  var title = document.getElementById("problems-title");
+
+  // The heading and the lines the page itself shows (the view sends both); text, never HTML.
+  function showProblems(heading, items) {
+    title.textContent = heading;
     list.textContent = "";
     items.forEach(function (item) {
       var li = document.createElement("li");
@@ -46,16 +50,17 @@
         return;
       }
       progress.hidden = true;
-      var messages = (body.errors || []).map(function (e) {
-        return e.field ? e.field + ": " + e.message : e.message;
-      });
-      if (!messages.length) messages = [body.detail || ("The upload failed (HTTP " + xhr.status + ").")];
-      showProblems(messages);
+      if (body.title) {
+        showProblems(body.title, body.messages || []);
+      } else {
+        // A refusal (not allowed now, a limit): its sentence alone, as the page shows it.
+        showProblems(body.detail || ("The upload failed (HTTP " + xhr.status + ")."), []);
+      }
     });
     xhr.addEventListener("error", function () {
       button.disabled = false;
       progress.hidden = true;
-      showProblems(["The connection failed during the upload. Nothing was stored; please try again."]);
+      showProblems("The connection failed during the upload. Nothing was stored; please try again.", []);
     });
     problems.hidden = true;
     progress.hidden = false;

@@ -212,7 +212,7 @@ CASES: tuple[Hostile, ...] = (
         "a file cut in the middle of a multi-byte character",
         lambda ids: (lambda data: data[: data.rindex("述".encode()) + 1])(as_object(narrations(ids, "叙述"))),
         "not_utf8",
-        "unexpected end of data",
+        "ends in the middle of a UTF-8 character",
     ),
     Hostile("binary", "a PNG image", constant(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "not_utf8", "byte 0x89"),
     Hostile(
