@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import plots_views, views
+from . import plots_views, results_views, views
 
 app_name = "web"
 
@@ -15,7 +15,9 @@ urlpatterns = [
     path("account/verify/", views.send_verification_link, name="verify-email-send"),
     path("account/verify/<str:uidb64>/<str:token>/", views.verify_email, name="verify-email"),
     path("submissions/", views.my_submissions, name="my-submissions"),
+    path("submissions/compare/", results_views.compare, name="submission-compare"),
     path("submissions/<int:submission_id>/", views.submission_detail, name="submission-detail"),
+    path("submissions/<int:submission_id>/clips/", results_views.submission_clips, name="submission-clips"),
     path("submissions/<int:submission_id>/plots/", plots_views.submission_plots, name="submission-plots"),
     path("entries/<int:submission_id>/", views.entry, name="entry"),
     path("c/<slug:challenge>/", views.challenge_detail, name="challenge-detail"),

@@ -4,6 +4,7 @@ codes of the non-JavaScript submit form. Each was a finding of the probe (issue 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import timedelta
@@ -58,11 +59,20 @@ def test_every_page_has_a_strict_policy_and_no_inline_code(alice, bob, admin_use
 
     submission = intake.submit(user=alice, phase=demo_val, language="zh", data=demo_file("val-zh.json"))
     scoring.score_submission(submission.pk)
+    # A second one, two clips changed, for the comparison page.
+    narrations = json.loads(demo_file("val-zh.json"))
+    for clip_id in sorted(narrations)[:2]:
+        narrations[clip_id] = "他打开灯。"
+    other = intake.submit(
+        user=alice, phase=demo_val, language="zh", data=json.dumps(narrations, ensure_ascii=False).encode()
+    )
+    scoring.score_submission(other.pk)
     pages = {
         None: ["/", "/c/demo/", "/c/demo/val/zh/l1/", "/c/demo/val/zh/l1/plots/", "/status/", "/accounts/login/"]
         + ["/signup/"],
         alice: ["/team/", "/token/", "/submissions/", f"/submissions/{submission.pk}/", SUBMIT, "/account/email/"]
-        + [f"/submissions/{submission.pk}/plots/", f"/entries/{submission.pk}/"],
+        + [f"/submissions/{submission.pk}/plots/", f"/entries/{submission.pk}/"]
+        + [f"/submissions/{submission.pk}/clips/", f"/submissions/compare/?ids={submission.pk},{other.pk}"],
         bob: ["/team/"],
         admin_user: [
             "/admin/",
