@@ -109,6 +109,14 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
     languages = phase_languages(phase_obj)
     view = boards.board_view(phase_obj, language, board_obj, viewer=request.user)
     rows = view.rows
+    # Without a judge for this language the stage columns stay empty: show the classic ones first. The
+    # display order only: the stored ranking (primary, then the columns in order) is the board's own.
+    judged = bool(view.judge and view.judge.signature)
+    columns = board_obj.columns
+    if not judged:
+        columns = [name for name in columns if name not in STAGE_METRICS] + [
+            name for name in columns if name in STAGE_METRICS
+        ]
     context = {
         "view": view,
         "challenge": phase_obj.challenge,
@@ -118,8 +126,9 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         "languages": languages,
         "boards": list(phase_obj.boards.all()),
         "rows": rows,
-        "columns": board_obj.columns,
-        "metrics": [METRICS[name] for name in board_obj.columns if name in METRICS],
+        "columns": columns,
+        "classic_first": columns != board_obj.columns,
+        "metrics": [METRICS[name] for name in columns if name in METRICS],
         "stage_metrics_missing": any(row.rank for row in rows)
         and not any(board_obj.primary_metric in row.scores for row in rows if row.rank),
         "judge": view.judge,

@@ -406,11 +406,13 @@ def test_the_showcase_bundle_loads_everything_it_states(db, tmp_path):
     assert [board.key for board in val.boards.all()] == ["l1", "classic"]
     assert val.boards.get(key="l1").precision == 2
     assert val.boards.get(key="classic").columns == ["cider", "bleu_4", "meteor", "rouge_l"]
-    baseline = Baseline.objects.get(phase=val)
+    baseline = Baseline.objects.get(phase=val, language="en")
     assert "FICTIONAL" in baseline.method_name and baseline.scores["cider"] == 0.0123
+    assert Baseline.objects.get(phase=val, language="zh").citation.startswith("Demo baseline (invented numbers)")
+    assert sorted(test.baselines.values_list("language", flat=True)) == ["en", "zh"]
     assert ReferenceSet.objects.get(phase=val, language="en").source == "file references/val-en.json"
     assert ReferenceSet.objects.get(phase=test, language="zh").narrations == read_split(DEMO_DATA, "test", "zh")
-    assert output.count(": created") == 1 + 2 + 2 + 4 + 3 + 1  # challenge, pages, phases, references, boards, baseline
+    assert output.count(": created") == 1 + 2 + 2 + 4 + 3 + 4  # challenge, pages, phases, references, boards, baselines
 
 
 def test_loading_again_updates_in_place(db, tmp_path):
@@ -442,6 +444,7 @@ def test_loading_again_updates_in_place(db, tmp_path):
     assert "board showcase/val/l1: removed (not in the bundle)" in output
     assert "board showcase/val/classic: updated (title, order)" in output
     assert "baseline showcase/val/en/fictional-copy-baseline: removed (not in the bundle)" in output
+    assert "baseline showcase/val/zh/demo-baseline: removed (not in the bundle)" in output
     assert "phase showcase/test: updated (judge_model)" in output
     new_hash = reference_hash(references)
     assert f"references showcase/val/en: updated, 10 clips, {old_hash} -> {new_hash}" in output
@@ -451,7 +454,7 @@ def test_loading_again_updates_in_place(db, tmp_path):
     val_phase = Phase.objects.get(slug="val")
     assert val_phase.max_submissions_per_day is None and val_phase.ends_at.year == 2031
     assert list(val_phase.boards.values_list("key", "order")) == [("classic", 0)]
-    assert not Baseline.objects.exists() and ChallengePage.objects.count() == 1
+    assert not Baseline.objects.filter(phase=val_phase).exists() and ChallengePage.objects.count() == 1
     assert ReferenceSet.objects.get(phase=val_phase, language="en").content_hash == new_hash
 
 
@@ -613,7 +616,7 @@ def test_load_export_load_changes_nothing_and_exports_are_identical(db, tmp_path
     assert database_state() == before
     lines = output.strip().splitlines()
     assert all(line.endswith(": unchanged") or ": unchanged, " in line for line in lines), output
-    assert len(lines) == 1 + 2 + 2 + 4 + 3 + 1
+    assert len(lines) == 1 + 2 + 2 + 4 + 3 + 4
 
     run("export_challenge", "showcase", "-o", str(second))
     assert (first / "challenge.yaml").read_bytes() == (second / "challenge.yaml").read_bytes()
@@ -705,14 +708,12 @@ def test_pages_baselines_and_judge_templates_survive_the_round_trip(db, tmp_path
     judge = judge_settings_of(test)
     assert judge.templates == original["phases"][1]["judge"]["templates"]
     assert judge.temperature == 0 and judge.base_url == "http://127.0.0.1:11434/v1"
-    baseline = original["phases"][0]["baselines"][0]
-    stored = Baseline.objects.get(phase=val)
-    assert (stored.key, stored.method_name, stored.citation, stored.scores) == (
-        baseline["key"],
-        baseline["method_name"],
-        baseline["citation"],
-        baseline["scores"],
-    )
+    stored = Baseline.objects.filter(phase__challenge=challenge).order_by("phase__slug", "order")
+    assert [(b.phase.slug, b.language, b.key, b.method_name, b.citation, b.url, b.scores) for b in stored] == [
+        (phase["slug"], b["language"], b["key"], b["method_name"], b["citation"], b.get("url", ""), b["scores"])
+        for phase in sorted(original["phases"], key=lambda phase: phase["slug"])
+        for b in phase["baselines"]
+    ]
     assert ReferenceSet.objects.get(phase=val, language="en").narrations == json.loads(
         (source / "references" / "val-en.json").read_text(encoding="utf-8")
     )

@@ -46,8 +46,10 @@ def iso(moment) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def public_rows(language="zh", stage="l2") -> list[dict]:
-    return APIClient().get(f"/api/v1/challenges/demo/phases/test/leaderboards/{language}/{stage}/").json()["rows"]
+def public_rows(language="zh", stage="l2", *, baselines=False) -> list[dict]:
+    """The public board's rows: the teams' entries, and with ``baselines`` the bundle's baseline rows too."""
+    rows = APIClient().get(f"/api/v1/challenges/demo/phases/test/leaderboards/{language}/{stage}/").json()["rows"]
+    return [row for row in rows if baselines or not row["baseline"]]
 
 
 @pytest.mark.django_db
@@ -89,6 +91,10 @@ def test_an_organizer_runs_a_season_by_the_guide(tmp_path, settings):
     for submission_id in ids.values():
         scoring.score_submission(submission_id)
     assert sorted(row["method_name"] for row in public_rows()) == ["alice-model", "bob-model"]
+    # the demo bundle's invented baseline shows beside them, unranked
+    assert [(row["rank"], row["citation"]) for row in public_rows(baselines=True) if row["baseline"]] == [
+        (None, "Demo baseline (invented numbers): not a published result")
+    ]
 
     # 4. Freeze the board; a later entry is scored but the public board stays as it was.
     freeze = timezone.now()
