@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
             default=DEFAULT_MAX_NARRATION_CHARS,
             help="the server's length cap per narration (default %(default)s)",
         )
+        command.add_argument(
+            "--confirm-language",
+            action="store_true",
+            help="the predictions are in --language although their script looks like the other language's",
+        )
         command.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
 
     score_command = commands.add_parser("score", help="compute the classic metrics")
@@ -107,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate_command = commands.add_parser("validate", help="check a predictions file the way the upload does")
     add_file_arguments(validate_command)
+    validate_command.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="the language the file will be submitted as: checks that its narrations are in that script",
+    )
 
     references_command = commands.add_parser(
         "references", help="write the references of a split from a Movie101v2 annotation folder"
@@ -142,6 +152,8 @@ def _validate_or_score(args: argparse.Namespace) -> int:
         allow_partial=args.allow_partial,
         max_file_bytes=DEFAULT_MAX_FILE_BYTES,
         max_narration_chars=args.max_narration_chars,
+        language=args.language,
+        confirm_language=args.confirm_language,
     )
     if args.command == "validate" or not report.ok:
         _print_report(report, as_json=args.json)
@@ -293,6 +305,8 @@ def _print_report(report: ValidationReport, *, as_json: bool) -> None:
     print(f"The predictions file has {len(report.problems)} problem(s):", file=sys.stderr)
     for problem in report.problems:
         print(f"  - {problem.message}", file=sys.stderr)
+    if any(problem.code == "language_mismatch" for problem in report.problems):
+        print("  (If the file is in that language, run again with --confirm-language.)", file=sys.stderr)
 
 
 def _references(args: argparse.Namespace) -> int:

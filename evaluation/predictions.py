@@ -29,6 +29,7 @@ from itertools import accumulate
 from typing import Any
 
 from .clips import CLIP_ID_FORM, is_clip_id
+from .script import language_mismatch
 from .text import is_unicode_text
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -657,8 +658,15 @@ def validate(
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
     max_narration_chars: int | None = DEFAULT_MAX_NARRATION_CHARS,
     split_name: str = "the references",
+    language: str | None = None,
+    confirm_language: bool = False,
 ) -> ValidationReport:
-    """Everything the server checks before it accepts a predictions file."""
+    """Everything the server checks before it accepts a predictions file.
+
+    With ``language`` ("zh" or "en"), a file whose narrations are in the other script is refused
+    (``language_mismatch``, :mod:`evaluation.script`) unless ``confirm_language``: the participant
+    says it is in that language all the same.
+    """
     reference_ids = references.keys() if isinstance(references, Mapping) else references
     reference_ids = set(reference_ids)
     if max_file_bytes is not None and len(data) > max_file_bytes:
@@ -668,6 +676,11 @@ def validate(
     # An unreadable or empty file would make every clip "missing": say nothing more then.
     if parsed.given_ids:
         problems += check_clip_ids(parsed.given_ids, reference_ids, allow_partial=allow_partial, split_name=split_name)
+    # Said with the file's other problems, if any, so that one upload more fixes them all.
+    if language is not None and not confirm_language:
+        mismatch = language_mismatch(parsed.narrations.values(), language)
+        if mismatch is not None:
+            problems.append(Problem("language_mismatch", mismatch))
     missing = len(reference_ids - parsed.narrations.keys())
     return ValidationReport(parsed.narrations, problems, parsed.format, len(reference_ids), missing)
 

@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("phase", metavar="CHALLENGE/PHASE", help="e.g. movie101v2/val")
         command.add_argument("--language", required=True, choices=LANGUAGES)
         command.add_argument("file", type=Path, help="the predictions: JSON or JSON Lines")
+        command.add_argument(
+            "--confirm-language",
+            action="store_true",
+            help="the file is in --language although its script looks like the other language's",
+        )
 
     check = commands.add_parser("validate", parents=[common], help="check a file offline against the clip list")
     phase_file(check)
@@ -78,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
         shown = commands.add_parser(name, parents=[common], help=text)
         shown.add_argument("id", type=int, help="the submission's id")
     return parser
+
+
+#: After a language_mismatch problem: how to confirm the language from here.
+CONFIRM_HINT = "  (If the file is in the language you chose, run the command again with --confirm-language.)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +158,15 @@ def validate_file(args: argparse.Namespace) -> int:
     data = _read(args.file)
     clips = _api(args, token=False).get(f"/challenges/{challenge}/phases/{phase}/clips/{args.language}/")
     # The server's own validator, with the upload's settings, on the clip ids alone.
-    report = validate(data, clips["clips"], filename=args.file.name, **clips["validation"])
+    # The language is checked here as on upload; it is the upload's choice, not one of the phase's settings.
+    report = validate(
+        data,
+        clips["clips"],
+        filename=args.file.name,
+        language=args.language,
+        confirm_language=args.confirm_language,
+        **clips["validation"],
+    )
     output = report.to_dict() | {
         "challenge": challenge,
         "phase": phase,
@@ -168,6 +185,8 @@ def validate_file(args: argparse.Namespace) -> int:
         print(f"{args.file} has {len(report.problems)} problem(s):", file=sys.stderr)
         for problem in report.problems:
             print(f"  - {problem.message}", file=sys.stderr)
+        if any(problem.code == "language_mismatch" for problem in report.problems):
+            print(CONFIRM_HINT, file=sys.stderr)
     return exits.OK if report.ok else exits.INVALID
 
 
@@ -182,6 +201,7 @@ def submit(args: argparse.Namespace) -> int:
         "paper_url": args.paper_url,
         "code_url": args.code_url,
         "public": "true" if args.public else "false",
+        "confirm_language": "true" if args.confirm_language else "false",
     }
     created = api.post_multipart(
         f"/challenges/{challenge}/phases/{phase}/submissions/", fields, {"predictions": (args.file.name, data)}
@@ -368,6 +388,8 @@ def _api_message(exc: ApiError) -> str:
     for problem in exc.errors:
         where = f"{problem['field']}: " if problem.get("field") else ""
         message += f"\n  - {where}{problem.get('message', '')}"
+    if any(problem.get("code") == "language_mismatch" for problem in exc.errors):
+        message += f"\n{CONFIRM_HINT}"
     if exc.retry_after:
         message += f"\n  (try again in {exc.retry_after} s)"
     return message

@@ -169,10 +169,25 @@ class SubmissionCreateSerializer(TextOnlyMixin, serializers.ModelSerializer):
         write_only=True, required=False, help_text="JSON {clip_id: narration} or JSON Lines, UTF-8"
     )
     public = StrictBooleanField(source="is_public", default=False, help_text="show it on the public boards")
+    confirm_language = StrictBooleanField(
+        write_only=True,
+        default=False,
+        help_text="the file is in `language` although its script looks like the other language's: lifts the "
+        "language_mismatch refusal (a Chinese file sent as en, or an English one as zh)",
+    )
 
     class Meta:
         model = Submission
-        fields = ["language", "predictions", "method_name", "method_description", "paper_url", "code_url", "public"]
+        fields = [
+            "language",
+            "predictions",
+            "method_name",
+            "method_description",
+            "paper_url",
+            "code_url",
+            "public",
+            "confirm_language",
+        ]
 
 
 class SubmissionUpdateSerializer(TextOnlyMixin, serializers.ModelSerializer):

@@ -102,7 +102,8 @@ class PhaseSubmissions(APIView):
                 *READ_OBJECT,
                 413,
                 415,
-                e400="invalid fields or predictions file, every problem listed",
+                e400="invalid fields or predictions file, every problem listed (code language_mismatch: the "
+                "narrations' script is not the chosen language's; send confirm_language=true if it is)",
                 e403="no team, an unverified email address (code email_unverified), the phase is not open, "
                 f"(code near_duplicate) the file barely differs from an earlier one of the team, or {CSRF}",
                 e429="the team's daily or total limit is used up, or (code throttled, with Retry-After) too many "
@@ -126,6 +127,7 @@ class PhaseSubmissions(APIView):
                 upload=request.FILES.get("predictions"),
                 oversized_bytes=oversized_upload(request, "predictions"),
                 method=intake.MethodInfo.from_fields(fields.validated_data),
+                confirm_language=fields.validated_data["confirm_language"],
             )
         except intake.SubmissionRefused as exc:
             return refusal_response(exc.refusal)

@@ -38,10 +38,24 @@ class ScoringFailed(Exception):
         self.reason = reason
 
 
-def validate_predictions(phase: Phase, language: str, data: bytes, filename: str = "") -> evaluation.ValidationReport:
-    """The server's validation of an upload: the evaluation package's, with the phase's settings."""
+def validate_predictions(
+    phase: Phase, language: str, data: bytes, filename: str = "", *, confirm_language: bool = False
+) -> evaluation.ValidationReport:
+    """The server's validation of an upload: the evaluation package's, with the phase's settings.
+
+    The file must look like ``language`` (``language_mismatch``) unless the upload confirms it,
+    ``confirm_language``: a choice of each upload, not a setting of the phase, so not one of
+    :func:`validation_options`.
+    """
     references = ReferenceSet.objects.get(phase=phase, language=language).narrations
-    return evaluation.validate(data, references, filename=filename, **validation_options(phase, language))
+    return evaluation.validate(
+        data,
+        references,
+        filename=filename,
+        language=language,
+        confirm_language=confirm_language,
+        **validation_options(phase, language),
+    )
 
 
 def validation_options(phase: Phase, language: str) -> dict:

@@ -93,13 +93,23 @@ def submit(
     data: bytes,
     filename: str = "",
     method: MethodInfo = MethodInfo(),
+    confirm_language: bool = False,
 ) -> Submission:
     """Validate a predictions file and, if it is good, store it and queue its scoring.
 
-    A refused or rejected upload creates nothing and uses none of the limits.
+    A refused or rejected upload creates nothing and uses none of the limits. ``confirm_language``:
+    the team says the file is in ``language`` although its script looks like the other one.
     """
     refuse_unless_eligible(user, phase, language)  # the early answer, before the file is validated
-    return _accept(user=user, phase=phase, language=language, data=data, filename=filename, method=method)
+    return _accept(
+        user=user,
+        phase=phase,
+        language=language,
+        data=data,
+        filename=filename,
+        method=method,
+        confirm_language=confirm_language,
+    )
 
 
 def refuse_unless_eligible(user, phase: Phase, language: str) -> None:
@@ -113,10 +123,19 @@ def refuse_unless_eligible(user, phase: Phase, language: str) -> None:
         raise SubmissionRefused(refusal)
 
 
-def _accept(*, user, phase: Phase, language: str, data: bytes, filename: str, method: MethodInfo) -> Submission:
+def _accept(
+    *,
+    user,
+    phase: Phase,
+    language: str,
+    data: bytes,
+    filename: str,
+    method: MethodInfo,
+    confirm_language: bool = False,
+) -> Submission:
     """Validate, then store and queue under the team's row lock, re-checking the rules there."""
     # The one validation of the file: what it finds is stored beside it, and scoring reads that.
-    report = validate_predictions(phase, language, data, filename)
+    report = validate_predictions(phase, language, data, filename, confirm_language=confirm_language)
     if not report.ok:
         raise SubmissionRejected(report.problems)
 
@@ -171,6 +190,7 @@ def submit_upload(
     upload: UploadedFile | None,
     oversized_bytes: int | None,
     method: MethodInfo,
+    confirm_language: bool = False,
 ) -> Submission:
     """:func:`submit` for an uploaded file: what the site, the API and the ``submit`` command call.
 
@@ -179,7 +199,13 @@ def submit_upload(
     refuse_unless_eligible(user, phase, language)
     data = read_upload(upload, oversized_bytes=oversized_bytes)
     return _accept(
-        user=user, phase=phase, language=language, data=data, filename=upload.name if upload else "", method=method
+        user=user,
+        phase=phase,
+        language=language,
+        data=data,
+        filename=upload.name if upload else "",
+        method=method,
+        confirm_language=confirm_language,
     )
 
 

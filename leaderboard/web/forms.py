@@ -44,10 +44,25 @@ class SubmissionForm(forms.ModelForm):
     )
     paper_url = url_field(_("Paper URL"))
     code_url = url_field(_("Code URL"))
+    #: Shown once the validator refused the file for its language (``language_mismatch``); ticked, lifts that.
+    confirm_language = forms.BooleanField(
+        required=False,
+        label=_("The file is in the language chosen above"),
+        help_text=_("Its narrations look like the other language's; tick this only if they are not."),
+    )
 
     class Meta:
         model = Submission
-        fields = ["language", "predictions", "method_name", "method_description", "paper_url", "code_url", "is_public"]
+        fields = [
+            "language",
+            "predictions",
+            "confirm_language",
+            "method_name",
+            "method_description",
+            "paper_url",
+            "code_url",
+            "is_public",
+        ]
         labels = {"is_public": _("Show on the public leaderboard"), "method_name": _("Method name")}
         widgets = {"language": forms.RadioSelect, "method_description": forms.Textarea(attrs={"rows": 3})}
 

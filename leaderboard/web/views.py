@@ -249,6 +249,7 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
                 upload=form.cleaned_data.get("predictions"),
                 oversized_bytes=oversized,
                 method=intake.MethodInfo.from_fields(form.cleaned_data),
+                confirm_language=form.cleaned_data.get("confirm_language", False),
             )
         except intake.SubmissionRefused as exc:
             refusal = exc.refusal
@@ -292,6 +293,9 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
         "refusal": refusal,
         "problems_title": problems_title,
         "problem_messages": problem_messages,
+        # The checkbox that confirms the language: once the file was refused for it, or ticked already.
+        "ask_language": any(problem.code == "language_mismatch" for problem in problems)
+        or bool(form["confirm_language"].value()),
         "quota": rules.quota(team, phase_obj) if team else None,
         "max_megabytes": settings.SUBMISSION_MAX_BYTES / (1024 * 1024),
     }

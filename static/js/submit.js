@@ -12,6 +12,8 @@
   var list = document.getElementById("problem-list");
 
   var title = document.getElementById("problems-title");
+  // The checkbox that confirms the file's language, shown once the server refused the file for it.
+  var confirmLanguage = document.getElementById("confirm-language");
 
   // The heading and the lines the page itself shows (the view sends both); text, never HTML.
   function showProblems(heading, items) {
@@ -50,6 +52,9 @@
         return;
       }
       progress.hidden = true;
+      if (confirmLanguage && (body.errors || []).some(function (error) { return error.code === "language_mismatch"; })) {
+        confirmLanguage.hidden = false;
+      }
       if (body.title) {
         showProblems(body.title, body.messages || []);
       } else {

@@ -756,14 +756,15 @@ CASES: tuple[Hostile, ...] = (
     Hostile(
         "accepted_placeholders",
         "{reference} and {prediction} in narrations",
-        lambda ids: as_object(narrations(ids, "{reference} {prediction} {0} %s")),
+        # In Chinese around the placeholders: the corpus is sent as zh, and Latin letters alone are an English file.
+        lambda ids: as_object(narrations(ids, "{reference} {prediction} {0} %s 一段旁白")),
         None,
         None,
     ),
     Hostile(
         "accepted_exactly_the_cap",
         f"narrations of exactly {DEFAULT_MAX_NARRATION_CHARS:,} characters",
-        lambda ids: as_object(narrations(ids, "x" * DEFAULT_MAX_NARRATION_CHARS)),
+        lambda ids: as_object(narrations(ids, "字" * DEFAULT_MAX_NARRATION_CHARS)),  # Chinese: sent as zh
         None,
         None,
     ),

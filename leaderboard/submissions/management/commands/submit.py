@@ -40,8 +40,13 @@ class Command(BaseCommand):
         parser.add_argument("--paper-url", default="")
         parser.add_argument("--code-url", default="")
         parser.add_argument("--public", action="store_true", help="show it on the public leaderboard")
+        parser.add_argument(
+            "--confirm-language",
+            action="store_true",
+            help="the file is in --language although its script looks like the other language's",
+        )
 
-    def handle(self, *, file, user, phase, language, public, **options):
+    def handle(self, *, file, user, phase, language, public, confirm_language=False, **options):
         account = get_user_model().objects.filter(username=user).first()
         if account is None:
             raise CommandError(f"No user named {user!r}.")
@@ -77,6 +82,7 @@ class Command(BaseCommand):
                     upload=File(handle, name=path.name),
                     oversized_bytes=None,
                     method=method,
+                    confirm_language=confirm_language,
                 )
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}.") from None
