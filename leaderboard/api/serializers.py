@@ -36,6 +36,44 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid", input=data)
 
 
+class StrictNullBooleanField(StrictBooleanField):
+    """A method tag: ``true``, ``false`` or ``null`` (not said); in a form the text ``true``, ``false`` or ``null``.
+
+    Left out of an upload: not said. An empty form value is refused, like any other text that is not one of those.
+    """
+
+    default_error_messages = {"invalid": 'Must be true, false or null (in a form: the text "true", "false" or "null").'}
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def get_value(self, dictionary):
+        value = super().get_value(dictionary)
+        if value is None and self.context.get("form") and dictionary.get(self.field_name) == "":
+            return ""  # DRF reads an empty form value as null: here it is refused
+        return value
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and self.context.get("form") and data.lower() == "null":
+            return None
+        return super().to_internal_value(data)
+
+
+def method_tag_fields(*, on_create: bool) -> dict:
+    """The method tags' fields, as an upload (not said unless given) and a change take them."""
+    default = {"default": None} if on_create else {}
+    return {
+        "uses_character_info": StrictNullBooleanField(
+            help_text="method tag: the method uses the character names the benchmark gives; null: not said",
+            **default,
+        ),
+        "external_data": StrictNullBooleanField(
+            help_text="method tag: the method was trained on data other than the benchmark's; null: not said",
+            **default,
+        ),
+    }
+
+
 class TextOnlyMixin:
     """A serializer whose text fields take text only, within their length, as the schema says.
 
@@ -169,6 +207,8 @@ class SubmissionCreateSerializer(TextOnlyMixin, serializers.ModelSerializer):
         write_only=True, required=False, help_text="JSON {clip_id: narration} or JSON Lines, UTF-8"
     )
     public = StrictBooleanField(source="is_public", default=False, help_text="show it on the public boards")
+    uses_character_info = method_tag_fields(on_create=True)["uses_character_info"]
+    external_data = method_tag_fields(on_create=True)["external_data"]
     confirm_language = StrictBooleanField(
         write_only=True,
         default=False,
@@ -186,6 +226,9 @@ class SubmissionCreateSerializer(TextOnlyMixin, serializers.ModelSerializer):
             "paper_url",
             "code_url",
             "public",
+            "uses_character_info",
+            "external_data",
+            "model_size",
             "confirm_language",
         ]
 
@@ -194,10 +237,21 @@ class SubmissionUpdateSerializer(TextOnlyMixin, serializers.ModelSerializer):
     """The fields a team may change on its submission: at least one."""
 
     public = StrictBooleanField(source="is_public")
+    uses_character_info = method_tag_fields(on_create=False)["uses_character_info"]
+    external_data = method_tag_fields(on_create=False)["external_data"]
 
     class Meta:
         model = Submission
-        fields = ["method_name", "method_description", "paper_url", "code_url", "public"]
+        fields = [
+            "method_name",
+            "method_description",
+            "paper_url",
+            "code_url",
+            "public",
+            "uses_character_info",
+            "external_data",
+            "model_size",
+        ]
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
@@ -239,6 +293,9 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "paper_url",
             "code_url",
             "public",
+            "uses_character_info",
+            "external_data",
+            "model_size",
             "file",
             "created_at",
             "started_at",
@@ -315,6 +372,15 @@ class LeaderboardRowSerializer(serializers.Serializer):
     scores = serializers.DictField(child=serializers.FloatField())
     paper_url = serializers.CharField()
     code_url = serializers.CharField()
+    uses_character_info = serializers.BooleanField(
+        allow_null=True, help_text="method tag: uses the benchmark's character names; null: not said"
+    )
+    external_data = serializers.BooleanField(
+        allow_null=True, help_text="method tag: trained on data other than the benchmark's; null: not said"
+    )
+    model_size = serializers.CharField(
+        help_text='method tag: the model\'s size as the team gave it ("7B"); may be empty'
+    )
     missing_clips = serializers.IntegerField()
     judge_model = serializers.CharField(help_text="the model that judged this entry's L1 and L2, if any")
     other_judge_scores = serializers.DictField(

@@ -274,7 +274,16 @@ class SubmissionDetail(APIView):
             return field_errors_response(fields.errors)
         current = {
             name: getattr(submission, name)
-            for name in ("method_name", "method_description", "paper_url", "code_url", "is_public")
+            for name in (
+                "method_name",
+                "method_description",
+                "paper_url",
+                "code_url",
+                "is_public",
+                "uses_character_info",
+                "external_data",
+                "model_size",
+            )
         }
         try:
             submission = intake.update_method(
@@ -396,7 +405,17 @@ class Leaderboard(APIView):
                 enum=[JSONRenderer.format, BoardCSVRenderer.format, BoardLatexRenderer.format],
                 description="json (the default): the document; csv: its rows, each metric with its interval's ends "
                 "and the versions on every row; latex: a booktabs table, intervals as ±, tie groups marked",
-            )
+            ),
+            *(
+                OpenApiParameter(
+                    parameter,
+                    str,
+                    enum=list(boards.TAG_FILTER_VALUES),
+                    description=f"only the rows whose method tag {field_name} is yes (true) or no (false); rows "
+                    "that do not say are left out. The rows keep the ranks and tie groups of the whole board",
+                )
+                for parameter, field_name in boards.TAG_FILTERS.items()
+            ),
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
@@ -437,7 +456,8 @@ class Leaderboard(APIView):
             **error_responses(
                 *READ_OBJECT,
                 400,
-                e400="an unknown ?format= (code invalid_format)",
+                e400="an unknown ?format= (code invalid_format), or a ?character_info= or ?external_data= other "
+                "than yes or no (code invalid_filter)",
                 e404="no such phase, language or board, or one you may not see",
             ),
         },
@@ -445,6 +465,10 @@ class Leaderboard(APIView):
     def get(self, request, challenge: str, phase: str, language: str, stage: str):
         phase_obj = phase_or_404(challenge, phase)
         board = boards.visible_board(request.user, phase_obj, language, stage)
+        try:
+            filters = boards.tag_filters(request.query_params)
+        except boards.InvalidTagFilter as exc:
+            raise ParseError(str(exc), code="invalid_filter") from None
         view = boards.board_view(phase_obj, language, board, viewer=request.user)
         file_format = request.accepted_renderer.format
         headers = {}
@@ -467,7 +491,7 @@ class Leaderboard(APIView):
                 "as_of": view.as_of,
                 "interval_method": boards.method_of(phase_obj).to_dict(),
                 "versions": boards.board_versions(phase_obj, language),
-                "rows": LeaderboardRowSerializer(view.rows, many=True).data,
+                "rows": LeaderboardRowSerializer(boards.filtered_rows(view.rows, filters), many=True).data,
             },
             headers=headers,
         )

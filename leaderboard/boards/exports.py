@@ -24,6 +24,9 @@ CSV_TRAILING = (
     "judge_model",
     "paper_url",
     "code_url",
+    "uses_character_info",
+    "external_data",
+    "model_size",
     "evaluation_version",
     "protocol",
     "references",
@@ -68,6 +71,9 @@ def board_csv(document: Mapping[str, Any]) -> str:
                 _text(row.get("judge_model", "")),
                 _text(row.get("paper_url", "")),
                 _text(row.get("code_url", "")),
+                _yes_no(row.get("uses_character_info")),
+                _yes_no(row.get("external_data")),
+                _text(row.get("model_size", "")),
                 versions.get("evaluation", ""),
                 versions.get("protocol", ""),
                 versions.get("references", ""),
@@ -156,6 +162,11 @@ def _cell(value: Any) -> str:
 
 #: Characters a spreadsheet reads as the start of a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _yes_no(value: bool | None) -> str:
+    """A method tag in a CSV cell: yes, no, or empty when the team did not say."""
+    return "" if value is None else ("yes" if value else "no")
 
 
 def _text(value: str) -> str:

@@ -44,6 +44,10 @@ class BoardRow:
     paper_url: str
     code_url: str
     missing_clips: int
+    #: The method tags (``Submission``): None when the team did not say; empty for an external baseline.
+    uses_character_info: bool | None = None
+    external_data: bool | None = None
+    model_size: str = ""
     #: The model that judged this entry's L1 and L2, if any.
     judge_model: str = ""
     #: Stage scores from a judge configuration other than the board's: shown, flagged, never ranked.
@@ -199,6 +203,9 @@ def _entries(
                 scores={},
                 paper_url=submission.paper_url,
                 code_url=submission.code_url,
+                uses_character_info=submission.uses_character_info,
+                external_data=submission.external_data,
+                model_size=submission.model_size,
                 missing_clips=result.missing_clips,
                 judge_model=result_judge.model,
                 other_judge_scores=other_judge,
@@ -269,6 +276,9 @@ _ROW_FIELDS = (
     "method_name",
     "paper_url",
     "code_url",
+    "uses_character_info",
+    "external_data",
+    "model_size",
     "created_at",
     "moderation",
     "moderation_reason",

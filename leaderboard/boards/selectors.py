@@ -112,3 +112,37 @@ def board_versions(phase: Phase, language: str) -> dict[str, str]:
 
 
 __all__ = ["BoardView", "board_versions", "board_view", "method_of", "stored_rows", "visible_board"]
+
+
+#: The board filters on the method tags: query parameter -> ``BoardRow`` field. Values: ``yes`` or ``no``.
+TAG_FILTERS = {"character_info": "uses_character_info", "external_data": "external_data"}
+TAG_FILTER_VALUES = {"yes": True, "no": False}
+
+
+class InvalidTagFilter(ValueError):
+    """A board filter with a value other than ``yes`` or ``no``."""
+
+
+def tag_filters(query, *, allow_empty: bool = False) -> dict[str, bool]:
+    """The method-tag filters asked in ``query`` (a QueryDict): ``BoardRow`` field -> the value rows must have.
+
+    An absent parameter asks nothing (an empty one too with ``allow_empty``: the page's "any"); any other
+    value but ``yes`` or ``no`` raises :class:`InvalidTagFilter`.
+    """
+    filters = {}
+    for parameter, field_name in TAG_FILTERS.items():
+        value = query.get(parameter)
+        if value is None or (value == "" and allow_empty):
+            continue
+        if value not in TAG_FILTER_VALUES:
+            raise InvalidTagFilter(f"?{parameter}= takes yes or no, not {value[:40]!r}.")
+        filters[field_name] = TAG_FILTER_VALUES[value]
+    return filters
+
+
+def filtered_rows(rows: list[BoardRow], filters: dict[str, bool]) -> list[BoardRow]:
+    """The rows whose method tags are those ``filters`` asks (a tag not said matches neither yes nor no).
+
+    The rows keep their ranks and tie groups: those of the whole board, not renumbered.
+    """
+    return [row for row in rows if all(getattr(row, name) is value for name, value in filters.items())]

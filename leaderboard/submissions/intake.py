@@ -57,13 +57,22 @@ class MethodInfo:
     paper_url: str = ""
     code_url: str = ""
     is_public: bool = False
+    #: The method tags: None when the team does not say.
+    uses_character_info: bool | None = None
+    external_data: bool | None = None
+    model_size: str = ""
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> MethodInfo:
         """From a form's cleaned data or a serializer's validated data."""
         return cls(
-            **{name: fields.get(name) or "" for name in ("method_name", "method_description", "paper_url", "code_url")},
+            **{
+                name: fields.get(name) or ""
+                for name in ("method_name", "method_description", "paper_url", "code_url", "model_size")
+            },
             is_public=bool(fields.get("is_public", False)),
+            uses_character_info=fields.get("uses_character_info"),
+            external_data=fields.get("external_data"),
         )
 
 
@@ -169,6 +178,9 @@ def _accept(
                 paper_url=method.paper_url,
                 code_url=method.code_url,
                 is_public=method.is_public,
+                uses_character_info=method.uses_character_info,
+                external_data=method.external_data,
+                model_size=method.model_size,
             )
             store_files(submission, data, report.predictions)
             submission.save()
@@ -221,7 +233,7 @@ class ChangeRefused(Exception):
 
 
 def update_method(submission: Submission, method: MethodInfo, *, at: datetime | None = None) -> Submission:
-    """What a team may change after submitting: the description and the public flag.
+    """What a team may change after submitting: the description, the method tags and the public flag.
 
     A change of the public flag that ``rules.public_flag_refusal`` forbids
     (the phase is frozen) raises :class:`ChangeRefused` and changes nothing.
@@ -240,6 +252,9 @@ def update_method(submission: Submission, method: MethodInfo, *, at: datetime | 
             paper_url=method.paper_url,
             code_url=method.code_url,
             is_public=method.is_public,
+            uses_character_info=method.uses_character_info,
+            external_data=method.external_data,
+            model_size=method.model_size,
             updated_at=timezone.now(),
         )
         refresh_boards(stored.phase_id, stored.language, team_id=stored.team_id)

@@ -100,6 +100,18 @@ class Submission(models.Model):
     paper_url = models.URLField(blank=True, max_length=500)
     code_url = models.URLField(blank=True, max_length=500)
     is_public = models.BooleanField(default=False)
+    #: Method tags, shown on the boards and filterable there. None: the team did not say.
+    uses_character_info = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text=_("The method uses the character names the benchmark gives. Empty: not said."),
+    )
+    external_data = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text=_("The method was trained on data other than the benchmark's. Empty: not said."),
+    )
+    model_size = models.CharField(max_length=40, blank=True, help_text=_('The model\'s size, e.g. "7B".'))
 
     # Set by organizers only (admin actions, with an audit record).
     moderation = models.CharField(max_length=16, choices=Moderation.choices, default=Moderation.NONE, blank=True)

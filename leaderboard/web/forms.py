@@ -33,6 +33,25 @@ REJECTED_TITLE = _("The file was rejected. Nothing was stored and no limit was u
 NO_FILE = _("No file was chosen. Choose your JSON or JSON Lines file of narrations.")
 
 
+#: The method tags (shown on the boards and filterable): yes, no, or not said.
+YES_NO_UNSAID = [("unknown", _("Not said")), ("true", _("Yes")), ("false", _("No"))]
+METHOD_TAG_WIDGETS = {
+    "uses_character_info": forms.NullBooleanSelect(),
+    "external_data": forms.NullBooleanSelect(),
+}
+METHOD_TAG_WIDGETS["uses_character_info"].choices = METHOD_TAG_WIDGETS["external_data"].choices = YES_NO_UNSAID
+METHOD_TAG_LABELS = {
+    "uses_character_info": _("Uses character information"),
+    "external_data": _("External training data"),
+    "model_size": _("Model size"),
+}
+METHOD_TAG_HELP = {
+    "uses_character_info": _("The method uses the character names the benchmark gives. Shown on the boards."),
+    "external_data": _("The method was trained on data other than the benchmark's. Shown on the boards."),
+    "model_size": _('e.g. "7B"; shown on the boards.'),
+}
+
+
 class SubmissionForm(forms.ModelForm):
     """The upload form. The file's contents are checked by the evaluation validator, not here."""
 
@@ -61,10 +80,22 @@ class SubmissionForm(forms.ModelForm):
             "method_description",
             "paper_url",
             "code_url",
+            "uses_character_info",
+            "external_data",
+            "model_size",
             "is_public",
         ]
-        labels = {"is_public": _("Show on the public leaderboard"), "method_name": _("Method name")}
-        widgets = {"language": forms.RadioSelect, "method_description": forms.Textarea(attrs={"rows": 3})}
+        labels = {
+            "is_public": _("Show on the public leaderboard"),
+            "method_name": _("Method name"),
+            **METHOD_TAG_LABELS,
+        }
+        help_texts = METHOD_TAG_HELP
+        widgets = {
+            "language": forms.RadioSelect,
+            "method_description": forms.Textarea(attrs={"rows": 3}),
+            **METHOD_TAG_WIDGETS,
+        }
 
     def __init__(self, *args, languages: list[str], file_stopped: bool = False, **kwargs):
         """``file_stopped``: the upload handler dropped the file at the size cap (``leaderboard.uploads``), so
@@ -114,6 +145,16 @@ class SubmissionMethodForm(forms.ModelForm):
 
     class Meta:
         model = Submission
-        fields = ["method_name", "method_description", "paper_url", "code_url", "is_public"]
-        labels = {"is_public": _("Show on the public leaderboard")}
-        widgets = {"method_description": forms.Textarea(attrs={"rows": 3})}
+        fields = [
+            "method_name",
+            "method_description",
+            "paper_url",
+            "code_url",
+            "uses_character_info",
+            "external_data",
+            "model_size",
+            "is_public",
+        ]
+        labels = {"is_public": _("Show on the public leaderboard"), **METHOD_TAG_LABELS}
+        help_texts = METHOD_TAG_HELP
+        widgets = {"method_description": forms.Textarea(attrs={"rows": 3}), **METHOD_TAG_WIDGETS}

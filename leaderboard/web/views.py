@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -108,7 +109,13 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
     board_obj = boards.visible_board(request.user, phase_obj, language, stage)
     languages = phase_languages(phase_obj)
     view = boards.board_view(phase_obj, language, board_obj, viewer=request.user)
-    rows = view.rows
+    # The method-tag filters show some of the rows, with the whole board's ranks; a wrong value is ignored.
+    try:
+        filters = boards.tag_filters(request.GET, allow_empty=True)
+        filter_error = ""
+    except boards.InvalidTagFilter as exc:
+        filters, filter_error = {}, str(exc)
+    rows = boards.filtered_rows(view.rows, filters)
     # Without a judge for this language the stage columns stay empty: show the classic ones first. The
     # display order only: the stored ranking (primary, then the columns in order) is the board's own.
     judged = bool(view.judge and view.judge.signature)
@@ -126,6 +133,16 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         "languages": languages,
         "boards": list(phase_obj.boards.all()),
         "rows": rows,
+        "tag_filters": [
+            (parameter, label, "" if filter_error else request.GET.get(parameter, ""))
+            for parameter, label in (
+                ("character_info", _("Uses character information")),
+                ("external_data", _("External training data")),
+            )
+        ],
+        "filtered": bool(filters),
+        "filter_error": filter_error,
+        "hidden_by_filters": len(view.rows) - len(rows),
         "columns": columns,
         "classic_first": columns != board_obj.columns,
         "metrics": [METRICS[name] for name in columns if name in METRICS],

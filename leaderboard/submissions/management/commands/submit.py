@@ -41,6 +41,17 @@ class Command(BaseCommand):
         parser.add_argument("--code-url", default="")
         parser.add_argument("--public", action="store_true", help="show it on the public leaderboard")
         parser.add_argument(
+            "--character-info",
+            choices=["yes", "no"],
+            help="method tag: the method uses the benchmark's character names (default: not said)",
+        )
+        parser.add_argument(
+            "--external-data",
+            choices=["yes", "no"],
+            help="method tag: trained on data other than the benchmark's (default: not said)",
+        )
+        parser.add_argument("--model-size", default="", help='method tag: the model\'s size, e.g. "7B"')
+        parser.add_argument(
             "--confirm-language",
             action="store_true",
             help="the file is in --language although its script looks like the other language's",
@@ -57,7 +68,7 @@ class Command(BaseCommand):
         if phase_obj is None:
             raise CommandError(f"No phase {phase!r}; give it as CHALLENGE/PHASE, e.g. movie101v2/val.")
         problems = []
-        for name in ("method_name", "method_description", "paper_url", "code_url"):
+        for name in ("method_name", "method_description", "paper_url", "code_url", "model_size"):
             # The model's own checks, as the site's form and the API's serializer apply them.
             try:
                 Submission._meta.get_field(name).clean(options[name], None)
@@ -72,6 +83,9 @@ class Command(BaseCommand):
             paper_url=options["paper_url"],
             code_url=options["code_url"],
             is_public=public,
+            uses_character_info=_yes_no(options.get("character_info")),
+            external_data=_yes_no(options.get("external_data")),
+            model_size=options.get("model_size") or "",
         )
         try:
             with path.open("rb") as handle:
@@ -96,3 +110,8 @@ class Command(BaseCommand):
             ) from None
         self.stdout.write(f"Submission {submission.pk} accepted ({submission.status}); it is queued for scoring.")
         return None
+
+
+def _yes_no(value: str | None) -> bool | None:
+    """``--character-info yes`` -> True, ``no`` -> False, not given -> None (not said)."""
+    return None if value is None else value == "yes"
