@@ -59,19 +59,26 @@ class StrictNullBooleanField(StrictBooleanField):
         return super().to_internal_value(data)
 
 
-def method_tag_fields(*, on_create: bool) -> dict:
-    """The method tags' fields, as an upload (not said unless given) and a change take them."""
-    default = {"default": None} if on_create else {}
-    return {
-        "uses_character_info": StrictNullBooleanField(
-            help_text="method tag: the method uses the character names the benchmark gives; null: not said",
-            **default,
-        ),
-        "external_data": StrictNullBooleanField(
-            help_text="method tag: the method was trained on data other than the benchmark's; null: not said",
-            **default,
-        ),
-    }
+#: What a team says of its method: the fields an upload takes and a change may set.
+METHOD_FIELDS = [
+    "method_name",
+    "method_description",
+    "paper_url",
+    "code_url",
+    "public",
+    "uses_character_info",
+    "external_data",
+    "model_size",
+]
+METHOD_TAG_HELP = {
+    "uses_character_info": "method tag: the method uses the character names the benchmark gives; null: not said",
+    "external_data": "method tag: the method was trained on data other than the benchmark's; null: not said",
+}
+
+
+def method_tag_field(name: str, *, on_create: bool) -> StrictNullBooleanField:
+    """A yes/no method tag, as an upload (not said unless given) and a change take it."""
+    return StrictNullBooleanField(help_text=METHOD_TAG_HELP[name], **({"default": None} if on_create else {}))
 
 
 class TextOnlyMixin:
@@ -207,8 +214,8 @@ class SubmissionCreateSerializer(TextOnlyMixin, serializers.ModelSerializer):
         write_only=True, required=False, help_text="JSON {clip_id: narration} or JSON Lines, UTF-8"
     )
     public = StrictBooleanField(source="is_public", default=False, help_text="show it on the public boards")
-    uses_character_info = method_tag_fields(on_create=True)["uses_character_info"]
-    external_data = method_tag_fields(on_create=True)["external_data"]
+    uses_character_info = method_tag_field("uses_character_info", on_create=True)
+    external_data = method_tag_field("external_data", on_create=True)
     confirm_language = StrictBooleanField(
         write_only=True,
         default=False,
@@ -218,40 +225,19 @@ class SubmissionCreateSerializer(TextOnlyMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = [
-            "language",
-            "predictions",
-            "method_name",
-            "method_description",
-            "paper_url",
-            "code_url",
-            "public",
-            "uses_character_info",
-            "external_data",
-            "model_size",
-            "confirm_language",
-        ]
+        fields = ["language", "predictions", *METHOD_FIELDS, "confirm_language"]
 
 
 class SubmissionUpdateSerializer(TextOnlyMixin, serializers.ModelSerializer):
     """The fields a team may change on its submission: at least one."""
 
     public = StrictBooleanField(source="is_public")
-    uses_character_info = method_tag_fields(on_create=False)["uses_character_info"]
-    external_data = method_tag_fields(on_create=False)["external_data"]
+    uses_character_info = method_tag_field("uses_character_info", on_create=False)
+    external_data = method_tag_field("external_data", on_create=False)
 
     class Meta:
         model = Submission
-        fields = [
-            "method_name",
-            "method_description",
-            "paper_url",
-            "code_url",
-            "public",
-            "uses_character_info",
-            "external_data",
-            "model_size",
-        ]
+        fields = METHOD_FIELDS
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
