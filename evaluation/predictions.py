@@ -15,6 +15,9 @@ parser (which recurses) sees them; numbers are never converted, since no clip id
 or narration is one; the lines of duplicate keys are found in one pass. What is
 accepted is text every later stage handles (:func:`evaluation.text.is_unicode_text`),
 and every message quotes the file's text escaped, so it can be shown anywhere.
+
+Every message is an English template and its parameters (:mod:`evaluation.wording`), so that the
+service can say it in the participant's language; ``Problem.message`` is the English text.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
 from .clips import CLIP_ID_FORM, is_clip_id
-from .script import language_mismatch
+from .script import language_mismatch_phrase
 from .text import is_unicode_text
+from .wording import Param, Phrase, Series, Translate, english, gettext_noop, literal, phrase
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_NARRATION_CHARS = 2000
@@ -49,6 +53,9 @@ MAX_NESTING = 32
 MAX_CONTAINERS = 100_000
 #: How many characters of one piece of the file's text (a key, say) a message quotes.
 QUOTED_CHARS = 80
+
+# Translators: how a message names the reference narrations by default: "Clip ids that are not in the references"
+THE_REFERENCES = Phrase(gettext_noop("the references"))
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 _JSON_LINES_KEYS = {"clip_id", "narration"}
@@ -78,18 +85,51 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a file, phrased for the person who made it."""
+    """One thing wrong with a file, phrased for the person who made it.
+
+    Made with a ``template`` (English, marked with ``gettext_noop``) and its ``params``, the problem
+    can be said in another language (:meth:`render`); ``message`` is then filled in, in English. Made
+    with a ``message`` alone, it is said in English only.
+    """
 
     code: str
-    message: str
+    #: In English.
+    message: str = ""
     line: int | None = None
     column: int | None = None
     count: int | None = None
     clip_ids: tuple[str, ...] = ()
+    #: The English ``str.format`` template of ``message``; "" if there is none.
+    template: str = field(default="", repr=False)
+    #: The values of the template's fields: text from the file and numbers, formatted, or words and
+    #: lists of them (:class:`evaluation.wording.Phrase`, :class:`~evaluation.wording.Series`).
+    params: Mapping[str, Param] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.template and not self.message:
+            object.__setattr__(self, "message", self.phrase.render())
+
+    @property
+    def phrase(self) -> Phrase:
+        """The message as a phrase: its template and params, or the English message if it has no template."""
+        return Phrase(self.template, self.params) if self.template else Phrase(literal(self.message))
+
+    def render(self, translate: Translate = english) -> str:
+        """The message in the language of ``translate``, a function from an English template to its translation."""
+        if not self.template or translate is english:
+            return self.message
+        return self.phrase.render(translate)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["clip_ids"] = list(self.clip_ids)
+        """What ``--json`` says of the problem, the message in English (the service says it in the user's language)."""
+        data = {
+            "code": self.code,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+            "count": self.count,
+            "clip_ids": list(self.clip_ids),
+        }
         return {key: value for key, value in data.items() if value not in (None, [])}
 
     def __str__(self) -> str:
@@ -139,13 +179,16 @@ def file_too_large(size: int, limit: int) -> Problem:
     """The upload handler stops reading at the cap, so it reports ``size`` as "over"."""
     return Problem(
         "file_too_large",
-        f"The file is {_megabytes(size)} or more, over the {_megabytes(limit)} size cap. "
-        "Narrations for the whole split are far smaller; check that you uploaded the right file.",
+        template=gettext_noop(
+            "The file is {size} or more, over the {limit} size cap. "
+            "Narrations for the whole split are far smaller; check that you uploaded the right file."
+        ),
+        params={"size": _megabytes(size), "limit": _megabytes(limit)},
     )
 
 
 def no_file() -> Problem:
-    return Problem("no_file", "No predictions file was uploaded.")
+    return Problem("no_file", template=gettext_noop("No predictions file was uploaded."))
 
 
 # -- parsing ---------------------------------------------------------------
@@ -158,20 +201,26 @@ def parse_narration_file(
     max_narration_chars: int | None = DEFAULT_MAX_NARRATION_CHARS,
     what: str = "narration",
 ) -> ParsedFile:
-    """Decode and parse a file of narrations, collecting every problem."""
+    """Decode and parse a file of narrations, collecting every problem.
+
+    ``what`` the file holds, as the messages name it: "narration" or "reference".
+    """
     text, problem = _decode(data)
     if problem is not None:
         return ParsedFile({}, None, [problem])
     if not text.strip(_JSON_WHITESPACE):
-        message = "The file is empty: it holds only whitespace." if text else "The file is empty."
-        return ParsedFile({}, None, [Problem("empty_file", message)])
+        if text:
+            template = gettext_noop("The file is empty: it holds only whitespace.")
+        else:
+            template = gettext_noop("The file is empty.")
+        return ParsedFile({}, None, [Problem("empty_file", template=template)])
 
     if filename and filename.lower().endswith(JSON_LINES_SUFFIXES):
         parsed = _parse_json_lines(text)
     else:
         parsed = _parse_json_object_or_lines(text)
     if parsed.format is not None and not parsed.narrations and not parsed.problems:
-        parsed.problems.append(Problem("no_narrations", f"The file holds no {what}s."))
+        parsed.problems.append(Problem("no_narrations", template=_worded(what, _NONE_OF)))
     if max_narration_chars is not None:
         parsed.problems.extend(_too_long(parsed.narrations, max_narration_chars, what))
     return parsed
@@ -187,10 +236,16 @@ _OTHER_BOMS = (
 # Which of a file's first four bytes are zero, when it is JSON (two ASCII characters first) in UTF-16 or
 # UTF-32 without a byte order mark (RFC 4627, section 3). No UTF-8 JSON file starts so.
 _ZERO_BYTES = {
-    (True, True, True, False): "UTF-32 (big-endian)",
-    (False, True, True, True): "UTF-32 (little-endian)",
-    (True, False, True, False): "UTF-16 (big-endian)",
-    (False, True, False, True): "UTF-16 (little-endian)",
+    (True, True, True, False): gettext_noop("UTF-32 (big-endian)"),
+    (False, True, True, True): gettext_noop("UTF-32 (little-endian)"),
+    (True, False, True, False): gettext_noop("UTF-16 (big-endian)"),
+    (False, True, False, True): gettext_noop("UTF-16 (little-endian)"),
+}
+#: Why UTF-8 cannot be decoded, as Python's codec says it (``UnicodeDecodeError.reason``).
+_DECODING_ERRORS = {
+    "invalid start byte": gettext_noop("invalid start byte"),
+    "invalid continuation byte": gettext_noop("invalid continuation byte"),
+    "unexpected end of data": gettext_noop("unexpected end of data"),
 }
 
 
@@ -198,31 +253,45 @@ def _decode(data: bytes) -> tuple[str, Problem | None]:
     for bom, encoding in _OTHER_BOMS:
         if data.startswith(bom):
             return "", Problem(
-                "not_utf8", f"The file is {encoding} (it starts with a {encoding} byte order mark); save it as UTF-8."
+                "not_utf8",
+                template=gettext_noop(
+                    "The file is {encoding} (it starts with a {encoding} byte order mark); save it as UTF-8."
+                ),
+                params={"encoding": encoding},
             )
     encoding = _ZERO_BYTES.get(tuple(byte == 0 for byte in data[:4]))
     if encoding:
         return "", Problem(
             "not_utf8",
-            f"The file looks like {encoding} without a byte order mark (zero bytes between its first "
-            "characters); save it as UTF-8.",
+            template=gettext_noop(
+                "The file looks like {encoding} without a byte order mark (zero bytes between its first "
+                "characters); save it as UTF-8."
+            ),
+            params={"encoding": Phrase(encoding)},
         )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
+        where = {"byte": f"{data[exc.start]:02X}", "offset": str(exc.start), "line": str(line)}
         if exc.end == len(data) and exc.reason == "unexpected end of data":
             # The start of a multi-byte character and nothing after it: a UTF-8 file cut short, not another encoding.
             return "", Problem(
                 "not_utf8",
-                f"The file ends in the middle of a UTF-8 character (byte 0x{data[exc.start]:02X} at offset "
-                f"{exc.start}, line {line}): it is cut short. Upload the whole file.",
+                template=gettext_noop(
+                    "The file ends in the middle of a UTF-8 character (byte 0x{byte} at offset "
+                    "{offset}, line {line}): it is cut short. Upload the whole file."
+                ),
+                params=where,
                 line=line,
             )
         return "", Problem(
             "not_utf8",
-            f"The file is not UTF-8: byte 0x{data[exc.start]:02X} at offset {exc.start} (line {line}) "
-            f"cannot be decoded ({exc.reason}). Save the file as UTF-8.",
+            template=gettext_noop(
+                "The file is not UTF-8: byte 0x{byte} at offset {offset} (line {line}) "
+                "cannot be decoded ({reason}). Save the file as UTF-8."
+            ),
+            params={**where, "reason": _known(exc.reason, _DECODING_ERRORS)},
             line=line,
         )
     return text.removeprefix("\ufeff"), None
@@ -251,9 +320,10 @@ def _number(_literal: str) -> _Number:
 class _OverBound(json.JSONDecodeError):
     """Brackets past :data:`MAX_NESTING` or :data:`MAX_CONTAINERS`, found before the JSON parser met them."""
 
-    def __init__(self, code: str, message: str, text: str, position: int):
-        super().__init__(message, text, position)
+    def __init__(self, code: str, message: Phrase, text: str, position: int):
+        super().__init__(str(message), text, position)
         self.code = code
+        self.phrase = message
 
 
 def _loads(text: str) -> Any:
@@ -283,14 +353,16 @@ def _check_brackets(text: str) -> None:
         opened += change > 0
         if depth > MAX_NESTING:
             code = "too_deep"
-            message = (
-                f"brackets nested more than {MAX_NESTING} deep; a predictions file needs one level, "
-                '{"<clip_id>": "<narration>", ...}'
+            message = phrase(
+                gettext_noop("brackets nested more than {limit} deep; a predictions file needs one level, {example}"),
+                limit=str(MAX_NESTING),
+                example=_AN_OBJECT,
             )
         elif opened > MAX_CONTAINERS:
             code = "too_many_containers"
-            message = (
-                f"more than {MAX_CONTAINERS:,} arrays and objects; a predictions file is one object, or one a line"
+            message = phrase(
+                gettext_noop("more than {limit} arrays and objects; a predictions file is one object, or one a line"),
+                limit=f"{MAX_CONTAINERS:,}",
             )
         else:
             continue
@@ -332,8 +404,10 @@ def _parse_json_object_or_lines(text: str) -> ParsedFile:
         [
             Problem(
                 "not_an_object",
-                f"The file holds a JSON {_json_type(value)}; expected an object "
-                '{"<clip_id>": "<narration>", ...} or JSON Lines of {"clip_id": ..., "narration": ...}.',
+                template=gettext_noop(
+                    "The file holds a JSON {type}; expected an object {example} or JSON Lines of {line_example}."
+                ),
+                params={"type": _json_type(value), "example": _AN_OBJECT, "line_example": _A_LINE},
             )
         ],
     )
@@ -352,60 +426,105 @@ def _not_json(exc: json.JSONDecodeError, line: int | None = None) -> Problem:
     number = exc.lineno if line is None else line
     return Problem(
         exc.code if isinstance(exc, _OverBound) else "not_json",
-        f"Not valid JSON: line {number}, column {exc.colno}: {_json_error(exc, 'file' if line is None else 'line')}.",
+        template=gettext_noop("Not valid JSON: line {line}, column {column}: {error}."),
+        params={"line": str(number), "column": str(exc.colno), "error": _json_error(exc, in_line=line is not None)},
         line=number,
         column=exc.colno,
     )
 
 
-def _json_error(exc: json.JSONDecodeError, where: str) -> str:
-    """What the JSON parser's complaint means, and what it found there; ``where`` the file or the line."""
+#: What Python's JSON parser says is wrong (``JSONDecodeError.msg``), less a trailing " at".
+_PARSER_ERRORS = {
+    "Expecting value": gettext_noop("Expecting value"),
+    "Expecting ',' delimiter": gettext_noop("Expecting ',' delimiter"),
+    "Expecting ':' delimiter": gettext_noop("Expecting ':' delimiter"),
+    "Expecting property name enclosed in double quotes": gettext_noop(
+        "Expecting property name enclosed in double quotes"
+    ),
+    "Invalid \\escape": gettext_noop("Invalid \\escape"),
+    "Invalid \\uXXXX escape": gettext_noop("Invalid \\uXXXX escape"),
+    # Python 3.13 on.
+    "Illegal trailing comma before end of object": gettext_noop("Illegal trailing comma before end of object"),
+    "Illegal trailing comma before end of array": gettext_noop("Illegal trailing comma before end of array"),
+}
+
+
+def _json_error(exc: json.JSONDecodeError, *, in_line: bool) -> Phrase:
+    """What the JSON parser's complaint means, and what it found there, in the file or (``in_line``) the line."""
     if isinstance(exc, _OverBound):
-        return exc.msg
+        return exc.phrase
     text, position = exc.doc, exc.pos
     ends_here = _ONLY_WHITESPACE.match(text, position) is not None
     if exc.msg.startswith("Unterminated string"):
-        return f"a string starts here and the {where} ends inside it: a closing quote is missing, or it is cut short"
+        if in_line:
+            return Phrase(
+                gettext_noop(
+                    "a string starts here and the line ends inside it: a closing quote is missing, or it is cut short"
+                )
+            )
+        return Phrase(
+            gettext_noop(
+                "a string starts here and the file ends inside it: a closing quote is missing, or it is cut short"
+            )
+        )
     if exc.msg.startswith("Invalid control character"):
         character = text[position]
         if character in "\r\n":
             if ends_here:
-                return (
-                    "a string is not closed before the end of the file: a closing quote is missing, or it is cut short"
+                return Phrase(
+                    gettext_noop(
+                        "a string is not closed before the end of the file: a closing quote is missing, "
+                        "or it is cut short"
+                    )
                 )
-            return (
-                "a string is not closed before the end of the line: a closing quote is missing, "
-                "or a line break in a narration is not written as \\n"
+            return Phrase(
+                gettext_noop(
+                    "a string is not closed before the end of the line: a closing quote is missing, "
+                    "or a line break in a narration is not written as \\n"
+                )
             )
-        return (
-            f"{_character(character)} inside a string: control characters must be written as escapes, "
-            f"such as \\u{ord(character):04x}"
+        return phrase(
+            gettext_noop(
+                "{character} inside a string: control characters must be written as escapes, such as \\u{code}"
+            ),
+            character=_character(character),
+            code=f"{ord(character):04x}",
         )
     if exc.msg.startswith("Unexpected UTF-8 BOM"):
-        return "a second byte order mark (U+FEFF) where the JSON should begin: remove it"
+        return Phrase(gettext_noop("a second byte order mark (U+FEFF) where the JSON should begin: remove it"))
     if exc.msg == "Extra data":
-        return f"more after the end of the JSON value, found {_character(text[position])}"
+        return phrase(
+            gettext_noop("more after the end of the JSON value, found {character}"),
+            character=_character(text[position]),
+        )
     if ends_here:
-        return f"{exc.msg}, but the {where} ends here: it may be cut short"
-    return f"{exc.msg.removesuffix(' at')}, found {_character(text[position])}"
+        error = _known(exc.msg, _PARSER_ERRORS)
+        if in_line:
+            return phrase(gettext_noop("{error}, but the line ends here: it may be cut short"), error=error)
+        return phrase(gettext_noop("{error}, but the file ends here: it may be cut short"), error=error)
+    return phrase(
+        gettext_noop("{error}, found {character}"),
+        error=_known(exc.msg.removesuffix(" at"), _PARSER_ERRORS),
+        character=_character(text[position]),
+    )
 
 
 def _from_object(pairs: _Pairs, text: str) -> ParsedFile:
     narrations: dict[str, str] = {}
     seen: dict[str, int] = {}
-    wrong_types: list[tuple[str, str]] = []
-    not_text: list[tuple[str, str]] = []  # (clip id, which of its texts is not valid text)
+    wrong_types: list[tuple[str, Phrase]] = []
+    not_text: list[tuple[str, bool]] = []  # (clip id, whether its narration, not the id itself, is not valid text)
     check_text = _SURROGATE_ESCAPE.search(text) is not None
     for clip_id, value in pairs:
         seen[clip_id] = seen.get(clip_id, 0) + 1
         if seen[clip_id] > 1:
             continue
         if check_text and not is_unicode_text(clip_id):
-            not_text.append((clip_id, "clip id"))
+            not_text.append((clip_id, False))
         elif not isinstance(value, str):
             wrong_types.append((clip_id, _json_type(value)))
         elif check_text and not is_unicode_text(value):
-            not_text.append((clip_id, "narration"))
+            not_text.append((clip_id, True))
         else:
             narrations[clip_id] = value
     problems = []
@@ -418,13 +537,20 @@ def _from_object(pairs: _Pairs, text: str) -> ParsedFile:
         problems.append(
             _about_clips(
                 "duplicate_clip_id",
-                "Duplicate clip ids",
+                gettext_noop(
+                    "Duplicate clip ids ({count}): {clips}. It is not clear which narration counts: give each clip one."
+                ),
                 duplicates,
                 [
-                    _clip(clip_id, "lines " + _listing(list(map(str, lines[clip_id])), seen[clip_id], LISTED_LINES))
+                    _clip(
+                        clip_id,
+                        phrase(
+                            gettext_noop("lines {lines}"),
+                            lines=_listing(list(map(str, lines[clip_id])), seen[clip_id], LISTED_LINES),
+                        ),
+                    )
                     for clip_id in duplicates[:LISTED]
                 ],
-                "It is not clear which narration counts: give each clip one.",
             )
         )
         for clip_id in duplicates:
@@ -433,12 +559,15 @@ def _from_object(pairs: _Pairs, text: str) -> ParsedFile:
         problems.append(
             _not_unicode(
                 [clip_id for clip_id, _ in not_text],
-                [_clip(clip_id, f"{which}, line {lines[clip_id][0]}") for clip_id, which in not_text[:LISTED]],
+                [
+                    _clip(clip_id, _not_text_at(narration, lines[clip_id][0]))
+                    for clip_id, narration in not_text[:LISTED]
+                ],
             )
         )
     if wrong_types:
         problems.append(_wrong_types(wrong_types))
-    bad_ids = {clip_id for clip_id, which in not_text if which == "clip id"}
+    bad_ids = {clip_id for clip_id, narration in not_text if not narration}
     return ParsedFile(narrations, "json", problems, set(seen) - bad_ids)
 
 
@@ -473,11 +602,13 @@ def _key_lines(text: str, wanted: Mapping[str, int]) -> dict[str, list[int]]:
 def _parse_json_lines(text: str) -> ParsedFile:
     narrations: dict[str, str] = {}
     first_line: dict[str, int] = {}
+    # The problems of the first LISTED lines that are not a clip's narration, which are listed; the rest are counted.
     bad_lines: list[Problem] = []
+    bad_count = 0
     duplicates: list[str] = []
-    duplicate_details: list[str] = []
-    wrong_types: list[tuple[str, str]] = []
-    not_text: list[tuple[str, str]] = []
+    duplicate_details: list[Phrase] = []  # the first LISTED, which the message shows
+    wrong_types: list[tuple[str, Phrase]] = []
+    not_text: list[tuple[str, bool, int]] = []  # (clip id, whether its narration is the text, line)
     check_text = _SURROGATE_ESCAPE.search(text) is not None
     for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if not line.strip(_JSON_WHITESPACE):
@@ -485,57 +616,84 @@ def _parse_json_lines(text: str) -> ParsedFile:
         try:
             value = _loads(line)
         except json.JSONDecodeError as exc:
-            bad_lines.append(_not_json(exc, line=number))
+            bad_count += 1
+            if bad_count <= LISTED:
+                bad_lines.append(_not_json(exc, line=number))
             continue
         if not isinstance(value, _Pairs):
-            bad_lines.append(
-                Problem(
-                    "not_an_object",
-                    f'Line {number} holds a JSON {_json_type(value)}; expected {{"clip_id": ..., "narration": ...}}.',
-                    line=number,
+            bad_count += 1
+            if bad_count <= LISTED:
+                bad_lines.append(
+                    Problem(
+                        "not_an_object",
+                        template=gettext_noop("Line {line} holds a JSON {type}; expected {line_example}."),
+                        params={"line": str(number), "type": _json_type(value), "line_example": _A_LINE},
+                        line=number,
+                    )
                 )
-            )
             continue
         fields = dict(value)
         names = [key for key, _ in value]
         if len(names) != len(set(names)) or set(names) != _JSON_LINES_KEYS:
-            listed = _listing([_quoted(name) for name in names[:LISTED]], len(names))
+            bad_count += 1
+            if bad_count > LISTED:
+                continue
+            if names:
+                listed: Param = _listing([_quoted(name) for name in names[:LISTED]], len(names))
+            else:
+                # Translators: the keys of a line of JSON Lines that has none: "Line 3 has the keys none; ..."
+                listed = Phrase(gettext_noop("none"))
             bad_lines.append(
                 Problem(
                     "bad_line",
-                    f"Line {number} has the keys {listed or 'none'}; "
-                    'expected exactly "clip_id" and "narration", once each.',
+                    template=gettext_noop(
+                        'Line {line} has the keys {keys}; expected exactly "clip_id" and "narration", once each.'
+                    ),
+                    params={"line": str(number), "keys": listed},
                     line=number,
                 )
             )
             continue
         clip_id, narration = fields["clip_id"], fields["narration"]
         if not isinstance(clip_id, str):
-            bad_lines.append(
-                Problem(
-                    "bad_line",
-                    f"Line {number}: clip_id must be a string, found a {_json_type(clip_id)}.",
-                    line=number,
+            bad_count += 1
+            if bad_count <= LISTED:
+                bad_lines.append(
+                    Problem(
+                        "bad_line",
+                        template=gettext_noop("Line {line}: clip_id must be a string, found a {type}."),
+                        params={"line": str(number), "type": _json_type(clip_id)},
+                        line=number,
+                    )
                 )
-            )
             continue
         if check_text and not is_unicode_text(clip_id):
-            not_text.append((clip_id, f"clip id, line {number}"))
+            not_text.append((clip_id, False, number))
             continue
         if clip_id in first_line:
             duplicates.append(clip_id)
-            duplicate_details.append(_clip(clip_id, f"line {number}, first on line {first_line[clip_id]}"))
+            if len(duplicate_details) < LISTED:
+                duplicate_details.append(
+                    _clip(
+                        clip_id,
+                        phrase(
+                            gettext_noop("line {line}, first on line {first}"),
+                            line=str(number),
+                            first=str(first_line[clip_id]),
+                        ),
+                    )
+                )
             narrations.pop(clip_id, None)
             continue
         first_line[clip_id] = number
         if not isinstance(narration, str):
             wrong_types.append((clip_id, _json_type(narration)))
         elif check_text and not is_unicode_text(narration):
-            not_text.append((clip_id, f"narration, line {number}"))
+            not_text.append((clip_id, True, number))
         else:
             narrations[clip_id] = narration
 
-    problems = _summarize_lines(bad_lines)
+    problems = _summarize_lines(bad_lines, bad_count)
     if duplicates:
         unique = list(dict.fromkeys(duplicates))
         for clip_id in unique:
@@ -543,47 +701,68 @@ def _parse_json_lines(text: str) -> ParsedFile:
         problems.append(
             _about_clips(
                 "duplicate_clip_id",
-                "Duplicate clip ids",
+                gettext_noop(
+                    "Duplicate clip ids ({count}): {clips}. "
+                    "It is not clear which narration counts: give each clip one line."
+                ),
                 unique,
                 duplicate_details,
-                "It is not clear which narration counts: give each clip one line.",
             )
         )
     if not_text:
-        problems.append(_not_unicode([clip_id for clip_id, _ in not_text], [_clip(*found) for found in not_text]))
+        problems.append(
+            _not_unicode(
+                [clip_id for clip_id, _, _ in not_text],
+                [_clip(clip_id, _not_text_at(narration, line)) for clip_id, narration, line in not_text[:LISTED]],
+            )
+        )
     if wrong_types:
         problems.append(_wrong_types(wrong_types))
     return ParsedFile(narrations, "jsonl", problems, set(first_line))
 
 
-def _summarize_lines(problems: list[Problem]) -> list[Problem]:
-    if len(problems) <= LISTED:
+def _summarize_lines(problems: list[Problem], count: int) -> list[Problem]:
+    """The ``problems`` of the first lines, and a word on the rest of the ``count`` lines with one."""
+    if count <= LISTED:
         return problems
-    rest = len(problems) - LISTED
+    rest = count - LISTED
     return problems[:LISTED] + [
-        Problem("bad_line", f"… and {rest:,} more lines with problems like the ones above.", count=rest)
+        Problem(
+            "bad_line",
+            template=gettext_noop("… and {rest} more lines with problems like the ones above."),
+            params={"rest": f"{rest:,}"},
+            count=rest,
+        )
     ]
 
 
-def _wrong_types(wrong: list[tuple[str, str]]) -> Problem:
+def _wrong_types(wrong: list[tuple[str, Phrase]]) -> Problem:
     return _about_clips(
         "not_a_string",
-        "Narrations that are not strings",
+        gettext_noop("Narrations that are not strings ({count}): {clips}. Each narration must be a JSON string."),
         [clip_id for clip_id, _ in wrong],
-        [_clip(clip_id, kind) for clip_id, kind in wrong],
-        "Each narration must be a JSON string.",
+        [_clip(clip_id, kind) for clip_id, kind in wrong[:LISTED]],
     )
 
 
-def _not_unicode(clip_ids: list[str], details: list[str]) -> Problem:
+def _not_unicode(clip_ids: list[str], details: list[Phrase]) -> Problem:
     return _about_clips(
         "not_unicode",
-        "Clip ids or narrations that are not valid Unicode text",
+        gettext_noop(
+            "Clip ids or narrations that are not valid Unicode text ({count}): {clips}. "
+            "Each holds a lone surrogate (a \\ud800-\\udfff escape without its pair), which is not a character: "
+            "remove it, or write the whole character."
+        ),
         clip_ids,
         details,
-        "Each holds a lone surrogate (a \\ud800-\\udfff escape without its pair), which is not a character: "
-        "remove it, or write the whole character.",
     )
+
+
+def _not_text_at(narration: bool, line: int) -> Phrase:
+    """Which text of a clip is not valid Unicode, the narration or the clip id, and on which line."""
+    if narration:
+        return phrase(gettext_noop("narration, line {line}"), line=str(line))
+    return phrase(gettext_noop("clip id, line {line}"), line=str(line))
 
 
 def _too_long(narrations: Mapping[str, str], limit: int, what: str) -> list[Problem]:
@@ -593,9 +772,13 @@ def _too_long(narrations: Mapping[str, str], limit: int, what: str) -> list[Prob
     return [
         _about_clips(
             "narration_too_long",
-            f"{what.capitalize()}s over the {limit:,}-character cap",
+            _worded(what, _OVER_THE_CAP),
             [clip_id for clip_id, _ in long],
-            [_clip(clip_id, f"{length:,} characters") for clip_id, length in long],
+            [
+                _clip(clip_id, phrase(gettext_noop("{length} characters"), length=f"{length:,}"))
+                for clip_id, length in long[:LISTED]
+            ],
+            limit=f"{limit:,}",
         )
     ]
 
@@ -608,9 +791,13 @@ def check_clip_ids(
     reference_ids: Collection[str],
     *,
     allow_partial: bool = False,
-    split_name: str = "the references",
+    split_name: Param = THE_REFERENCES,
 ) -> list[Problem]:
-    """Compare the clip ids of a file with those of the reference set."""
+    """Compare the clip ids of a file with those of the reference set, named ``split_name`` in the messages.
+
+    A ``split_name`` given as a :class:`~evaluation.wording.Phrase` is translated with the message;
+    a string is said as it is.
+    """
     problems = []
     reference_ids = reference_ids if isinstance(reference_ids, (set, frozenset, dict)) else set(reference_ids)
     extra = sorted(clip_id for clip_id in narrations if clip_id not in reference_ids)
@@ -621,18 +808,22 @@ def check_clip_ids(
         problems.append(
             _about_clips(
                 "malformed_clip_id",
-                f"Keys that are not clip ids of the form {CLIP_ID_FORM}",
+                gettext_noop("Keys that are not clip ids of the form {form} ({count}): {clips}."),
                 malformed,
-                [_quoted(key) for key in malformed],
+                [_quoted(key) for key in malformed[:LISTED]],
+                form=CLIP_ID_FORM,
             )
         )
     if unknown:
         problems.append(
             _about_clips(
                 "unknown_clip_id",
-                f"Clip ids that are not in {split_name}",
+                gettext_noop(
+                    "Clip ids that are not in {split} ({count}): {clips}. "
+                    "Check that the file is for this phase and split."
+                ),
                 unknown,
-                advice="Check that the file is for this phase and split.",
+                split=split_name,
             )
         )
     if not allow_partial:
@@ -641,9 +832,12 @@ def check_clip_ids(
             problems.append(
                 _about_clips(
                     "missing_clip_id",
-                    f"Clips of {split_name} without a narration",
+                    gettext_noop(
+                        "Clips of {split} without a narration ({count}): {clips}. "
+                        'Every clip needs one (an empty string "" is allowed).'
+                    ),
                     missing,
-                    advice='Every clip needs one (an empty string "" is allowed).',
+                    split=split_name,
                 )
             )
     return problems
@@ -657,7 +851,7 @@ def validate(
     allow_partial: bool = False,
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
     max_narration_chars: int | None = DEFAULT_MAX_NARRATION_CHARS,
-    split_name: str = "the references",
+    split_name: Param = THE_REFERENCES,
     language: str | None = None,
     confirm_language: bool = False,
 ) -> ValidationReport:
@@ -678,91 +872,145 @@ def validate(
         problems += check_clip_ids(parsed.given_ids, reference_ids, allow_partial=allow_partial, split_name=split_name)
     # Said with the file's other problems, if any, so that one upload more fixes them all.
     if language is not None and not confirm_language:
-        mismatch = language_mismatch(parsed.narrations.values(), language)
+        mismatch = language_mismatch_phrase(parsed.narrations.values(), language)
         if mismatch is not None:
-            problems.append(Problem("language_mismatch", mismatch))
+            problems.append(Problem("language_mismatch", template=mismatch.template, params=mismatch.params))
     missing = len(reference_ids - parsed.narrations.keys())
     return ValidationReport(parsed.narrations, problems, parsed.format, len(reference_ids), missing)
 
 
 # -- wording ---------------------------------------------------------------
 
+#: What a JSON object looks like, in the messages.
+_AN_OBJECT = '{"<clip_id>": "<narration>", ...}'
+#: What a line of JSON Lines looks like.
+_A_LINE = '{"clip_id": ..., "narration": ...}'
+
+#: "The file holds no narrations.", by what the file holds (``parse_narration_file``'s ``what``).
+_NONE_OF = {
+    "narration": gettext_noop("The file holds no narrations."),
+    "reference": gettext_noop("The file holds no references."),
+    None: "The file holds no {what}s.",
+}
+_OVER_THE_CAP = {
+    "narration": gettext_noop("Narrations over the {limit}-character cap ({count}): {clips}."),
+    "reference": gettext_noop("References over the {limit}-character cap ({count}): {clips}."),
+    None: "{What}s over the {{limit}}-character cap ({{count}}): {{clips}}.",
+}
+
+
+def _worded(what: str, templates: Mapping[str | None, str]) -> str:
+    """The template of ``templates`` for ``what``; for another word, the template of None with it, in English only."""
+    template = templates.get(what)
+    if template is not None:
+        return template
+    return templates[None].format(what=literal(what), What=literal(what.capitalize()))
+
+
+def _known(text: str, translations: Mapping[str, str]) -> Param:
+    """``text`` as a phrase to translate if it is one of ``translations``' keys; as it is if not."""
+    template = translations.get(text)
+    return text if template is None else Phrase(template)
+
 
 def _about_clips(
-    code: str, heading: str, clip_ids: list[str], details: list[str] | None = None, advice: str = ""
+    code: str, template: str, clip_ids: list[str], details: list[Param] | None = None, **params: Param
 ) -> Problem:
-    """``Heading (count): the first ten details and N more. Advice.``
+    """A problem of some clips: ``template`` says how many (``{count}``) and lists ``details`` (``{clips}``).
 
     ``details`` (the clip ids, shown, by default) may stop after the first ten; the count is of ``clip_ids``.
     """
     details = [_shown(clip_id) for clip_id in clip_ids[:LISTED]] if details is None else details
-    message = f"{heading} ({len(clip_ids):,}): {_listing(details, len(clip_ids))}."
     return Problem(
         code,
-        f"{message} {advice}" if advice else message,
+        template=template,
+        params={**params, "count": f"{len(clip_ids):,}", "clips": _listing(details, len(clip_ids))},
         count=len(clip_ids),
-        clip_ids=tuple(_shown(clip_id) for clip_id in clip_ids[:LISTED]),
+        clip_ids=tuple(str(_shown(clip_id)) for clip_id in clip_ids[:LISTED]),
     )
 
 
-def _shown(text: str) -> str:
+def _shown(text: str) -> Param:
     """Text from the file, fit to quote in a message: shortened, and what does not print escaped.
 
     A message goes into HTML, JSON and terminals. A lone surrogate cannot be encoded for any of
     them, and control, format and bidi characters would garble or disguise what is quoted.
     """
     if len(text) > QUOTED_CHARS:
-        text = f"{text[:QUOTED_CHARS]}… ({len(text):,} characters)"
+        return phrase(
+            gettext_noop("{text}… ({length} characters)"),
+            text=_escaped(text[:QUOTED_CHARS]),
+            length=f"{len(text):,}",
+        )
+    return _escaped(text)
+
+
+def _escaped(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
-def _quoted(text: str) -> str:
-    return f'"{_shown(text)}"'
+def _quoted(text: str) -> Param:
+    shown = _shown(text)
+    return f'"{shown}"' if isinstance(shown, str) else phrase('"{text}"', text=shown)
 
 
-def _clip(clip_id: str, note: str) -> str:
+def _clip(clip_id: str, note: Param) -> Phrase:
     """``clip_id (note)``, the clip id shown safely."""
-    return f"{_shown(clip_id)} ({note})"
+    return phrase("{clip} ({note})", clip=_shown(clip_id), note=note)
 
 
-_CHARACTER_NAMES = {
+_CHARACTER_NAMES: dict[str, Param] = {
     "\x00": "NUL",
-    "\t": "a tab",
-    "\n": "a line break",
-    "\r": "a carriage return",
-    "\ufeff": "a byte order mark",
+    "\t": Phrase(gettext_noop("a tab")),
+    "\n": Phrase(gettext_noop("a line break")),
+    "\r": Phrase(gettext_noop("a carriage return")),
+    "\ufeff": Phrase(gettext_noop("a byte order mark")),
 }
 
 
-def _character(char: str) -> str:
-    """``'x'``, or for a character that does not print, its code point and name: ``U+FEFF (a byte order mark)``."""
+def _character(char: str) -> Param:
+    """``'x'``, or for a character that does not print, its code point and name: ``U+FEFF (a byte order mark)``.
+
+    The name is Unicode's (``ZERO WIDTH SPACE``), which is not translated, or for a few characters, a description.
+    """
     if char.isprintable():
         return f"'{char}'"
+    code = f"{ord(char):04X}"
     name = _CHARACTER_NAMES.get(char) or unicodedata.name(char, "")
-    return f"U+{ord(char):04X} ({name})" if name else f"U+{ord(char):04X}"
+    return phrase("U+{code} ({name})", code=code, name=name) if name else f"U+{code}"
 
 
-def _json_type(value: Any) -> str:
+# Translators: the type of a JSON value {...}, as in "The file holds a JSON object".
+_OBJECT_TYPE = Phrase(gettext_noop("object"))
+_ARRAY_TYPE = Phrase(gettext_noop("array"))
+_BOOLEAN_TYPE = Phrase(gettext_noop("boolean"))
+# Translators: the JSON value null.
+_NULL_TYPE = Phrase(gettext_noop("null"))
+_NUMBER_TYPE = Phrase(gettext_noop("number"))
+_STRING_TYPE = Phrase(gettext_noop("string"))
+
+
+def _json_type(value: Any) -> Phrase:
     if isinstance(value, _Pairs):
-        return "object"
+        return _OBJECT_TYPE
     if isinstance(value, list):
-        return "array"
+        return _ARRAY_TYPE
     if isinstance(value, bool):
-        return "boolean"
+        return _BOOLEAN_TYPE
     if value is None:
-        return "null"
+        return _NULL_TYPE
     if isinstance(value, _Number):
-        return "number"
-    return "string"
+        return _NUMBER_TYPE
+    return _STRING_TYPE
 
 
-def _listing(items: list[str], total: int, limit: int = LISTED) -> str:
+def _listing(items: list[Param], total: int, limit: int = LISTED) -> Param:
     """The first ``limit`` items, and how many more of ``total`` there are."""
-    shown = ", ".join(items[:limit])
+    shown = Series(tuple(items[:limit]))
     if total > limit:
-        return f"{shown} and {total - limit:,} more"
+        return phrase(gettext_noop("{items} and {more} more"), items=shown, more=f"{total - limit:,}")
     return shown
 
 

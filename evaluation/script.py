@@ -3,7 +3,8 @@
 A Chinese file uploaded as English (or the other way round) is valid JSON with the right clip ids,
 and would be scored at about zero, using one of the day's submissions. The validator measures the
 share of Han characters among the letters of all narrations and refuses such a file unless the
-participant confirms the language (:func:`language_mismatch`). No Django here.
+participant confirms the language (:func:`language_mismatch`), in a message the service can translate
+(:func:`language_mismatch_phrase`, :mod:`evaluation.wording`). No Django here.
 
 Only Han characters and Latin letters count as letters: digits, punctuation, the brackets around
 names, emoji and other scripts say nothing about zh against en. Real zh narrations are Chinese with
@@ -15,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from .wording import Param, Phrase, gettext_noop, phrase
 
 #: The chosen language is "en" but more than this share of the letters are Chinese characters.
 MAX_HAN_SHARE_EN = 0.5
@@ -59,27 +62,40 @@ def count_script(narrations: Iterable[str]) -> ScriptCount:
 
 def language_mismatch(narrations: Iterable[str], language: str) -> str | None:
     """Why the narrations do not look like ``language`` ("zh" or "en"), or None if they do or cannot be judged."""
+    mismatch = language_mismatch_phrase(narrations, language)
+    return None if mismatch is None else str(mismatch)
+
+
+def language_mismatch_phrase(narrations: Iterable[str], language: str) -> Phrase | None:
+    """:func:`language_mismatch`'s answer as a phrase to translate."""
     count = count_script(narrations)
+    counts = {"percent": _percent(count.han_share), "han": f"{count.han:,}", "letters": f"{count.letters:,}"}
     if language == "en" and count.han >= MIN_HAN_EN and count.han_share > MAX_HAN_SHARE_EN:
-        return (
-            f"You chose English (en), but {_percent(count.han_share)} of the letters in the narrations are "
-            f"Chinese characters ({count.han:,} of {count.letters:,}): the file looks Chinese and would score "
-            "about 0 as English. Choose zh, or confirm that the file is English."
+        return Phrase(
+            gettext_noop(
+                "You chose English (en), but {percent} of the letters in the narrations are "
+                "Chinese characters ({han} of {letters}): the file looks Chinese and would score "
+                "about 0 as English. Choose zh, or confirm that the file is English."
+            ),
+            counts,
         )
     if language == "zh" and count.letters >= MIN_LETTERS_ZH and count.han_share < MIN_HAN_SHARE_ZH:
-        return (
-            f"You chose Chinese (zh), but {_percent(count.han_share)} of the letters in the narrations are "
-            f"Chinese characters ({count.han:,} of {count.letters:,}; the rest are Latin letters): the file looks "
-            "English and would score about 0 as Chinese. Choose en, or confirm that the file is Chinese."
+        return Phrase(
+            gettext_noop(
+                "You chose Chinese (zh), but {percent} of the letters in the narrations are "
+                "Chinese characters ({han} of {letters}; the rest are Latin letters): the file looks "
+                "English and would score about 0 as Chinese. Choose en, or confirm that the file is Chinese."
+            ),
+            counts,
         )
     return None
 
 
-def _percent(share: float) -> str:
+def _percent(share: float) -> Param:
     """Rounded, but never "0%" for some or "100%" for not all."""
     percent = round(share * 100)
     if percent == 0 and share > 0:
-        return "less than 1%"
+        return phrase(gettext_noop("less than {percent}"), percent="1%")
     if percent == 100 and share < 1:
-        return "more than 99%"
+        return phrase(gettext_noop("more than {percent}"), percent="99%")
     return f"{percent}%"

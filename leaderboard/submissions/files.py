@@ -5,6 +5,9 @@ narrations the validator read (clip id -> narration) as compact UTF-8 JSON. Clas
 (``scoring``) and the judge (``judging``) both read the parsed form here, with one ``json.loads``;
 only what can have changed since the upload, the phase's references, is checked again. This module
 depends on neither of its readers.
+
+The validator's problems are English templates and their parameters: :func:`problem_text` says one
+in the active language, wherever the site, the API or a command shows it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db.models.fields.files import FieldFile
+from django.utils.translation import gettext, gettext_noop
 
 import evaluation
 from evaluation.predictions import Problem, check_clip_ids, parse_narration_file
+from evaluation.wording import Phrase, Translate
 from leaderboard.challenges.models import Phase, ReferenceSet
 
 from .models import Submission
@@ -48,25 +53,32 @@ def validate_predictions(
     :func:`validation_options`.
     """
     references = ReferenceSet.objects.get(phase=phase, language=language).narrations
+    options = validation_options(phase, language) | {"split_name": _split_name(phase, language)}
     return evaluation.validate(
-        data,
-        references,
-        filename=filename,
-        language=language,
-        confirm_language=confirm_language,
-        **validation_options(phase, language),
+        data, references, filename=filename, language=language, confirm_language=confirm_language, **options
     )
 
 
 def validation_options(phase: Phase, language: str) -> dict:
     """What the upload's validator gets besides the file and the clips: the same online and, through the
-    clips endpoint of the API, for a participant validating offline."""
+    clips endpoint of the API, for a participant validating offline (whose messages are English: so is
+    ``split_name`` here; the server's own validation names the split in the user's language)."""
     return {
         "allow_partial": phase.allow_partial,
         "max_file_bytes": settings.SUBMISSION_MAX_BYTES,
         "max_narration_chars": settings.NARRATION_MAX_CHARS,
-        "split_name": _split_name(phase, language),
+        "split_name": str(_split_name(phase, language)),
     }
+
+
+def problem_text(problem: Problem, translate: Translate | None = None) -> str:
+    """``problem``'s message in the active language: what the site, the API and the commands show.
+
+    Its English template and every word among its parameters go through ``translate`` (Django's
+    ``gettext`` unless another is given); a problem without a template, a template not in the
+    catalog, or a translation that does not fit its template (a field renamed) stays English.
+    """
+    return problem.render(gettext if translate is None else translate)
 
 
 def store_files(submission: Submission, data: bytes, predictions: Mapping[str, str]) -> None:
@@ -122,12 +134,13 @@ def read_parsed(submission: Submission) -> dict[str, str]:
     return _parse_stored_upload(submission, keep=False)
 
 
-def _split_name(phase: Phase, language: str) -> str:
-    return f"the {phase.title} references ({language})"
+def _split_name(phase: Phase, language: str) -> Phrase:
+    # Translators: the reference narrations of a phase, {phase} its title and {language} zh or en.
+    return Phrase(gettext_noop("the {phase} references ({language})"), {"phase": phase.title, "language": language})
 
 
 def _listing(problems: list[Problem]) -> str:
-    return " ".join(problem.message for problem in problems)
+    return " ".join(problem_text(problem) for problem in problems)
 
 
 def _write_parsed_form(submission: Submission, predictions: Mapping[str, str]) -> None:

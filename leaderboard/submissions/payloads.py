@@ -8,8 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.utils.translation import gettext
+
 from evaluation.predictions import Problem
 
+from .files import problem_text
 from .rules import Refusal
 
 
@@ -19,18 +22,26 @@ def refusal_payload(refusal: Refusal) -> dict[str, Any]:
 
 
 def rejection_payload(problems: Iterable[Problem]) -> dict[str, Any]:
-    """A predictions file that did not pass validation, every problem listed; answer it with 400."""
+    """A predictions file that did not pass validation, every problem listed; answer it with 400.
+
+    Each problem's ``message`` is in the active language (:func:`files.problem_text`).
+    """
     return {
-        "detail": "The predictions file was rejected. Nothing was stored and no limit was used.",
+        "detail": gettext("The predictions file was rejected. Nothing was stored and no limit was used."),
         "code": "invalid_predictions",
-        "errors": [problem.to_dict() for problem in problems],
+        "errors": [problem_dict(problem) for problem in problems],
     }
+
+
+def problem_dict(problem: Problem) -> dict[str, Any]:
+    """``problem.to_dict()``, its message in the active language."""
+    return problem.to_dict() | {"message": problem_text(problem)}
 
 
 def field_errors_payload(errors: Mapping[str, Iterable[Any]]) -> dict[str, Any]:
     """Invalid form fields, ``{field: [message, ...]}`` as a form or a serializer gives them; answer it with 400."""
     return {
-        "detail": "Some fields are invalid. Nothing was stored and no limit was used.",
+        "detail": gettext("Some fields are invalid. Nothing was stored and no limit was used."),
         "code": "invalid_fields",
         "errors": [
             {"code": "invalid_field", "field": field, "message": str(message)}

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from leaderboard.challenges.models import Phase
 from leaderboard.submissions import intake
+from leaderboard.submissions.files import problem_text
 from leaderboard.submissions.models import Submission
 
 #: Exit statuses: 1 a bad argument, 2 the file was rejected, 3 the submission was refused.
@@ -103,7 +104,7 @@ class Command(BaseCommand):
         except intake.SubmissionRefused as exc:
             raise CommandError(exc.refusal.message, returncode=EXIT_REFUSED) from None
         except intake.SubmissionRejected as exc:
-            listing = "\n".join(f"  - {problem.message}" for problem in exc.problems)
+            listing = "\n".join(f"  - {problem_text(problem)}" for problem in exc.problems)
             raise CommandError(
                 f"The file was rejected. Nothing was stored and no limit was used:\n{listing}",
                 returncode=EXIT_REJECTED,
