@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -26,7 +28,7 @@ class StrictBooleanField(serializers.BooleanField):
     would pass silently. Give the serializer ``context={"form": True}`` when the data is a form.
     """
 
-    default_error_messages = {"invalid": 'Must be true or false (in a form: the text "true" or "false").'}
+    default_error_messages = {"invalid": gettext_lazy('Must be true or false (in a form: the text "true" or "false").')}
 
     def to_internal_value(self, data):
         if isinstance(data, bool):
@@ -42,7 +44,9 @@ class StrictNullBooleanField(StrictBooleanField):
     Left out of an upload: not said. An empty form value is refused, like any other text that is not one of those.
     """
 
-    default_error_messages = {"invalid": 'Must be true, false or null (in a form: the text "true", "false" or "null").'}
+    default_error_messages = {
+        "invalid": gettext_lazy('Must be true, false or null (in a form: the text "true", "false" or "null").')
+    }
 
     def __init__(self, **kwargs):
         super().__init__(allow_null=True, **kwargs)
@@ -97,9 +101,14 @@ class TextOnlyMixin:
                     continue
                 value = data[name]
                 if not isinstance(value, str):
-                    errors[name] = [f"Must be text, not {type(value).__name__}."]
+                    errors[name] = [_("Must be text, not %(type)s.") % {"type": type(value).__name__}]
                 elif field.max_length is not None and len(value) > field.max_length:
-                    errors[name] = [f"Ensure this field has no more than {field.max_length} characters."]
+                    # DRF's own message (its catalogs translate it).
+                    errors[name] = [
+                        _("Ensure this field has no more than {max_length} characters.").format(
+                            max_length=field.max_length
+                        )
+                    ]
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
@@ -135,18 +144,50 @@ class JudgeTemplatesSerializer(serializers.Serializer):
     """The judge's templates alone (``?format=templates``); its schema is ``JUDGE_TEMPLATES_SCHEMA`` (schema.py)."""
 
 
+#: ``language -> field -> text``: the organizers' texts in other languages than the fields' own (``challenges.texts``).
+TRANSLATIONS_SCHEMA = {
+    "type": "object",
+    "description": 'The texts in other languages, language -> field -> text, e.g. {"zh": {"title": "验证集"}}: '
+    "title, description and the like hold the English (or the one text given for every language); a "
+    "field missing here has no translation, so show the field's own text. Only zh, for now.",
+    "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},
+    "example": {"zh": {"title": "验证集", "description": "参考解说公开；各队可查看每个片段的得分。"}},
+}
+
+
+@extend_schema_field(TRANSLATIONS_SCHEMA)
+class TranslationsField(serializers.ReadOnlyField):
+    """A model's ``translations``, read-only: the texts of the fields ``texts`` (those the serializer shows)."""
+
+    def __init__(self, texts: tuple[str, ...], **kwargs):
+        self.texts = texts
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        shown = {}
+        for language, texts in (value or {}).items():
+            if not isinstance(texts, Mapping):
+                continue
+            kept = {name: text for name, text in texts.items() if name in self.texts and isinstance(text, str) and text}
+            if kept:
+                shown[language] = kept
+        return shown
+
+
 class BoardSerializer(serializers.ModelSerializer):
     columns = serializers.ListField(child=serializers.CharField(), read_only=True)
+    translations = TranslationsField(("title", "description"))
 
     class Meta:
         model = Board
-        fields = ["key", "title", "description", "primary_metric", "secondary_metrics", "columns"]
+        fields = ["key", "title", "description", "translations", "primary_metric", "secondary_metrics", "columns"]
 
 
 class PhaseSerializer(serializers.ModelSerializer):
     state = serializers.CharField(read_only=True)
     languages = serializers.SerializerMethodField()
     boards = BoardSerializer(many=True, read_only=True)
+    translations = TranslationsField(("title", "description"))
 
     class Meta:
         model = Phase
@@ -154,6 +195,7 @@ class PhaseSerializer(serializers.ModelSerializer):
             "slug",
             "title",
             "description",
+            "translations",
             "state",
             "starts_at",
             "ends_at",
@@ -178,10 +220,11 @@ class PhaseSerializer(serializers.ModelSerializer):
 
 class ChallengeSerializer(serializers.ModelSerializer):
     phases = PhaseSerializer(many=True, read_only=True)
+    translations = TranslationsField(("title", "description"))
 
     class Meta:
         model = Challenge
-        fields = ["slug", "title", "description", "phases"]
+        fields = ["slug", "title", "description", "translations", "phases"]
 
 
 class ValidationOptionsSerializer(serializers.Serializer):

@@ -23,8 +23,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from evaluation.stats import ClipStats, metric_values
-from leaderboard.challenges.genres import genre_en
+from leaderboard.challenges.genres import genre_en, genre_name
 from leaderboard.challenges.models import Movie, Phase
+from leaderboard.challenges.texts import chinese_active
 
 from .disclosure import precision_of, round_scores, rounds_for
 from .intervals import result_stats
@@ -123,7 +124,7 @@ def visible_breakdown(breakdown: Mapping | None, phase: Phase, viewer) -> dict:
 
 def page_breakdown(result, phase: Phase, viewer) -> dict | None:
     """What the submission page's breakdown section shows: :func:`visible_breakdown` with the metrics in
-    order, each genre named in English and Chinese; None when the result has no breakdown."""
+    order, each genre named in the page's language (``shown_genre``); None when the result has no breakdown."""
     shown = visible_breakdown(result.breakdown, phase, viewer)
     if not shown["movies"]:
         return None
@@ -135,12 +136,19 @@ def page_breakdown(result, phase: Phase, viewer) -> dict | None:
             {
                 **entry,
                 "title_zh": _has_cjk(entry["title"]),
-                "genre_names": [{"zh": name, "en": genre_en(name)} for name in entry["genres"]],
+                "genre_names": [shown_genre(name) for name in entry["genres"]],
             }
             for entry in shown["movies"]
         ],
-        "genres": shown["genres"],
+        "genres": [{**entry, **shown_genre(entry["genre"])} for entry in shown["genres"]],
     }
+
+
+def shown_genre(genre: str) -> dict[str, str]:
+    """A genre (its Chinese name, as stored) as a page shows it: ``name`` in the page's language
+    (``genres.genre_name``), and ``lang`` "zh" when that is still Chinese on a page in another language."""
+    name = genre_name(genre)
+    return {"name": name, "lang": "zh" if _has_cjk(name) and not chinese_active() else ""}
 
 
 def _has_cjk(text: str) -> bool:

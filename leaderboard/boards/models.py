@@ -13,7 +13,14 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from evaluation.metrics import METRICS
-from leaderboard.challenges.models import BOARD_PRECISION_MAX, Language, Phase
+from leaderboard.challenges.models import (
+    BOARD_PRECISION_MAX,
+    TITLE_MAX_LENGTH,
+    Language,
+    Phase,
+    check_translations,
+    translations_field,
+)
 from leaderboard.submissions.models import Result, Submission
 
 
@@ -24,6 +31,8 @@ class Board(models.Model):
     key = models.SlugField()
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    #: The Chinese title and description (``challenges.texts``).
+    translations = translations_field()
     primary_metric = models.CharField(max_length=40)
     secondary_metrics = models.JSONField(default=list, blank=True)
     precision = models.PositiveSmallIntegerField(
@@ -42,7 +51,12 @@ class Board(models.Model):
     def columns(self) -> list[str]:
         return [self.primary_metric, *self.secondary_metrics]
 
+    TRANSLATED_FIELDS = {"title": TITLE_MAX_LENGTH, "description": None}
+
     def clean(self) -> None:
+        errors = check_translations(self, self.TRANSLATED_FIELDS)
+        if errors:
+            raise ValidationError(errors)
         if not isinstance(self.secondary_metrics, list) or not all(
             isinstance(name, str) for name in self.secondary_metrics
         ):
@@ -158,7 +172,7 @@ class BoardEntry(models.Model):
                 fields=["board", "language", "moment", "position"], name="one_entry_per_board_position"
             )
         ]
-        verbose_name_plural = "board entries"
+        verbose_name_plural = _("board entries")
 
     def __str__(self) -> str:
         return f"{self.board} {self.language} {self.moment} #{self.position}"

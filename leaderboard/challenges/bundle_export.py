@@ -17,6 +17,7 @@ import yaml
 from .bundles import JUDGE_KEYS, judge_defaults
 from .models import BoardVisibility
 from .selectors import judge_settings_of
+from .texts import text_entry
 
 REFERENCES_FOLDER = "references"
 
@@ -39,21 +40,17 @@ def challenge_bundle(challenge, *, with_references: bool = False) -> tuple[dict[
     API keys are never in the database, so never here: only the variable name.
     """
     reference_files: dict[str, dict] = {}
-    bundle: dict[str, Any] = {"slug": challenge.slug, "title": challenge.title}
-    if challenge.description:
-        bundle["description"] = challenge.description
-    if challenge.terms:
-        bundle["terms"] = challenge.terms
+    bundle: dict[str, Any] = {"slug": challenge.slug}
+    _put_texts(bundle, challenge, ("title", "description", "terms"))
     if challenge.languages:
         bundle["languages"] = list(challenge.languages)
-    pages = [{"slug": page.slug, "title": page.title, "body": page.body} for page in challenge.pages.all()]
+    pages = [_page_entry(page) for page in challenge.pages.all()]
     if pages:
         bundle["pages"] = pages
     bundle["phases"] = []
     for phase in challenge.phases.all():
-        entry: dict[str, Any] = {"slug": phase.slug, "title": phase.title}
-        if phase.description:
-            entry["description"] = phase.description
+        entry: dict[str, Any] = {"slug": phase.slug}
+        _put_texts(entry, phase, ("title", "description"))
         entry["starts_at"] = format_moment(phase.starts_at)
         entry["ends_at"] = format_moment(phase.ends_at)
         entry["references_public"] = phase.references_public
@@ -98,6 +95,23 @@ def challenge_bundle(challenge, *, with_references: bool = False) -> tuple[dict[
     return bundle, reference_files
 
 
+def _put_texts(entry: dict[str, Any], obj, fields: tuple[str, ...]) -> None:
+    """Write ``obj``'s texts readers see into ``entry`` as a bundle states them (``texts.text_entry``):
+    one string, or ``{en, zh}`` where there is a Chinese text. An empty one is left out, but a title."""
+    for name in fields:
+        value = text_entry(obj, name)
+        if value is not None or name == "title":
+            entry[name] = value if value is not None else ""
+
+
+def _page_entry(page) -> dict[str, Any]:
+    entry: dict[str, Any] = {"slug": page.slug}
+    _put_texts(entry, page, ("title",))
+    # The body, even empty, as before: a page's entry always carried one.
+    entry["body"] = text_entry(page, "body") or ""
+    return entry
+
+
 def _judge_entry(phase) -> dict[str, Any]:
     """The judge settings that differ from the defaults (a phase without any has no judge entry)."""
     settings, defaults = judge_settings_of(phase), judge_defaults()
@@ -105,9 +119,8 @@ def _judge_entry(phase) -> dict[str, Any]:
 
 
 def _board_entry(board) -> dict[str, Any]:
-    entry: dict[str, Any] = {"key": board.key, "title": board.title}
-    if board.description:
-        entry["description"] = board.description
+    entry: dict[str, Any] = {"key": board.key}
+    _put_texts(entry, board, ("title", "description"))
     entry["primary"] = board.primary_metric
     entry["columns"] = list(board.secondary_metrics)
     entry["precision"] = board.precision

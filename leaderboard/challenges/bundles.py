@@ -9,6 +9,11 @@ validated ``BundleSpec`` goes to ``services.load_bundle``.
 ``bundle_export`` writes a challenge back in the same shape, so that
 load -> export -> load changes nothing.
 
+The texts readers see (the challenge's title, description and terms, a page's title and body, a
+phase's and a board's title and description) are one string, for every language, or a mapping
+``{en: "...", zh: "..."}`` (``texts``): the English goes to the model's field (the Chinese too when
+it is the only text), the Chinese to its ``translations``.
+
 Datetimes must carry a timezone (``2025-03-01T00:00:00Z`` or a YAML
 timestamp with an offset); a naive one is an error, because guessing UTC
 silently shifts a deadline for an organizer who meant local time.
@@ -46,6 +51,7 @@ from .models import (
     Phase,
     is_judge_api_key_env,
 )
+from .texts import TEXT_LANGUAGES, translations_value
 
 BUNDLE_FILE = "challenge.yaml"
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
@@ -154,6 +160,8 @@ class BundleSpec:
     title: str
     description: str = ""
     terms: str = ""
+    #: The Chinese texts of title, description and terms, as ``Challenge.translations`` keeps them.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
     languages: list[str] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)  # ChallengePage fields, in order
     phases: list[PhaseSpec] = field(default_factory=list)
@@ -236,6 +244,52 @@ class _Validator:
         if max_length is not None and len(value) > max_length:
             self.error(_join(path, key), f"at most {max_length} characters (has {len(value)})")
         return value
+
+    def translated(
+        self,
+        data: dict,
+        key: str,
+        path: str,
+        chinese: dict[str, str],
+        *,
+        default: str = "",
+        max_length: int | None = None,
+    ) -> str:
+        """A text readers see: one string for every language, or ``{en: ..., zh: ...}`` (either one, or both).
+
+        Returns what the model's field holds: the English, else the only text given. The Chinese text
+        goes to ``chinese`` (field -> text, for ``translations_value``).
+        """
+        value = data.get(key)
+        if not isinstance(value, dict):
+            if value is not None and not isinstance(value, str):
+                self.error(
+                    _join(path, key), f"must be text, not {_type_name(value)} (or a mapping {{en: ..., zh: ...}})"
+                )
+                return default
+            return self.text(data, key, path, default=default, max_length=max_length)
+        where = _join(path, key)
+        texts: dict[str, str] = {}
+        unknown = False
+        for language, text in value.items():
+            if language not in TEXT_LANGUAGES:
+                self.error(where, f'unknown language "{language}"; use {" and ".join(TEXT_LANGUAGES)}')
+                unknown = True
+                continue
+            if text is None:
+                continue
+            if not isinstance(text, str):
+                self.error(_join(where, language), f"must be text, not {_type_name(text)}")
+                unknown = True
+                continue
+            if max_length is not None and len(text) > max_length:
+                self.error(_join(where, language), f"at most {max_length} characters (has {len(text)})")
+            texts[language] = text
+        if not texts and not unknown:
+            self.error(where, f"give the text in {' or '.join(TEXT_LANGUAGES)}, or both")
+        if texts.get("zh"):
+            chinese[key] = texts["zh"]
+        return texts.get("en", texts.get("zh", default))
 
     def slug(self, data: dict, key: str, path: str) -> str:
         value = self.text(data, key, path, max_length=50)
@@ -356,11 +410,13 @@ class _Validator:
         if top is None:
             return None
         languages = self.languages(top)
+        chinese: dict[str, str] = {}
         spec = BundleSpec(
             slug=self.slug(top, "slug", ""),
-            title=self.text(top, "title", "", max_length=200),
-            description=self.text(top, "description", ""),
-            terms=self.text(top, "terms", ""),
+            title=self.translated(top, "title", "", chinese, max_length=200),
+            description=self.translated(top, "description", "", chinese),
+            terms=self.translated(top, "terms", "", chinese),
+            translations=translations_value(chinese),
             languages=languages,
         )
         slugs: dict = {}
@@ -370,11 +426,13 @@ class _Validator:
                 continue
             slug = self.slug(page, "slug", path)
             self.unique(slugs, slug, _join(path, "slug"), "page slug")
+            chinese = {}
             spec.pages.append(
                 {
                     "slug": slug,
-                    "title": self.text(page, "title", path, max_length=200),
-                    "body": self.text(page, "body", path),
+                    "title": self.translated(page, "title", path, chinese, max_length=200),
+                    "body": self.translated(page, "body", path, chinese),
+                    "translations": translations_value(chinese),
                     "order": order,
                 }
             )
@@ -407,10 +465,12 @@ class _Validator:
         data = self.mapping(item, path, PHASE_KEYS, required=("slug", "title", "starts_at"))
         if data is None:
             return None
+        chinese: dict[str, str] = {}
         fields: dict[str, Any] = {
             "order": order,
-            "title": self.text(data, "title", path, max_length=200),
-            "description": self.text(data, "description", path, default=phase_default("description")),
+            "title": self.translated(data, "title", path, chinese, max_length=200),
+            "description": self.translated(data, "description", path, chinese, default=phase_default("description")),
+            "translations": translations_value(chinese),
             "starts_at": self.moment(data, "starts_at", path),
             "ends_at": self.moment(data, "ends_at", path),
             "references_public": self.boolean(data, "references_public", path, phase_default("references_public")),
@@ -633,11 +693,13 @@ class _Validator:
             for index, column in enumerate(columns):
                 if self.metric(column, f"{_join(where, 'columns')}[{index}]"):
                     self.unique(seen, column, f"{_join(where, 'columns')}[{index}]", "column")
+            chinese: dict[str, str] = {}
             boards.append(
                 {
                     "key": key,
-                    "title": self.text(board, "title", where, max_length=200),
-                    "description": self.text(board, "description", where),
+                    "title": self.translated(board, "title", where, chinese, max_length=200),
+                    "description": self.translated(board, "description", where, chinese),
+                    "translations": translations_value(chinese),
                     "primary_metric": primary if isinstance(primary, str) else "",
                     "secondary_metrics": [column for column in columns if isinstance(column, str)],
                     "precision": self.integer(

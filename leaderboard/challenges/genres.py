@@ -2,9 +2,14 @@
 
 The table covers every genre of the real release (47) and the demo's; a name it does not know is shown
 as it is written, in Chinese (:func:`genre_en`).
+
+Stored data keeps the Chinese name (``Movie.genres``, a result's breakdown); pages name a genre in their
+language at display time (:func:`genre_name`). CSV and LaTeX exports use the English name.
 """
 
 from __future__ import annotations
+
+from .texts import chinese_active
 
 #: Chinese genre name -> English, in the order of how many Movie101v2 movies carry it.
 GENRES_EN: dict[str, str] = {
@@ -61,3 +66,9 @@ GENRES_EN: dict[str, str] = {
 def genre_en(name: str) -> str:
     """The English name of the genre ``name``; the name itself when the table does not know it."""
     return GENRES_EN.get(name, name)
+
+
+def genre_name(name: str) -> str:
+    """The genre ``name`` (its Chinese name, as stored) in the active language: Chinese on a Chinese page,
+    else English (the Chinese name itself when the table does not know it)."""
+    return name if chinese_active() else genre_en(name)

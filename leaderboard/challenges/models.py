@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from evaluation.judge.prompts import TemplateError, templates_from_data
 from evaluation.references import reference_hash
 
+from .texts import translations_problems
+
 
 class Language(models.TextChoices):
     ZH = "zh", _("Chinese")
@@ -65,6 +67,26 @@ AUDITED_PHASE_FIELDS = (
 JUDGE_SETTINGS_FIELDS = ("enabled", "base_url", "model", "api_key_env", "temperature", "max_tokens", "templates")
 
 
+#: What ``translations`` says of itself in the admin: the Chinese texts of the fields beside it (``texts``).
+TRANSLATIONS_HELP = _(
+    'The Chinese texts, e.g. {"zh": {"title": "...", "description": "..."}}. A text left out is shown from '
+    "its own field, in every language."
+)
+#: The longest a title may be, in any language.
+TITLE_MAX_LENGTH = 200
+
+
+def translations_field() -> models.JSONField:
+    """The ``translations`` of a model whose readers see some fields in the active language (``texts``)."""
+    return models.JSONField(default=dict, blank=True, help_text=TRANSLATIONS_HELP)
+
+
+def check_translations(instance: models.Model, max_lengths: dict[str, int | None]) -> dict[str, list[str]]:
+    """``clean``'s complaints about ``instance.translations``, keyed by field, for ``ValidationError``."""
+    problems = translations_problems(instance.translations, max_lengths)
+    return {"translations": problems} if problems else {}
+
+
 class BootstrapUnit(models.TextChoices):
     CLIP = "clip", _("Clips")
     MOVIE = "movie", _("Movies")
@@ -75,6 +97,8 @@ class Challenge(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, help_text=_("Markdown."))
     terms = models.TextField(blank=True, help_text=_("Markdown. Participants accept them when they submit."))
+    #: The Chinese title, description and terms (``texts``).
+    translations = translations_field()
     languages = models.JSONField(
         default=list, blank=True, help_text=_('The languages scored, e.g. ["zh", "en"]. Empty: those with references.')
     )
@@ -103,6 +127,14 @@ class Challenge(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    #: The fields readers see in their language, and their maximum lengths (``texts``).
+    TRANSLATED_FIELDS = {"title": TITLE_MAX_LENGTH, "description": None, "terms": None}
+
+    def clean(self) -> None:
+        errors = check_translations(self, self.TRANSLATED_FIELDS)
+        if errors:
+            raise ValidationError(errors)
+
 
 class ChallengePage(models.Model):
     """A description page of a challenge (overview, data, evaluation, ...), in Markdown."""
@@ -112,6 +144,8 @@ class ChallengePage(models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True, help_text=_("Markdown; rendered with raw HTML removed."))
     order = models.PositiveIntegerField(default=0)
+    #: The Chinese title and body (``texts``).
+    translations = translations_field()
 
     class Meta:
         ordering = ["challenge", "order", "slug"]
@@ -120,12 +154,21 @@ class ChallengePage(models.Model):
     def __str__(self) -> str:
         return f"{self.challenge.slug}/{self.slug}"
 
+    TRANSLATED_FIELDS = {"title": TITLE_MAX_LENGTH, "body": None}
+
+    def clean(self) -> None:
+        errors = check_translations(self, self.TRANSLATED_FIELDS)
+        if errors:
+            raise ValidationError(errors)
+
 
 class Phase(models.Model):
     challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="phases")
     slug = models.SlugField()
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    #: The Chinese title and description (``texts``).
+    translations = translations_field()
     order = models.PositiveIntegerField(default=0)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: open-ended."))
@@ -180,6 +223,7 @@ class Phase(models.Model):
         choices=BootstrapUnit.choices,
         default=BootstrapUnit.CLIP,
         help_text=_(
+            # xgettext:no-python-format
             "What the 95% confidence intervals and the tie tests resample: clips, or whole movies. Clips of one "
             "film are correlated, so resampling movies gives wider, more honest intervals."
         ),
@@ -201,8 +245,10 @@ class Phase(models.Model):
     def __str__(self) -> str:
         return f"{self.challenge.slug}/{self.slug}"
 
+    TRANSLATED_FIELDS = {"title": TITLE_MAX_LENGTH, "description": None}
+
     def clean(self) -> None:
-        errors = {}
+        errors = check_translations(self, self.TRANSLATED_FIELDS)
         if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = _("The phase must end after it starts.")
         if self.board_visibility == BoardVisibility.HIDDEN_UNTIL and self.boards_public_from is None:

@@ -31,6 +31,7 @@ from .bundle_export import challenge_bundle, dump_bundle, dump_references, forma
 from .bundles import BUNDLE_FILE, BundleError, BundleSpec, PhaseSpec, ReferenceSpec
 from .models import AUDITED_PHASE_FIELDS, JUDGE_SETTINGS_FIELDS, Challenge, ChallengePage, Movie, Phase, ReferenceSet
 from .selectors import judge_settings_of
+from .texts import translation, translations_value
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ _PHASE_SETTINGS = (
     "order",
     "title",
     "description",
+    "translations",
     "starts_at",
     "ends_at",
     "references_public",
@@ -283,10 +285,14 @@ def _item_path(parent: str, key: str, order: int) -> str:
 
 
 def _sync_challenge(spec: BundleSpec, report: UpsertReport, keep_organizer_edits: bool) -> Challenge:
-    values: dict[str, Any] = {"title": spec.title, "description": spec.description}
+    challenge = Challenge.objects.filter(slug=spec.slug).first()
+    values: dict[str, Any] = {
+        "title": spec.title,
+        "description": spec.description,
+        "translations": _challenge_translations(spec, challenge, keep_organizer_edits),
+    }
     if not keep_organizer_edits:
         values.update(terms=spec.terms, languages=list(spec.languages))
-    challenge = Challenge.objects.filter(slug=spec.slug).first()
     if challenge is None:
         challenge = Challenge(slug=spec.slug, **values)
         _validate(challenge, "")
@@ -295,6 +301,16 @@ def _sync_challenge(spec: BundleSpec, report: UpsertReport, keep_organizer_edits
         return challenge
     _save_changes(challenge, values, f"challenge {challenge.slug}", report, "")
     return challenge
+
+
+def _challenge_translations(spec: BundleSpec, stored: Challenge | None, keep_organizer_edits: bool) -> dict:
+    """The challenge's ``translations`` after a load: the bundle's, but for the terms the preset leaves alone."""
+    if not keep_organizer_edits:
+        return spec.translations
+    chinese = {name: text for name, text in spec.translations.get("zh", {}).items() if name != "terms"}
+    if stored is not None and translation(stored, "terms"):
+        chinese["terms"] = translation(stored, "terms")
+    return translations_value(chinese)
 
 
 def _sync_list(

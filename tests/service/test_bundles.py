@@ -705,6 +705,13 @@ def test_pages_baselines_and_judge_templates_survive_the_round_trip(db, tmp_path
     ]
     assert challenge.terms == original["terms"] and challenge.description == original["description"]
     val, test = challenge.phases.get(slug="val"), challenge.phases.get(slug="test")
+    # Texts in English and Chinese ({en, zh}) come back as stated (tests/service/test_bilingual_texts.py).
+    assert (test.title, test.translations) == ("Test", {"zh": {"title": "测试集"}})
+    assert val.description == original["phases"][0]["description"]["en"]
+    assert val.translations == {"zh": {"description": original["phases"][0]["description"]["zh"]}}
+    assert val.boards.get(key="l1").translations == {
+        "zh": {"title": "L1 · 视觉事实", "description": "环境与人物，评分 0–5。"}
+    }
     judge = judge_settings_of(test)
     assert judge.templates == original["phases"][1]["judge"]["templates"]
     assert judge.temperature == 0 and judge.base_url == "http://127.0.0.1:11434/v1"
