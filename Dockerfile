@@ -44,10 +44,12 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY . .
-# Static files are collected once, at build time; the app's files stay root's and read-only to the
-# service user, which can write only to VAR_DIR (local uploads, beat's schedule, the folder broker).
+# Static files are collected and the translations compiled once, at build time; the app's files stay
+# root's and read-only to the service user, which can write only to VAR_DIR (local uploads, beat's
+# schedule, the folder broker).
 RUN python -m compileall -q /app >/dev/null \
  && SECRET_KEY=build-only python manage.py collectstatic --noinput -v0 \
+ && SECRET_KEY=build-only python manage.py compile_translations \
  && useradd --system --uid 10001 --home-dir /var/lib/movie101v2 --shell /usr/sbin/nologin leaderboard \
  && mkdir -p "$VAR_DIR" && chown leaderboard:leaderboard "$VAR_DIR"
 USER leaderboard

@@ -93,9 +93,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's choice (the language cookie), else Accept-Language; a signed-in account's own
+    # choice overrides both once the account is known (accounts.middleware).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "leaderboard.accounts.middleware.AccountLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "leaderboard.web.middleware.ContentSecurityPolicyMiddleware",
@@ -237,10 +241,16 @@ THROTTLE_RATES = {
 
 # -- language and time ----------------------------------------------------------
 
-# Templates mark their text for translation; the Chinese pages (and LocaleMiddleware)
-# come with their translations, so no page claims a language it is not written in.
+# Every page, form, error, email and script string is in English and Simplified Chinese. The catalog's
+# source is locale/zh_Hans/LC_MESSAGES/*.po; `manage.py compile_translations` builds the .mo files
+# (run-dev, the image's build, the tests), which are never committed. docs/translating.md.
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 USE_I18N = True
 TIME_ZONE = "UTC"
 USE_TZ = True

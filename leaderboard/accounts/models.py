@@ -29,3 +29,17 @@ class EmailVerification(models.Model):
     def __str__(self) -> str:
         state = "verified" if self.verified_at else "not verified"
         return f"{self.user} ({state})"
+
+
+class LanguagePreference(models.Model):
+    """The language an account chose with the site's switch; it follows the account to any browser."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="language_preference")
+    language = models.CharField(max_length=16, choices=settings.LANGUAGES)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("language preference")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"

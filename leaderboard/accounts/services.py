@@ -23,8 +23,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import get_language, gettext, override
 
 from .models import EmailVerification
+from .selectors import chosen_language
 
 logger = logging.getLogger(__name__)
 
@@ -84,26 +86,29 @@ def send_link(user: AbstractBaseUser, *, at=None) -> None:
     """Email the verification link to ``user``'s address. :class:`VerificationError` if it cannot, or not yet."""
     at = at or timezone.now()
     if not user.email:
-        raise VerificationError("Your account has no email address; ask the organizers to add one.")
+        raise VerificationError(gettext("Your account has no email address; ask the organizers to add one."))
     with transaction.atomic():
         verification, _ = EmailVerification.objects.select_for_update().get_or_create(user=user)
         if verification.verified_at is not None:
-            raise VerificationError("Your email address is already verified.")
+            raise VerificationError(gettext("Your email address is already verified."))
         if verification.last_sent_at is not None and at - verification.last_sent_at < RESEND_INTERVAL:
-            raise VerificationError("A link was sent less than a minute ago: wait for it, or try again in a minute.")
+            raise VerificationError(
+                gettext("A link was sent less than a minute ago: wait for it, or try again in a minute.")
+            )
         verification.last_sent_at, verification.email = at, user.email
         verification.save(update_fields=["last_sent_at", "email"])
     link = settings.SITE_URL.rstrip("/") + verification_path(user)
-    body = render_to_string("email/verify_email.txt", {"user": user, "link": link, "days": _timeout_days()})
-    message = EmailMessage(
-        subject="Verify your email address for the Movie101v2 leaderboard", body=body, to=[user.email]
-    )
+    # In the account's language; a new account has chosen none yet: the language it signed up in.
+    with override(chosen_language(user) or get_language() or settings.LANGUAGE_CODE):
+        body = render_to_string("email/verify_email.txt", {"user": user, "link": link, "days": _timeout_days()})
+        subject = gettext("Verify your email address for the Movie101v2 leaderboard")
+    message = EmailMessage(subject=subject, body=body, to=[user.email])
     try:
         message.send()
     except (smtplib.SMTPException, OSError):
         logger.exception("could not send the verification email of user %s", user.pk)
         EmailVerification.objects.filter(user=user).update(last_sent_at=None)
-        raise VerificationError("The email could not be sent; try again later.") from None
+        raise VerificationError(gettext("The email could not be sent; try again later.")) from None
     logger.info("sent the verification email of user %s", user.pk)
 
 
@@ -121,3 +126,13 @@ def verify(uidb64: str, token: str) -> AbstractBaseUser | None:
 
 def _timeout_days() -> int:
     return max(1, round(settings.PASSWORD_RESET_TIMEOUT / 86400))
+
+
+def remember_language(user: AbstractBaseUser, language: str) -> None:
+    """Store the account's choice of language (the site's switch); ``language`` is one of LANGUAGES."""
+    from .models import LanguagePreference
+
+    if language not in dict(settings.LANGUAGES):
+        raise ValueError(f"{language!r} is not one of the site's languages")
+    LanguagePreference.objects.update_or_create(user=user, defaults={"language": language})
+    user._chosen_language = language

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import plots_views, results_views, views
+from . import language_views, plots_views, results_views, views
 
 app_name = "web"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("team/", views.team, name="team"),
     path("token/", views.api_token, name="api-token"),
     path("help/", views.help_page, name="help"),
+    path("language/", language_views.switch_language, name="switch-language"),
+    path("jsi18n/", language_views.javascript_catalog, name="javascript-catalog"),
     path("status/", views.status, name="status"),
     path("account/email/", views.email_preferences, name="email-preferences"),
     path("account/verify/", views.send_verification_link, name="verify-email-send"),

@@ -15,6 +15,17 @@ from tests.support.judging import set_judge
 from tests.support.processes import WorkerProcess
 from tests.support.service import make_participant
 
+
+def pytest_sessionstart(session):
+    """Build the translations, as the image's build and run-dev do: the .mo files are never committed."""
+    from django.conf import settings
+
+    from leaderboard.catalogs import compile_catalogs
+
+    for locale_dir in settings.LOCALE_PATHS:
+        compile_catalogs(locale_dir)
+
+
 #: Fixtures that give a test the database.
 DATABASE_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback")
 
