@@ -2,6 +2,7 @@
 // the page comes back with the same list of problems.
 (function () {
   "use strict";
+  // gettext and interpolate come from the site's catalog script (/jsi18n/), loaded before this one.
   var form = document.getElementById("submit-form");
   if (!form || !window.XMLHttpRequest || !window.FormData) return;
   var progress = document.getElementById("progress");
@@ -25,6 +26,9 @@
       list.appendChild(li);
     });
     problems.hidden = false;
+    // Focus moves to the list, read out from its start: the button pressed was disabled during the upload.
+    problems.setAttribute("tabindex", "-1");
+    problems.focus();
     problems.scrollIntoView({block: "start"});
   }
 
@@ -36,12 +40,12 @@
     xhr.upload.addEventListener("progress", function (e) {
       if (e.lengthComputable) {
         bar.value = Math.round((e.loaded / e.total) * 100);
-        label.textContent = "Uploading… " + bar.value + "%";
+        label.textContent = interpolate(gettext("Uploading… %(percent)s"), {percent: bar.value + "%"}, true);
       }
     });
     xhr.upload.addEventListener("load", function () {
       bar.value = 100;
-      label.textContent = "Uploaded; checking the file…";
+      label.textContent = gettext("Uploaded; checking the file…");
     });
     xhr.addEventListener("load", function () {
       button.disabled = false;
@@ -59,13 +63,13 @@
         showProblems(body.title, body.messages || []);
       } else {
         // A refusal (not allowed now, a limit): its sentence alone, as the page shows it.
-        showProblems(body.detail || ("The upload failed (HTTP " + xhr.status + ")."), []);
+        showProblems(body.detail || interpolate(gettext("The upload failed (HTTP %(status)s)."), {status: xhr.status}, true), []);
       }
     });
     xhr.addEventListener("error", function () {
       button.disabled = false;
       progress.hidden = true;
-      showProblems("The connection failed during the upload. Nothing was stored; please try again.", []);
+      showProblems(gettext("The connection failed during the upload. Nothing was stored; please try again."), []);
     });
     problems.hidden = true;
     progress.hidden = false;

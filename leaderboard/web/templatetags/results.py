@@ -2,8 +2,10 @@
 submission (its re-scores), newest first, with the primary scores as the viewer may see them."""
 
 from django import template
+from django.utils.safestring import mark_safe
 
 from leaderboard.boards.disclosure import disclosed_scores
+from leaderboard.challenges.texts import chinese_active
 from leaderboard.submissions import rules, selectors
 from leaderboard.web.results_views import label, shown
 
@@ -31,3 +33,12 @@ def result_history(submission, viewer) -> dict:
             }
         )
     return {"metrics": [{"name": name, "label": label(name)} for name in metrics], "results": rows}
+
+
+@register.filter
+def chinese_lang(text) -> str:
+    """`` lang="zh"`` for a text written in Chinese characters (a film's title) on a page in another language,
+    else nothing: ``<td{{ title|chinese_lang }}>``, so that a screen reader reads it in a Chinese voice."""
+    if isinstance(text, str) and not chinese_active() and any("\u3400" <= char <= "\u9fff" for char in text):
+        return mark_safe(' lang="zh"')
+    return ""
