@@ -73,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--method-description", default="")
     submit.add_argument("--paper-url", default="")
     submit.add_argument("--code-url", default="")
+    # The method tags readers filter the boards by; left out, the board says "not said".
+    for flag, what in (
+        ("character-info", "the method uses the character names the benchmark gives"),
+        ("external-data", "the method was trained on data other than the benchmark's"),
+    ):
+        tag = submit.add_mutually_exclusive_group()
+        tag.add_argument(f"--{flag}", dest=flag.replace("-", "_"), action="store_const", const=True, help=what)
+        tag.add_argument(f"--no-{flag}", dest=flag.replace("-", "_"), action="store_const", const=False)
+    submit.add_argument("--model-size", default="", help='e.g. "7B" (shown on the board)')
     submit.add_argument("--public", action="store_true", help="show it on the public boards")
     submit.add_argument("--no-wait", action="store_true", help="upload and exit without following the scoring")
     submit.add_argument("--no-judge-wait", action="store_true", help="stop once the classic metrics are in")
@@ -202,7 +211,11 @@ def submit(args: argparse.Namespace) -> int:
         "code_url": args.code_url,
         "public": "true" if args.public else "false",
         "confirm_language": "true" if args.confirm_language else "false",
+        "model_size": args.model_size,
     }
+    for field, value in (("uses_character_info", args.character_info), ("external_data", args.external_data)):
+        if value is not None:
+            fields[field] = "true" if value else "false"
     created = api.post_multipart(
         f"/challenges/{challenge}/phases/{phase}/submissions/", fields, {"predictions": (args.file.name, data)}
     )

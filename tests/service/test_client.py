@@ -143,10 +143,16 @@ def test_submit_waits_for_the_scores_and_shows_the_board_place(logged_in, celery
     completed = logged_in(
         "submit", "demo/val", "--language", "en", DEMO_PREDICTIONS / "val-en.json",
         "--method-name", "client run", "--public", "--poll", "0.2", "--json",
+        "--character-info", "--no-external-data", "--model-size", "7B",
     )  # fmt: skip
     assert completed.returncode == OK, (completed.stdout, completed.stderr, celery_worker.output()[-2000:])
     submission = json.loads(completed.stdout)
     assert submission["status"] == "finished" and submission["method_name"] == "client run"
+    assert (submission["uses_character_info"], submission["external_data"], submission["model_size"]) == (
+        True,
+        False,
+        "7B",
+    )
     assert {"bleu_4", "meteor", "rouge_l", "cider"} <= set(submission["scores"])
     assert submission["judge"]["done"] is True
     assert [place["rank"] for place in submission["board_places"]] == [1, 1]
