@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.utils.translation import gettext_lazy, ngettext
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
@@ -27,11 +28,21 @@ logger = logging.getLogger(__name__)
 
 CACHE_ALIAS = "throttles"
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-#: What a refusal says was sent too often.
-WHAT = {"login": "sign-in attempts", "signup": "sign-ups", "upload": "uploads"}
-#: Whose count it is, in the refusal.
-FROM = {"login": "from your address", "signup": "from your address", "upload": "from your account"}
-PERIOD_NAMES = {1: "a second", 60: "a minute", 3600: "an hour", 86400: "a day"}
+#: What a refusal says, per scope and period: what was sent too often, from whom, and the rate.
+REFUSALS = {
+    ("login", 1): gettext_lazy("Too many sign-in attempts from your address: at most %(limit)d a second."),
+    ("login", 60): gettext_lazy("Too many sign-in attempts from your address: at most %(limit)d a minute."),
+    ("login", 3600): gettext_lazy("Too many sign-in attempts from your address: at most %(limit)d an hour."),
+    ("login", 86400): gettext_lazy("Too many sign-in attempts from your address: at most %(limit)d a day."),
+    ("signup", 1): gettext_lazy("Too many sign-ups from your address: at most %(limit)d a second."),
+    ("signup", 60): gettext_lazy("Too many sign-ups from your address: at most %(limit)d a minute."),
+    ("signup", 3600): gettext_lazy("Too many sign-ups from your address: at most %(limit)d an hour."),
+    ("signup", 86400): gettext_lazy("Too many sign-ups from your address: at most %(limit)d a day."),
+    ("upload", 1): gettext_lazy("Too many uploads from your account: at most %(limit)d a second."),
+    ("upload", 60): gettext_lazy("Too many uploads from your account: at most %(limit)d a minute."),
+    ("upload", 3600): gettext_lazy("Too many uploads from your account: at most %(limit)d an hour."),
+    ("upload", 86400): gettext_lazy("Too many uploads from your account: at most %(limit)d a day."),
+}
 
 
 @dataclass(frozen=True)
@@ -44,10 +55,11 @@ class Throttled:
 
     @property
     def message(self) -> str:
-        return (
-            f"Too many {WHAT[self.scope]} {FROM[self.scope]}: at most {self.limit} {PERIOD_NAMES[self.period]}. "
-            f"Try again in {self.retry_after} seconds."
-        )
+        again = ngettext("Try again in %(seconds)d seconds.", "Try again in %(seconds)d seconds.", self.retry_after) % {
+            "seconds": self.retry_after
+        }
+        # Two sentences: how many and how often, then when to try again.
+        return f"{REFUSALS[self.scope, self.period] % {'limit': self.limit}} {again}"
 
 
 def parse_rate(rate: str | None) -> tuple[int, int] | None:

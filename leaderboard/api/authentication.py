@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
@@ -16,8 +17,8 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         user, token = super().authenticate_credentials(key)
         if tokens.is_expired(token):
             raise exceptions.AuthenticationFailed(
-                f"Your API token expired on {tokens.expires_at(token):%Y-%m-%d %H:%M} UTC. "
-                f"Make a new one on the API token page ({reverse('web:api-token')}).",
+                _("Your API token expired on %(time)s UTC. Make a new one on the API token page (%(page)s).")
+                % {"time": f"{tokens.expires_at(token):%Y-%m-%d %H:%M}", "page": reverse("web:api-token")},
                 code="token_expired",
             )
         return user, token

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -21,8 +22,11 @@ def exception_handler(exc, context):
         files = settings.SUBMISSION_MAX_BYTES / (1024 * 1024)
         return Response(
             {
-                "detail": f"The request's form fields are larger than {limit:.1f} MB. Send the predictions "
-                f"as the file field `predictions` (up to {files:.0f} MB); nothing was stored.",
+                "detail": _(
+                    "The request's form fields are larger than %(limit)s MB. Send the predictions "
+                    "as the file field `predictions` (up to %(files)s MB); nothing was stored."
+                )
+                % {"limit": f"{limit:.1f}", "files": f"{files:.0f}"},
                 "code": "request_too_large",
             },
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
@@ -30,7 +34,8 @@ def exception_handler(exc, context):
     if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         return Response(
             {
-                "detail": f"The request has too many form fields or files: {exc} Nothing was stored.",
+                "detail": _("The request has too many form fields or files: %(error)s Nothing was stored.")
+                % {"error": exc},
                 "code": "too_many_fields",
             },
             status=status.HTTP_400_BAD_REQUEST,

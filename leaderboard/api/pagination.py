@@ -7,6 +7,7 @@ its bounds, as the schema says.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import pagination
 from rest_framework.exceptions import ParseError
 
@@ -31,7 +32,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         value = int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
         if value is None or not minimum <= value <= maximum:
             raise ParseError(
-                f"The query parameter {name} must be a whole number from {minimum} to {maximum}; got {text[:40]!r}.",
+                _("The query parameter %(name)s must be a whole number from %(minimum)d to %(maximum)d; got %(got)s.")
+                % {"name": name, "minimum": minimum, "maximum": maximum, "got": repr(text[:40])},
                 code="invalid_query",
             )
         return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
@@ -66,7 +67,7 @@ def field_errors_response(errors: dict) -> Response:
 @csrf_exempt  # nothing to protect: a POST answers the 404 too, not the CSRF failure page
 def not_found(request, path: str = ""):
     """Any other URL under /api/v1/: the API's JSON 404, not the site's HTML page."""
-    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+    return JsonResponse({"detail": _("Not found."), "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
 
 
 @extend_schema(responses={200: ChallengeSerializer(many=True), **error_responses(*READ)})
@@ -260,11 +261,11 @@ class SubmissionDetail(APIView):
     def patch(self, request, submission_id: int):
         submission = self.get_submission(request, submission_id)
         if not rules.can_change_submission(request.user, submission):
-            return Response({"detail": "Only the team can change its submission."}, status=status.HTTP_403_FORBIDDEN)
+            return Response({"detail": _("Only the team can change its submission.")}, status=status.HTTP_403_FORBIDDEN)
         if not request.data:
             # The schema asks for at least one field (minProperties): an empty or unreadable body changes nothing.
             return Response(
-                {"detail": "Nothing to change: send at least one field.", "code": "invalid_fields"},
+                {"detail": _("Nothing to change: send at least one field."), "code": "invalid_fields"},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         fields = SubmissionUpdateSerializer(
@@ -316,11 +317,11 @@ class SubmissionClipScores(APIView):
             raise Http404
         if not rules.can_view_clip_scores(request.user, submission):
             return Response(
-                {"detail": "Per-clip scores are not shown for phases with hidden references."},
+                {"detail": _("Per-clip scores are not shown for phases with hidden references.")},
                 status=status.HTTP_403_FORBIDDEN,
             )
         if submission.current_result_id is None:
-            return Response({"detail": "This submission has no result yet."}, status=status.HTTP_404_NOT_FOUND)
+            return Response({"detail": _("This submission has no result yet.")}, status=status.HTTP_404_NOT_FOUND)
         result = Result.objects.only("per_clip").get(pk=submission.current_result_id)
         return Response({"clip_scores": result.per_clip})
 
@@ -351,12 +352,12 @@ class SubmissionBreakdown(APIView):
         if not rules.can_view_breakdown(request.user, submission):
             if rules.is_public_entry(request.user, submission):
                 return Response(
-                    {"detail": "The organizers of this phase do not publish per-movie scores."},
+                    {"detail": _("The organizers of this phase do not publish per-movie scores.")},
                     status=status.HTTP_403_FORBIDDEN,
                 )
             raise Http404  # not 403: do not confirm that the id exists
         if submission.current_result_id is None:
-            return Response({"detail": "This submission has no result yet."}, status=status.HTTP_404_NOT_FOUND)
+            return Response({"detail": _("This submission has no result yet.")}, status=status.HTTP_404_NOT_FOUND)
         result = Result.objects.only("breakdown").get(pk=submission.current_result_id)
         body = {
             "submission": submission.pk,
@@ -381,7 +382,8 @@ class KnownFormatNegotiation(DefaultContentNegotiation):
         known = [renderer.format for renderer in renderers]
         if requested is not None and requested not in known:
             raise ParseError(
-                f"Unknown format {requested[:40]!r}: use {' or '.join(f'?format={name}' for name in known)}.",
+                _("Unknown format %(format)s: use %(formats)s.")
+                % {"format": repr(requested[:40]), "formats": " or ".join(f"?format={name}" for name in known)},
                 code="invalid_format",
             )
         return super().select_renderer(request, renderers, format_suffix)

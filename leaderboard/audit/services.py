@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
+from django.utils.translation import gettext as _
 
 from .models import AuditEvent
 
@@ -21,7 +22,14 @@ class ReasonRequired(ActionRefused, ValueError):
     """An organizer's action needs a reason: the audit log says why, not only what."""
 
     def __init__(self, what: str = "reason"):
-        super().__init__(f"Give a {what}: the audit log records why, not only what.")
+        messages = {
+            "reason": _("Give a reason: the audit log records why, not only what."),
+            "note": _("Give a note: the audit log records why, not only what."),
+            "citation": _("Give a citation: the audit log records why, not only what."),
+        }
+        super().__init__(
+            messages.get(what) or _("Give a %(what)s: the audit log records why, not only what.") % {"what": what}
+        )
 
 
 def require_reason(reason: str | None, what: str = "reason") -> str:

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BoardsConfig(AppConfig):
     name = "leaderboard.boards"
     label = "boards"
-    verbose_name = "Boards"
+    verbose_name = _("Boards")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from leaderboard.challenges.models import Phase
 from leaderboard.judging.models import JudgeRun, JudgeStatus
-from leaderboard.judging.setup import judge_setup
+from leaderboard.judging.setup import judge_setup, translated_reason
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def board_judge(phase: Phase, language: str, *, as_of: datetime | None = None) -
                 current=current is not None and current.signature == run.signature,
             )
     if current is None:
-        return BoardJudge(reason=setup.reason)
+        return BoardJudge(reason=translated_reason(setup.reason))
     return BoardJudge(
         model=current.model,
         temperature=current.temperature,

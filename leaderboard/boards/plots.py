@@ -12,14 +12,17 @@ Content-Security-Policy forbids inline ``style``, so there is none. Each mark ca
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from django.utils.html import escape
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from evaluation.metrics import METRICS, metric_info
+from leaderboard.metric_texts import shown_metric
 
 if TYPE_CHECKING:  # the rows are read by attribute: this module imports no model
     from .rows import BoardRow
@@ -225,7 +228,7 @@ def precision_of(metric: str) -> int:
 
 def label_of(metric: str) -> str:
     try:
-        return metric_info(metric).label
+        return shown_metric(metric).label
     except KeyError:
         return metric
 
@@ -365,15 +368,34 @@ def _empty(plot_id: str, title: str, desc: str, message: str) -> str:
 def forest_svg(data: Sequence[ForestRow], *, metric: str, plot_id: str = "forest", title: str = "") -> str:
     """One line per ranked entry: the score as a dot, its interval as a bar; tie groups shaded alternately."""
     label, precision = label_of(metric), precision_of(metric)
-    title = title or f"{label} of each ranked entry, with its confidence interval"
+    title = title or _("%(metric)s of each ranked entry, with its confidence interval") % {"metric": label}
     if not data:
-        return _empty(plot_id, title, f"No ranked entry has {label} yet.", "No ranked entry to plot yet.")
+        return _empty(
+            plot_id,
+            title,
+            _("No ranked entry has %(metric)s yet.") % {"metric": label},
+            _("No ranked entry to plot yet."),
+        )
     groups = len({row.tie_group for row in data})
     best = data[0]
-    desc = (
-        f"{len(data)} ranked entries, one line each from rank 1 down: a dot at the entry's {label} and a bar "
-        f"across its confidence interval. Entries that share a tie group are statistically tied and share a "
-        f"shaded band ({groups} groups). Rank 1: {best.label}, {fmt(best.value, precision)}."
+    desc = " ".join(
+        [
+            ngettext(
+                "%(count)d ranked entries, one line each from rank 1 down: a dot at the entry's %(metric)s and a bar "
+                "across its confidence interval.",
+                "%(count)d ranked entries, one line each from rank 1 down: a dot at the entry's %(metric)s and a bar "
+                "across its confidence interval.",
+                len(data),
+            )
+            % {"count": len(data), "metric": label},
+            ngettext(
+                "Entries that share a tie group are statistically tied and share a shaded band (%(count)d groups).",
+                "Entries that share a tie group are statistically tied and share a shaded band (%(count)d groups).",
+                groups,
+            )
+            % {"count": groups},
+            _("Rank 1: %(entry)s, %(value)s.") % {"entry": best.label, "value": fmt(best.value, precision)},
+        ]
     )
     left, right, top, row_height = 250, WIDTH - 24, 12, 24
     bottom = top + row_height * len(data)
@@ -437,22 +459,47 @@ def progress_svg(data: Sequence[ProgressPoint], *, metric: str, plot_id: str = "
     """The running best of the board's entries over time: a step line, a filled dot at each new best, a
     hollow one at each other entry."""
     label, precision = label_of(metric), precision_of(metric)
-    title = title or f"The best {label} on the board over time"
+    title = title or _("The best %(metric)s on the board over time") % {"metric": label}
     if not data:
-        return _empty(plot_id, title, f"No entry on the board has {label} yet.", "No entry to plot yet.")
+        return _empty(
+            plot_id,
+            title,
+            _("No entry on the board has %(metric)s yet.") % {"metric": label},
+            _("No entry to plot yet."),
+        )
     records = [point for point in data if point.record]
     first, last = records[0], records[-1]
     rises = len(records) - 1
-    steps = (
-        f"a step line that rises {rises} time{'s' if rises != 1 else ''}, from {fmt(first.value, precision)} on "
-        f"{first.at:%Y-%m-%d} to {fmt(last.value, precision)} on {last.at:%Y-%m-%d}"
-        if rises
-        else f"a flat line at {fmt(first.value, precision)} since {first.at:%Y-%m-%d}"
-    )
-    entries = f"{len(data)} entr{'ies' if len(data) != 1 else 'y'}"
-    desc = (
-        f"The best {label} among the {entries} on the board (the ranked entries this page shows) as they were "
-        f"submitted: {steps}. Filled dots are new bests, hollow dots the other entries."
+    if rises:
+        steps = ngettext(
+            "a step line that rises %(count)d time, from %(first)s on %(first_day)s to %(last)s on %(last_day)s",
+            "a step line that rises %(count)d times, from %(first)s on %(first_day)s to %(last)s on %(last_day)s",
+            rises,
+        ) % {
+            "count": rises,
+            "first": fmt(first.value, precision),
+            "first_day": f"{first.at:%Y-%m-%d}",
+            "last": fmt(last.value, precision),
+            "last_day": f"{last.at:%Y-%m-%d}",
+        }
+    else:
+        steps = _("a flat line at %(value)s since %(day)s") % {
+            "value": fmt(first.value, precision),
+            "day": f"{first.at:%Y-%m-%d}",
+        }
+    desc = " ".join(
+        [
+            # Translators: %(steps)s is "a step line that rises ..." or "a flat line at ...".
+            ngettext(
+                "The best %(metric)s among the %(count)d entry on the board (the ranked entries this page shows) as "
+                "they were submitted: %(steps)s.",
+                "The best %(metric)s among the %(count)d entries on the board (the ranked entries this page shows) as "
+                "they were submitted: %(steps)s.",
+                len(data),
+            )
+            % {"metric": label, "count": len(data), "steps": steps},
+            _("Filled dots are new bests, hollow dots the other entries."),
+        ]
     )
     left, right, top, bottom = 70, WIDTH - 24, 14, 286
     height = bottom + 48
@@ -460,7 +507,7 @@ def progress_svg(data: Sequence[ProgressPoint], *, metric: str, plot_id: str = "
     ticks, labels = _time_ticks(min(times), max(times))
     x = _Scale(ticks, left, right)
     y = _Scale(nice_ticks(min(point.value for point in data), max(point.value for point in data)), bottom, top)
-    body = _y_axis(y, left, right, label) + _x_axis(x, top, bottom, "Submitted (UTC)", labels, hug_ends=True)
+    body = _y_axis(y, left, right, label) + _x_axis(x, top, bottom, _("Submitted (UTC)"), labels, hug_ends=True)
     path = f"M{_n(x(times[0]))},{_n(y(data[0].best))}"
     for stamp, point in zip(times[1:], data[1:], strict=True):
         path += f" H{_n(x(stamp))} V{_n(y(point.best))}"
@@ -470,9 +517,10 @@ def progress_svg(data: Sequence[ProgressPoint], *, metric: str, plot_id: str = "
     for stamp, point in zip(times, data, strict=True):
         mark_title = f"{point.at:%Y-%m-%d %H:%M} {point.label}: {fmt(point.value, precision)}"
         if point.record:
+            new_best = _("%(entry)s (new best)") % {"entry": mark_title}
             body.append(
                 f'<circle class="record" cx="{_n(x(stamp))}" cy="{_n(y(point.value))}" r="5" fill="{ACCENT}" '
-                f'stroke="#ffffff" stroke-width="1"><title>{escape(mark_title + " (new best)")}</title></circle>'
+                f'stroke="#ffffff" stroke-width="1"><title>{escape(new_best)}</title></circle>'
             )
         else:
             body.append(
@@ -494,15 +542,21 @@ def scatter_svg(
     """One dot per entry at (``x_metric``, ``y_metric``), on the metrics' scales, with the diagonal."""
     x_label, y_label = label_of(x_metric), label_of(y_metric)
     x_precision, y_precision = precision_of(x_metric), precision_of(y_metric)
-    title = title or f"{x_label} against {y_label} for each entry"
+    title = title or _("%(x)s against %(y)s for each entry") % {"x": x_label, "y": y_label}
     if not data:
         return _empty(
-            plot_id, title, f"No entry has both {x_label} and {y_label} yet.", "No entry has both scores yet."
+            plot_id,
+            title,
+            _("No entry has both %(x)s and %(y)s yet.") % {"x": x_label, "y": y_label},
+            _("No entry has both scores yet."),
         )
-    desc = (
-        f"{len(data)} entries, each a dot at its {x_label} (across) and its {y_label} (up), on the metrics' "
-        f"scales; the dashed diagonal marks equal scores."
-    )
+    desc = ngettext(
+        "%(count)d entries, each a dot at its %(x)s (across) and its %(y)s (up), on the metrics' "
+        "scales; the dashed diagonal marks equal scores.",
+        "%(count)d entries, each a dot at its %(x)s (across) and its %(y)s (up), on the metrics' "
+        "scales; the dashed diagonal marks equal scores.",
+        len(data),
+    ) % {"count": len(data), "x": x_label, "y": y_label}
     left, right, top, bottom = 70, WIDTH - 24, 14, 386
     height = bottom + 48
     x_domain, y_domain = metric_domain(x_metric), metric_domain(y_metric)
@@ -537,17 +591,23 @@ def histogram_svg(
 ) -> str:
     """Bars of how many ``unit`` (clips, movies) score in each bin of ``metric``."""
     label = label_of(metric)
-    title = title or f"How the {unit} score on {label}"
+    texts = _histogram_texts(unit)
+    title = title or texts.title % {"metric": label}
     total = sum(item.count for item in bins)
     if not total:
-        return _empty(plot_id, title, f"No {unit} have {label}.", f"No {unit} to plot.")
+        return _empty(plot_id, title, texts.none % {"metric": label}, texts.empty)
     decimals = _tick_decimals([item.low for item in bins] + [bins[-1].high])
     fullest = max(bins, key=lambda item: item.count)
-    desc = (
-        f"A histogram of {total} {unit} by {label}, in {len(bins)} bins from {fmt(bins[0].low, decimals)} to "
-        f"{fmt(bins[-1].high, decimals)}; the fullest bin, {fmt(fullest.low, decimals)} to "
-        f"{fmt(fullest.high, decimals)}, holds {fullest.count}."
-    )
+    desc = texts.desc(total) % {
+        "count": total,
+        "metric": label,
+        "bins": len(bins),
+        "low": fmt(bins[0].low, decimals),
+        "high": fmt(bins[-1].high, decimals),
+        "fullest_low": fmt(fullest.low, decimals),
+        "fullest_high": fmt(fullest.high, decimals),
+        "fullest": fullest.count,
+    }
     left, right, top, bottom = 70, WIDTH - 24, 14, 286
     height = bottom + 48
     x = _Scale([item.low for item in bins] + [bins[-1].high], left, right)
@@ -556,11 +616,14 @@ def histogram_svg(
         count_ticks = list(range(0, max(fullest.count, 1) + 1))
     y = _Scale(count_ticks, bottom, top)
     labels = [fmt(tick, decimals) for tick in x.ticks]
-    body = _y_axis(y, left, right, f"Number of {unit}") + _x_axis(x, top, bottom, label, labels)
+    body = _y_axis(y, left, right, texts.axis) + _x_axis(x, top, bottom, label, labels)
     body.append('<g class="bars">')
     for item in bins:
         x1, x2 = x(item.low), x(item.high)
-        mark_title = f"{fmt(item.low, decimals)}–{fmt(item.high, decimals)}: {item.count} {unit}"
+        mark_title = texts.mark(item.count) % {
+            "range": f"{fmt(item.low, decimals)}–{fmt(item.high, decimals)}",
+            "count": item.count,
+        }
         body.append(
             f'<rect class="bar" x="{_n(x1 + 1)}" y="{_n(y(item.count))}" width="{_n(max(x2 - x1 - 2, 1))}" '
             f'height="{_n(bottom - y(item.count))}" fill="{BAR}" stroke="{ACCENT}" stroke-width="1">'
@@ -568,6 +631,53 @@ def histogram_svg(
         )
     body.append("</g>")
     return _svg(plot_id, height, title, desc, body)
+
+
+@dataclass(frozen=True)
+class _HistogramTexts:
+    """A histogram's words for what it counts: each sentence whole, for its translation."""
+
+    title: str
+    none: str
+    empty: str
+    axis: str
+    desc: Callable[[int], str]
+    mark: Callable[[int], str]
+
+
+def _histogram_texts(unit: str) -> _HistogramTexts:
+    """The texts of a histogram of ``unit``: "clips" or "movies"."""
+    if unit == "movies":
+        return _HistogramTexts(
+            title=_("How the movies score on %(metric)s"),
+            none=_("No movies have %(metric)s."),
+            empty=_("No movies to plot."),
+            axis=_("Number of movies"),
+            desc=lambda count: ngettext(
+                "A histogram of %(count)d movies by %(metric)s, in %(bins)d bins from %(low)s to %(high)s; the fullest "
+                "bin, %(fullest_low)s to %(fullest_high)s, holds %(fullest)d.",
+                "A histogram of %(count)d movies by %(metric)s, in %(bins)d bins from %(low)s to %(high)s; the "
+                "fullest bin, %(fullest_low)s to %(fullest_high)s, holds %(fullest)d.",
+                count,
+            ),
+            mark=lambda count: ngettext("%(range)s: %(count)d movies", "%(range)s: %(count)d movies", count),
+        )
+    if unit != "clips":
+        raise ValueError(f"a histogram counts clips or movies, not {unit!r}")
+    return _HistogramTexts(
+        title=_("How the clips score on %(metric)s"),
+        none=_("No clips have %(metric)s."),
+        empty=_("No clips to plot."),
+        axis=_("Number of clips"),
+        desc=lambda count: ngettext(
+            "A histogram of %(count)d clips by %(metric)s, in %(bins)d bins from %(low)s to %(high)s; the fullest "
+            "bin, %(fullest_low)s to %(fullest_high)s, holds %(fullest)d.",
+            "A histogram of %(count)d clips by %(metric)s, in %(bins)d bins from %(low)s to %(high)s; the fullest "
+            "bin, %(fullest_low)s to %(fullest_high)s, holds %(fullest)d.",
+            count,
+        ),
+        mark=lambda count: ngettext("%(range)s: %(count)d clips", "%(range)s: %(count)d clips", count),
+    )
 
 
 def bin_label(item: Bin, bins: Sequence[Bin]) -> str:

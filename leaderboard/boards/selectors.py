@@ -13,6 +13,7 @@ from datetime import datetime
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 
 from evaluation.intervals import BOOTSTRAP_VERSION
 from evaluation.versions import PROTOCOL, __version__
@@ -135,7 +136,10 @@ def tag_filters(query, *, allow_empty: bool = False) -> dict[str, bool]:
         if value is None or (value == "" and allow_empty):
             continue
         if value not in TAG_FILTER_VALUES:
-            raise InvalidTagFilter(f"?{parameter}= takes yes or no, not {value[:40]!r}.")
+            raise InvalidTagFilter(
+                gettext("?%(parameter)s= takes yes or no, not %(value)s.")
+                % {"parameter": parameter, "value": repr(value[:40])}
+            )
         filters[field_name] = TAG_FILTER_VALUES[value]
     return filters
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leaderboard import queueing
 from leaderboard.audit.services import ActionRefused, record, require_reason
@@ -114,7 +115,7 @@ def resume_by_organizer(actor, run: JudgeRun, reason: str) -> None:
         "judge.resume",
         resume,
         JudgeStatus.QUEUED,
-        "only an incomplete, cancelled or unconfigured run can be resumed",
+        _("judge run #%(id)s is %(status)s: only an incomplete, cancelled or unconfigured run can be resumed."),
     )
 
 
@@ -126,7 +127,7 @@ def cancel_by_organizer(actor, run: JudgeRun, reason: str) -> None:
         "judge.cancel",
         cancel_judge_run,
         JudgeStatus.CANCELLED,
-        "only a queued, running or incomplete run can be cancelled",
+        _("judge run #%(id)s is %(status)s: only a queued, running or incomplete run can be cancelled."),
     )
 
 
@@ -135,7 +136,7 @@ def _organizer_action(actor, run: JudgeRun, reason: str, action: str, apply, new
     with transaction.atomic():
         status = JudgeRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
         if not apply(run.pk):
-            raise ActionRefused(f"judge run #{run.pk} is {status}: {refusal}.")
+            raise ActionRefused(refusal % {"id": run.pk, "status": status})
         record(actor, action, run, reason, status=[status, new_status])
         # A frozen board reads which runs had completed by the freeze: a run's status is part of it.
         refresh_boards_of(run)

@@ -12,7 +12,7 @@ from leaderboard.challenges.models import Phase
 from leaderboard.submissions.models import Submission
 
 from .models import ACCOUNTING_FIELDS, JudgeRun, JudgeStatus
-from .setup import judge_setup
+from .setup import judge_setup, translated_reason
 
 
 def latest_run(submission: Submission) -> JudgeRun | None:
@@ -60,7 +60,7 @@ def judge_summary(
     summary = {
         "status": run.status,
         "status_display": run.get_status_display(),
-        "reason": run.reason,
+        "reason": translated_reason(run.reason),
         "judged_clips": run.judged_clips,
         "total_clips": run.total_clips,
         "progress": round(run.progress, 4),
@@ -94,7 +94,7 @@ def published_judge(phase: Phase, languages: Iterable[str]) -> dict[str, Any]:
     for language in languages:
         setup = judge_setup(phase, language)
         if setup.config is None:
-            described[language] = {"configured": False, "reason": setup.reason}
+            described[language] = {"configured": False, "reason": translated_reason(setup.reason)}
             continue
         identity = setup.identity
         described[language] = {

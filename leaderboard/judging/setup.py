@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 
 from evaluation.judge import (
     JudgeConfig,
@@ -56,24 +57,33 @@ class JudgeSetup:
         return {**self.identity.as_dict(), "base_url": self.config.base_url, "key_source": self.key_source}
 
 
-NOT_CONFIGURED = (
+# The reasons are kept in English (a judge run stores them): whoever shows one translates it, with translated_reason.
+NOT_CONFIGURED = gettext_noop(
     "No LLM judge is configured for this phase, so L1 and L2 are not computed; the classic metrics are final."
 )
 
-MISCONFIGURED = (
+MISCONFIGURED = gettext_noop(
     "The LLM judge of this phase is misconfigured, so L1 and L2 are not computed yet; the organizers have been told."
 )
+
+TURNED_OFF = gettext_noop(
+    "The organizers turned the LLM judge off for this phase: L1 and L2 are not computed; the classic metrics are final."
+)
+
+
+def translated_reason(reason: str) -> str:
+    """A judge's reason (``JudgeSetup.reason``, ``JudgeRun.reason``) in the active language, where the catalog has it.
+
+    The reasons above are translated; others (with figures in them) are shown as they were written.
+    """
+    return gettext(reason) if reason else ""
 
 
 def judge_setup(phase: Phase, language: str) -> JudgeSetup:
     """The phase's judge settings over the ``JUDGE_*`` defaults, for every entry point."""
     judge = judge_settings_of(phase)
     if not judge.enabled:
-        return JudgeSetup(
-            None,
-            reason="The organizers turned the LLM judge off for this phase: "
-            "L1 and L2 are not computed; the classic metrics are final.",
-        )
+        return JudgeSetup(None, reason=TURNED_OFF)
     values = dict(settings.JUDGE_DEFAULTS)
     key_withheld = False
     if judge.api_key_env:

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class NotificationsConfig(AppConfig):
     name = "leaderboard.notifications"
-    verbose_name = "Email notifications"
+    verbose_name = _("Email notifications")

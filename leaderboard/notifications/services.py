@@ -21,12 +21,16 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from evaluation.metrics import CLASSIC_METRICS, STAGE_METRICS, metric_info
 from leaderboard import queueing
+from leaderboard.accounts.selectors import language_of
 from leaderboard.boards.disclosure import disclosed_scores
+from leaderboard.challenges.texts import localized
 from leaderboard.judging.models import JudgeRun, JudgeStatus
+from leaderboard.judging.setup import translated_reason
 from leaderboard.submissions import rules
 from leaderboard.submissions.models import Status, Submission
 
@@ -145,7 +149,7 @@ def _judge_note(submission: Submission) -> str:
     run = JudgeRun.objects.filter(result_id=submission.current_result_id).only("reason", "status").first()
     if run is None:
         return ""
-    return run.reason
+    return translated_reason(run.reason)
 
 
 def site_link(path: str) -> str:
@@ -157,7 +161,18 @@ def _subject(text: str) -> str:
     return " ".join(text.split())
 
 
+def email_language(user) -> str:
+    """The language an email to ``user`` is written in: the one the account chose, else the site's."""
+    return language_of(user)
+
+
 def result_email(submission: Submission, kind: str) -> EmailMessage:
+    """The email of a submission's outcome, in its submitter's language."""
+    with translation.override(email_language(submission.user)):
+        return _result_email(submission, kind)
+
+
+def _result_email(submission: Submission, kind: str) -> EmailMessage:
     phase = submission.phase
     context = {
         "submission": submission,
@@ -176,9 +191,15 @@ def result_email(submission: Submission, kind: str) -> EmailMessage:
             "stage": stage,
             "judge_note": "" if stage else _judge_note(submission),
         }
-        subject = f"{phase.challenge.title}: submission #{submission.pk} is scored"
+        subject = gettext("%(challenge)s: submission #%(id)s is scored") % {
+            "challenge": localized(phase.challenge, "title"),
+            "id": submission.pk,
+        }
     else:
-        subject = f"{phase.challenge.title}: submission #{submission.pk} failed"
+        subject = gettext("%(challenge)s: submission #%(id)s failed") % {
+            "challenge": localized(phase.challenge, "title"),
+            "id": submission.pk,
+        }
     body = render_to_string(f"email/submission_{kind}.txt", context)
     return EmailMessage(_subject(subject), body, settings.DEFAULT_FROM_EMAIL, [submission.user.email])
 
@@ -236,19 +257,25 @@ def send_digest(preference_id: int, *, now: datetime) -> bool:
         preference.save(update_fields=["last_digest_at"])
         if not submissions:
             return False
-        body = render_to_string(
-            "email/digest.txt",
-            {
-                "user": preference.user,
-                "submissions": submissions,
-                "since": since,
-                "now": now,
-                "admin_link": site_link(reverse("admin:submissions_submission_changelist")),
-                "status_link": site_link(reverse("web:status")),
-                "preferences_link": site_link(reverse("web:email-preferences")),
-            },
-        )
-        subject = f"Movie101v2 leaderboard: {len(submissions)} new submission(s)"
+        # Each organizer's digest in their own language.
+        with translation.override(email_language(preference.user)):
+            body = render_to_string(
+                "email/digest.txt",
+                {
+                    "user": preference.user,
+                    "submissions": submissions,
+                    "since": since,
+                    "now": now,
+                    "admin_link": site_link(reverse("admin:submissions_submission_changelist")),
+                    "status_link": site_link(reverse("web:status")),
+                    "preferences_link": site_link(reverse("web:email-preferences")),
+                },
+            )
+            subject = ngettext(
+                "Movie101v2 leaderboard: %(count)d new submission(s)",
+                "Movie101v2 leaderboard: %(count)d new submission(s)",
+                len(submissions),
+            ) % {"count": len(submissions)}
         EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [preference.user.email]).send()
     logger.info("sent a digest of %s submissions to user %s", len(submissions), preference.user_id)
     return True

@@ -16,6 +16,7 @@ from statistics import median
 from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leaderboard.judging.models import JudgeRun, JudgeStatus
 from leaderboard.submissions.models import Status, Submission
@@ -83,14 +84,14 @@ def duration(seconds: int | None) -> str:
     if seconds is None:
         return "–"
     if seconds < 120:
-        return f"{seconds} s"
+        return _("%(seconds)d s") % {"seconds": seconds}
     minutes = seconds // 60
     if minutes < 120:
-        return f"{minutes} min"
+        return _("%(minutes)d min") % {"minutes": minutes}
     hours = minutes // 60
     if hours < 48:
-        return f"{hours} h {minutes % 60:02d} min"
-    return f"{hours // 24} d {hours % 24} h"
+        return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes % 60}
+    return _("%(days)d d %(hours)d h") % {"days": hours // 24, "hours": hours % 24}
 
 
 def _seconds(since: datetime | None, now: datetime) -> int | None:

@@ -18,6 +18,8 @@ import logging
 import unicodedata
 from collections.abc import Mapping
 
+from django.utils.translation import ngettext
+
 from evaluation.text import normalize
 from leaderboard.challenges.models import Phase
 from leaderboard.teams.models import Team
@@ -100,13 +102,16 @@ def near_duplicate_refusal(
             continue
         changed = changed_clips(predictions, narrations, enough=threshold)
         if changed < threshold:
-            clips = "clip" if changed == 1 else "clips"
-            return Refusal(
-                "near_duplicate",
-                f"This file differs from your team's submission #{submission.pk} in {changed} {clips} only; "
-                f"this phase needs at least {threshold} changed clips between two submissions of a team "
+            message = ngettext(
+                "This file differs from your team's submission #%(id)s in %(changed)d clip only; "
+                "this phase needs at least %(threshold)d changed clips between two submissions of a team "
                 "(nearly equal files would reveal the hidden per-clip scores). "
                 "The upload was refused: nothing was stored and no limit was used.",
-                403,
-            )
+                "This file differs from your team's submission #%(id)s in %(changed)d clips only; "
+                "this phase needs at least %(threshold)d changed clips between two submissions of a team "
+                "(nearly equal files would reveal the hidden per-clip scores). "
+                "The upload was refused: nothing was stored and no limit was used.",
+                changed,
+            ) % {"id": submission.pk, "changed": changed, "threshold": threshold}
+            return Refusal("near_duplicate", message, 403)
     return None

@@ -15,6 +15,7 @@ from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from leaderboard.audit.services import ActionRefused, record, require_reason
 from leaderboard.boards.services import refresh_boards
@@ -50,7 +51,10 @@ def _set_moderation(
     with transaction.atomic():
         locked = _locked(submission)
         if locked.moderation == moderation:
-            raise ModerationRefused(f"#{locked.pk} is already {locked.get_moderation_display().lower()}.")
+            raise ModerationRefused(
+                _("#%(id)s is already %(moderation)s.")
+                % {"id": locked.pk, "moderation": locked.get_moderation_display().lower()}
+            )
         before = (locked.moderation, locked.moderation_reason)
         locked.moderation = moderation
         locked.moderation_reason = reason if moderation else ""
@@ -92,7 +96,7 @@ def mark_baseline(actor: Actor, submission: Submission | int, citation: str, rea
     with transaction.atomic():
         locked = _locked(submission)
         if locked.is_baseline and locked.baseline_citation == citation:
-            raise ModerationRefused(f"#{locked.pk} is already a baseline with this citation.")
+            raise ModerationRefused(_("#%(id)s is already a baseline with this citation.") % {"id": locked.pk})
         before = (locked.is_baseline, locked.baseline_citation)
         locked.is_baseline, locked.baseline_citation = True, citation[:500]
         locked.save(update_fields=["is_baseline", "baseline_citation", "updated_at"])
@@ -113,7 +117,7 @@ def unmark_baseline(actor: Actor, submission: Submission | int, reason: str) -> 
     with transaction.atomic():
         locked = _locked(submission)
         if not locked.is_baseline:
-            raise ModerationRefused(f"#{locked.pk} is not a baseline.")
+            raise ModerationRefused(_("#%(id)s is not a baseline.") % {"id": locked.pk})
         citation = locked.baseline_citation
         locked.is_baseline, locked.baseline_citation = False, ""
         locked.save(update_fields=["is_baseline", "baseline_citation", "updated_at"])
@@ -146,8 +150,8 @@ def cancel_submission_by_organizer(actor: Actor, submission: Submission | int, r
         previous_status = locked.status
         if not lifecycle.cancel_submission(locked.pk):
             raise ModerationRefused(
-                f"#{locked.pk} is {locked.get_status_display().lower()}: only a submission waiting for or "
-                "in scoring can be cancelled."
+                _("#%(id)s is %(status)s: only a submission waiting for or in scoring can be cancelled.")
+                % {"id": locked.pk, "status": locked.get_status_display().lower()}
             )
         cancelled_runs = [
             run_id

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from leaderboard.audit.services import ActionRefused, record, require_reason
 from leaderboard.judging.lifecycle import enqueue_judging
@@ -91,13 +92,10 @@ def requeue_stuck(actor, target: Submission | JudgeRun, reason: str) -> None:
         return
     current = kind.model.objects.filter(pk=target.pk).values("status", "lease_expires_at").first() or {}
     if current.get("status") == kind.running and current["lease_expires_at"] and current["lease_expires_at"] >= now:
-        raise ActionRefused(
-            f"{kind.label} #{target.pk} is running and its worker keeps its lease alive: it is not stuck. "
-            "Cancel it if it must stop."
-        )
-    raise ActionRefused(
-        f"{kind.label} #{target.pk} is {current.get('status', 'gone')}: only {kind.stuck_statuses} can be queued again."
-    )
+        raise ActionRefused(kind.alive_refusal % {"id": target.pk})
+    if not current:
+        raise ActionRefused(kind.gone_refusal % {"id": target.pk})
+    raise ActionRefused(kind.status_refusal % {"id": target.pk, "status": current["status"]})
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,10 @@ class _Kind:
     #: What waits past ``cutoff`` for a message that was lost.
     waiting: Callable[[datetime], Q]
     enqueue: Callable[[int], bool]
-    stuck_statuses: str
+    #: Why an organizer's requeue is refused (lazy translations, with ``%(id)s`` and ``%(status)s``).
+    alive_refusal: str
+    gone_refusal: str
+    status_refusal: str
 
 
 SUBMISSIONS = _Kind(
@@ -121,7 +122,18 @@ SUBMISSIONS = _Kind(
     order_by="created_at",
     waiting=lambda cutoff: Q(status=Status.SUBMITTED, updated_at__lte=cutoff),
     enqueue=enqueue_scoring,
-    stuck_statuses="a waiting submission, or a running one whose lease lapsed (its worker stopped),",
+    alive_refusal=_(
+        "submission #%(id)s is running and its worker keeps its lease alive: it is not stuck. "
+        "Cancel it if it must stop."
+    ),
+    gone_refusal=_(
+        "submission #%(id)s is gone: only a waiting submission, or a running one whose lease lapsed (its worker "
+        "stopped), can be queued again."
+    ),
+    status_refusal=_(
+        "submission #%(id)s is %(status)s: only a waiting submission, or a running one whose lease lapsed (its worker "
+        "stopped), can be queued again."
+    ),
 )
 JUDGE_RUNS = _Kind(
     model=JudgeRun,
@@ -135,8 +147,17 @@ JUDGE_RUNS = _Kind(
         & (Q(status=JudgeStatus.QUEUED) | Q(status=JudgeStatus.INCOMPLETE, resume_at__lte=cutoff))
     ),
     enqueue=enqueue_judging,
-    stuck_statuses="a queued run, an incomplete one overdue for its automatic resume, or a running one whose lease "
-    "lapsed (its worker stopped),",
+    alive_refusal=_(
+        "judge run #%(id)s is running and its worker keeps its lease alive: it is not stuck. Cancel it if it must stop."
+    ),
+    gone_refusal=_(
+        "judge run #%(id)s is gone: only a queued run, an incomplete one overdue for its automatic resume, or a "
+        "running one whose lease lapsed (its worker stopped), can be queued again."
+    ),
+    status_refusal=_(
+        "judge run #%(id)s is %(status)s: only a queued run, an incomplete one overdue for its automatic resume, or a "
+        "running one whose lease lapsed (its worker stopped), can be queued again."
+    ),
 )
 
 

@@ -13,9 +13,12 @@ from datetime import UTC, datetime, time, timedelta
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leaderboard.accounts.services import is_verified
 from leaderboard.challenges.models import Challenge, Phase
+from leaderboard.challenges.texts import localized
 from leaderboard.teams.models import ApprovalStatus, PhaseApproval, Team
 from leaderboard.teams.services import team_of
 
@@ -50,12 +53,21 @@ class Quota:
     def summary(self) -> str:
         """ "3 submissions left today, resets at 00:00 UTC; 97 left in total", as the submit page says it."""
         if self.left_today is None:
-            today = "no daily limit"
+            today = _("no daily limit")
         else:
-            noun = "submission" if self.left_today == 1 else "submissions"
-            today = f"{self.left_today} {noun} left today, resets at {self.resets_at:%H:%M} UTC"
-        total = "no total limit" if self.left_total is None else f"{self.left_total} left in total"
-        return f"{today}; {total}"
+            today = ngettext(
+                "%(count)d submission left today, resets at %(time)s UTC",
+                "%(count)d submissions left today, resets at %(time)s UTC",
+                self.left_today,
+            ) % {"count": self.left_today, "time": f"{self.resets_at:%H:%M}"}
+        if self.left_total is None:
+            total = _("no total limit")
+        else:
+            total = ngettext("%(count)d left in total", "%(count)d left in total", self.left_total) % {
+                "count": self.left_total
+            }
+        # Translators: the two halves of the quota's summary: what is left today; what is left in total.
+        return _("%(today)s; %(total)s") % {"today": today, "total": total}
 
 
 def day_start(at: datetime) -> datetime:
@@ -88,24 +100,28 @@ def submission_refusal(
     """
     at = at or timezone.now()
     if not user.is_authenticated:
-        return Refusal("not_authenticated", "Sign in to submit.", 401)
+        return Refusal("not_authenticated", _("Sign in to submit."), 401)
     if not user.is_active:
-        return Refusal("inactive", "This account is disabled.", 403)
+        return Refusal("inactive", _("This account is disabled."), 403)
     if not is_verified(user):
         # Verified addresses make each extra account cost a mailbox (docs/reliability.md, "Hidden scores").
-        where = f" ({user.email})" if user.email else ""
-        return Refusal(
-            "email_unverified",
-            f"Verify your email address{where} before you submit: follow the link we sent you, or ask for a new "
-            "one with “Send the link again” on the site's submit page.",
-            403,
-        )
+        if user.email:
+            message = _(
+                "Verify your email address (%(email)s) before you submit: follow the link we sent you, or ask for "
+                "a new one with “Send the link again” on the site's submit page."
+            ) % {"email": user.email}
+        else:
+            message = _(
+                "Verify your email address before you submit: follow the link we sent you, or ask for a new "
+                "one with “Send the link again” on the site's submit page."
+            )
+        return Refusal("email_unverified", message, 403)
     team = team_of(user)
     if team is None:
-        return Refusal("no_team", "Create or join a team before you submit.", 403)
+        return Refusal("no_team", _("Create or join a team before you submit."), 403)
     if team.banned:
-        reason = team.ban_reason.strip() or "no reason was given"
-        return Refusal("team_banned", f"Your team is banned from submitting: {reason}", 403)
+        reason = team.ban_reason.strip() or _("no reason was given")
+        return Refusal("team_banned", _("Your team is banned from submitting: %(reason)s") % {"reason": reason}, 403)
     refusal = window_refusal(phase, at)
     if refusal is not None:
         return refusal
@@ -115,8 +131,14 @@ def submission_refusal(
     if language is not None:
         languages = set(phase.reference_sets.values_list("language", flat=True))
         if language not in languages:
-            offered = ", ".join(sorted(languages)) or "none yet"
-            return Refusal("unknown_language", f"This phase scores {offered}, not {language!r}.", 400)
+            if languages:
+                message = _("This phase scores %(offered)s, not %(language)s.") % {
+                    "offered": ", ".join(sorted(languages)),
+                    "language": repr(language),
+                }
+            else:
+                message = _("This phase scores none yet, not %(language)s.") % {"language": repr(language)}
+            return Refusal("unknown_language", message, 400)
     return limit_refusal(quota(team, phase, at))
 
 
@@ -125,10 +147,18 @@ def window_refusal(phase: Phase, at: datetime | None = None) -> Refusal | None:
     state = phase.state_at(at)
     if state == "upcoming":
         return Refusal(
-            "phase_not_open", f"The phase “{phase.title}” opens at {phase.starts_at:%Y-%m-%d %H:%M} UTC.", 403
+            "phase_not_open",
+            _("The phase “%(phase)s” opens at %(time)s UTC.")
+            % {"phase": localized(phase, "title"), "time": f"{phase.starts_at:%Y-%m-%d %H:%M}"},
+            403,
         )
     if state == "closed":
-        return Refusal("phase_closed", f"The phase “{phase.title}” closed at {phase.ends_at:%Y-%m-%d %H:%M} UTC.", 403)
+        return Refusal(
+            "phase_closed",
+            _("The phase “%(phase)s” closed at %(time)s UTC.")
+            % {"phase": localized(phase, "title"), "time": f"{phase.ends_at:%Y-%m-%d %H:%M}"},
+            403,
+        )
     return None
 
 
@@ -140,19 +170,24 @@ def approval_refusal(team: Team, phase: Phase) -> Refusal | None:
     if approval is None:
         return Refusal(
             "approval_required",
-            f"The phase “{phase.title}” is open to approved teams only: request approval for your team first.",
+            _("The phase “%(phase)s” is open to approved teams only: request approval for your team first.")
+            % {"phase": localized(phase, "title")},
             403,
         )
     if approval.status == ApprovalStatus.PENDING:
         return Refusal(
             "approval_pending",
-            f"Your team's request to enter “{phase.title}” is waiting for approval by the organizers.",
+            _("Your team's request to enter “%(phase)s” is waiting for approval by the organizers.")
+            % {"phase": localized(phase, "title")},
             403,
         )
     if approval.status == ApprovalStatus.REJECTED:
-        note = approval.note.strip() or "no reason was given"
+        note = approval.note.strip() or _("no reason was given")
         return Refusal(
-            "approval_rejected", f"The organizers did not approve your team for “{phase.title}”: {note}", 403
+            "approval_rejected",
+            _("The organizers did not approve your team for “%(phase)s”: %(note)s")
+            % {"phase": localized(phase, "title"), "note": note},
+            403,
         )
     return None
 
@@ -161,14 +196,23 @@ def limit_refusal(usage: Quota) -> Refusal | None:
     if usage.left_total == 0:
         return Refusal(
             "total_limit",
-            f"Your team has used all {usage.total} submissions of this phase.",
+            ngettext(
+                "Your team has used all %(count)d submissions of this phase.",
+                "Your team has used all %(count)d submissions of this phase.",
+                usage.total,
+            )
+            % {"count": usage.total},
             429,
         )
     if usage.left_today == 0:
         return Refusal(
             "daily_limit",
-            f"Your team has used its {usage.per_day} submissions for today; "
-            f"the limit resets at {usage.resets_at:%H:%M} UTC.",
+            ngettext(
+                "Your team has used its %(count)d submissions for today; the limit resets at %(time)s UTC.",
+                "Your team has used its %(count)d submissions for today; the limit resets at %(time)s UTC.",
+                usage.per_day,
+            )
+            % {"count": usage.per_day, "time": f"{usage.resets_at:%H:%M}"},
             429,
         )
     return None
@@ -209,8 +253,11 @@ def public_flag_refusal(submission: Submission, at: datetime | None = None) -> R
         return None
     return Refusal(
         "board_frozen",
-        f"The board of this phase is frozen since {phase.frozen_at:%Y-%m-%d %H:%M} UTC; "
-        "the public flag of entries submitted before the freeze is fixed.",
+        _(
+            "The board of this phase is frozen since %(time)s UTC; "
+            "the public flag of entries submitted before the freeze is fixed."
+        )
+        % {"time": f"{phase.frozen_at:%Y-%m-%d %H:%M}"},
         403,
     )
 

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from evaluation.metrics import METRICS
 from leaderboard.challenges.models import Movie, Phase, ReferenceSet
@@ -153,13 +155,17 @@ def parse_ids(values: Iterable[str]) -> list[int] | None:
 def compare_refusal(submissions: list[Submission]) -> str | None:
     """Why ``submissions`` cannot be compared, or None: two or more, all of one phase and one language."""
     if len(submissions) < 2:
-        return "Choose two or more submissions to compare."
+        return _("Choose two or more submissions to compare.")
     if len(submissions) > MAX_COMPARED:
-        return f"Compare at most {MAX_COMPARED} submissions at a time."
+        return ngettext(
+            "Compare at most %(count)d submissions at a time.",
+            "Compare at most %(count)d submissions at a time.",
+            MAX_COMPARED,
+        ) % {"count": MAX_COMPARED}
     if len({submission.phase_id for submission in submissions}) > 1:
-        return "These submissions are of different phases: only submissions of one phase can be compared."
+        return _("These submissions are of different phases: only submissions of one phase can be compared.")
     if len({submission.language for submission in submissions}) > 1:
-        return "These submissions are in different languages: only submissions in one language can be compared."
+        return _("These submissions are in different languages: only submissions in one language can be compared.")
     return None
 
 

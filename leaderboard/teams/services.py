@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leaderboard.audit.services import ActionRefused, record, require_reason
 from leaderboard.boards.services import refresh_boards_of_phases
+from leaderboard.challenges.texts import localized
 from leaderboard.submissions.models import Submission
 
 from .models import ApprovalStatus, Membership, PhaseApproval, Team, new_join_code
@@ -37,41 +39,44 @@ def refuse_after_submitting(user: AbstractBaseUser, team: Team | None = None) ->
     submitted = earlier.first()
     if submitted is not None:
         raise TeamError(
-            f"You have submitted with the team “{submitted.team.name}”: once you have submitted, you cannot "
-            "create or join another team. Ask the organizers if you need to move."
+            _(
+                "You have submitted with the team “%(team)s”: once you have submitted, you cannot "
+                "create or join another team. Ask the organizers if you need to move."
+            )
+            % {"team": submitted.team.name}
         )
 
 
 def create_team(user: AbstractBaseUser, name: str) -> Team:
     name = " ".join(name.split())
     if not name:
-        raise TeamError("A team needs a name.")
+        raise TeamError(_("A team needs a name."))
     if team_of(user) is not None:
-        raise TeamError("You are already in a team.")
+        raise TeamError(_("You are already in a team."))
     refuse_after_submitting(user)
     if Team.objects.filter(name__iexact=name).exists():
-        raise TeamError(f"The name “{name}” is taken.")
+        raise TeamError(_("The name “%(name)s” is taken.") % {"name": name})
     try:
         with transaction.atomic():
             team = Team.objects.create(name=name, created_by=user)
             Membership.objects.create(team=team, user=user)
     except IntegrityError:
-        raise TeamError("That name was just taken, or you joined a team meanwhile.") from None
+        raise TeamError(_("That name was just taken, or you joined a team meanwhile.")) from None
     return team
 
 
 def join_team(user: AbstractBaseUser, join_code: str) -> Team:
     if team_of(user) is not None:
-        raise TeamError("You are already in a team.")
+        raise TeamError(_("You are already in a team."))
     team = Team.objects.filter(join_code=join_code.strip()).first()
     if team is None:
-        raise TeamError("No team has that join code. Ask a member for it.")
+        raise TeamError(_("No team has that join code. Ask a member for it."))
     refuse_after_submitting(user, team)
     try:
         with transaction.atomic():
             Membership.objects.create(team=team, user=user)
     except IntegrityError:
-        raise TeamError("You joined a team meanwhile.") from None
+        raise TeamError(_("You joined a team meanwhile.")) from None
     return team
 
 
@@ -90,17 +95,23 @@ def is_owner(user: AbstractBaseUser, team: Team) -> bool:
 
 def _refuse_if_submitted(user: AbstractBaseUser, team: Team, *, you: bool) -> None:
     if Submission.objects.filter(user=user, team=team).exists():
-        who = "You have" if you else f"{user.get_username()} has"
-        raise TeamError(
-            f"{who} submitted with “{team.name}”, and a member who has submitted cannot join or create another "
-            "team, so cannot leave this one either. Ask the organizers if someone needs to move."
-        )
+        if you:
+            message = _(
+                "You have submitted with “%(team)s”, and a member who has submitted cannot join or create another "
+                "team, so cannot leave this one either. Ask the organizers if someone needs to move."
+            )
+        else:
+            message = _(
+                "%(member)s has submitted with “%(team)s”, and a member who has submitted cannot join or create "
+                "another team, so cannot leave this one either. Ask the organizers if someone needs to move."
+            )
+        raise TeamError(message % {"member": user.get_username(), "team": team.name})
 
 
 def _locked_team_of(user: AbstractBaseUser) -> Team:
     membership = Membership.objects.filter(user=user).first() if user.is_authenticated else None
     if membership is None:
-        raise TeamError("You are not in a team.")
+        raise TeamError(_("You are not in a team."))
     return Team.objects.select_for_update().get(pk=membership.team_id)
 
 
@@ -129,12 +140,12 @@ def remove_member(actor: AbstractBaseUser, member_id: int) -> AbstractBaseUser:
     with transaction.atomic():
         team = _locked_team_of(actor)
         if not is_owner(actor, team):
-            raise TeamError("Only the team's owner (who created it) can remove a member.")
+            raise TeamError(_("Only the team's owner (who created it) can remove a member."))
         membership = team.memberships.select_related("user").filter(user_id=member_id).first()
         if membership is None:
-            raise TeamError("That person is not a member of your team.")
+            raise TeamError(_("That person is not a member of your team."))
         if membership.user_id == actor.pk:
-            raise TeamError("You cannot remove yourself: leave the team instead.")
+            raise TeamError(_("You cannot remove yourself: leave the team instead."))
         _refuse_if_submitted(membership.user, team, you=False)
         membership.delete()
         record(actor, "team.remove_member", team, "", member=membership.user.get_username())
@@ -146,7 +157,7 @@ def rotate_join_code(actor: AbstractBaseUser) -> Team:
     with transaction.atomic():
         team = _locked_team_of(actor)
         if not is_owner(actor, team):
-            raise TeamError("Only the team's owner (who created it) can replace the join code.")
+            raise TeamError(_("Only the team's owner (who created it) can replace the join code."))
         team.join_code = new_join_code()
         team.save(update_fields=["join_code"])
         record(actor, "team.rotate_code", team, "")  # never the code itself: the log is read by organizers
@@ -172,11 +183,16 @@ def request_approval(user: AbstractBaseUser, phase) -> PhaseApproval:
     """
     team = team_of(user)
     if team is None:
-        raise TeamError("Create or join a team before you ask for approval.")
+        raise TeamError(_("Create or join a team before you ask for approval."))
     if team.banned:
-        raise TeamError("Your team is banned" + (f": {team.ban_reason}" if team.ban_reason else "."))
+        if team.ban_reason:
+            raise TeamError(_("Your team is banned: %(reason)s") % {"reason": team.ban_reason})
+        raise TeamError(_("Your team is banned."))
     if not phase.requires_approval:
-        raise TeamError(f"The phase “{phase.title}” is open to every team; no approval is needed.")
+        raise TeamError(
+            _("The phase “%(phase)s” is open to every team; no approval is needed.")
+            % {"phase": localized(phase, "title")}
+        )
     with transaction.atomic():
         approval, created = PhaseApproval.objects.select_for_update().get_or_create(team=team, phase=phase)
         if created:
@@ -203,7 +219,10 @@ def _decide(actor: AbstractBaseUser, approval: PhaseApproval, status: str, note:
     with transaction.atomic():
         locked = PhaseApproval.objects.select_for_update().select_related("team", "phase").get(pk=approval.pk)
         if locked.status == status:
-            raise TeamError(f"{locked.team} is already {locked.get_status_display().lower()} for {locked.phase}.")
+            raise TeamError(
+                _("%(team)s is already %(status)s for %(phase)s.")
+                % {"team": locked.team, "status": locked.get_status_display().lower(), "phase": locked.phase}
+            )
         before = locked.status
         locked.status, locked.note = status, note
         locked.decided_by, locked.decided_at = actor, timezone.now()
@@ -240,7 +259,8 @@ def _set_ban(actor: AbstractBaseUser, team: Team, banned: bool, reason: str, act
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
         if locked.banned == banned:
-            raise TeamError(f"{locked} is already {'banned' if banned else 'not banned'}.")
+            message = _("%(team)s is already banned.") if banned else _("%(team)s is already not banned.")
+            raise TeamError(message % {"team": locked})
         previous_reason = locked.ban_reason
         locked.banned, locked.ban_reason = banned, reason if banned else ""
         locked.save(update_fields=["banned", "ban_reason"])

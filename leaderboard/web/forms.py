@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from leaderboard.challenges.models import Language
@@ -118,7 +119,10 @@ class SubmissionForm(forms.ModelForm):
     def error_messages(self) -> list[str]:
         """Every error, each named by its field's label, as the page and its script list them."""
         return [
-            f"{self.fields[name].label}: {message}" if name in self.fields else str(message)
+            # Translators: a field's label, then what is wrong with its value.
+            gettext("%(field)s: %(message)s") % {"field": self.fields[name].label, "message": message}
+            if name in self.fields
+            else str(message)
             for name, messages in self.errors.items()
             for message in messages
         ]
@@ -131,10 +135,10 @@ class SubmissionForm(forms.ModelForm):
             if name in self.fields and any(error.code == "required" for error in errors)
         ]
         if missing:
-            return _(
+            return gettext(
                 "Missing: %(fields)s. Nothing was stored and no limit was used. Fill these in and upload again:"
-            ) % {"fields": ", ".join(missing)}
-        return _("Some fields are invalid. Nothing was stored and no limit was used. Fix these and upload again:")
+            ) % {"fields": pgettext("list separator", ", ").join(missing)}
+        return gettext("Some fields are invalid. Nothing was stored and no limit was used. Fix these and upload again:")
 
 
 class SubmissionMethodForm(forms.ModelForm):

@@ -14,9 +14,11 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 
 from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
 from leaderboard.boards.disclosure import disclosed_intervals, disclosed_scores
+from leaderboard.metric_texts import shown_metric
 from leaderboard.submissions import rules, selectors
 from leaderboard.submissions.models import Submission
 
@@ -30,8 +32,7 @@ def precision(metric: str) -> int:
 
 
 def label(metric: str) -> str:
-    info = METRICS.get(metric)
-    return info.label if info is not None else metric
+    return shown_metric(metric).label
 
 
 def shown(value, metric: str, *, signed: bool = False) -> str:
@@ -98,7 +99,7 @@ def submission_clips(request: HttpRequest, submission_id: int) -> HttpResponse:
 def compare(request: HttpRequest) -> HttpResponse:
     ids = selectors.parse_ids(request.GET.getlist("ids"))
     if ids is None:
-        return _refused(request, "Submission ids are numbers, separated by commas: ?ids=1,2,3.")
+        return _refused(request, gettext("Submission ids are numbers, separated by commas: ?ids=1,2,3."))
     submissions = selectors.submissions_by_ids(ids)
     # Another team's submission (or one that does not exist) is not found, as on its own page.
     if len(submissions) != len(ids) or not all(rules.can_view_submission(request.user, s) for s in submissions):

@@ -12,7 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -24,12 +25,15 @@ from leaderboard.boards.breakdowns import page_breakdown
 from leaderboard.boards.disclosure import disclosed_intervals, disclosed_scores
 from leaderboard.challenges.models import Challenge, ChallengePage, Phase
 from leaderboard.challenges.selectors import phase_languages, phase_or_404
+from leaderboard.challenges.texts import localized
 from leaderboard.judging.selectors import submission_judge
+from leaderboard.metric_texts import shown_metric
 from leaderboard.notifications import services as notification_services
 from leaderboard.notifications.forms import EmailPreferenceForm
 from leaderboard.operations import readiness
 from leaderboard.operations import selectors as operations
 from leaderboard.submissions import intake, payloads, rules, selectors
+from leaderboard.submissions.files import problem_text
 from leaderboard.submissions.models import Submission
 from leaderboard.teams import services as team_services
 from leaderboard.uploads import oversized_upload
@@ -100,7 +104,11 @@ def request_approval(request: HttpRequest, challenge: str, phase: str) -> HttpRe
     except team_services.TeamError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Your team asked to enter “{phase_obj.title}”; the organizers will decide.")
+        messages.success(
+            request,
+            _("Your team asked to enter “%(phase)s”; the organizers will decide.")
+            % {"phase": localized(phase_obj, "title")},
+        )
     return redirect("web:challenge-detail", challenge=challenge)
 
 
@@ -145,7 +153,7 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         "hidden_by_filters": len(view.rows) - len(rows),
         "columns": columns,
         "classic_first": columns != board_obj.columns,
-        "metrics": [METRICS[name] for name in columns if name in METRICS],
+        "metrics": [shown_metric(name) for name in columns if name in METRICS],
         "stage_metrics_missing": any(row.rank for row in rows)
         and not any(board_obj.primary_metric in row.scores for row in rows if row.rank),
         "judge": view.judge,
@@ -163,13 +171,18 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
+        # The language the account signed up in is its own from now on: emails, any browser.
+        accounts.remember_language(user, get_language())
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, "Welcome! Create or join a team to submit.")
+        messages.success(request, _("Welcome! Create or join a team to submit."))
         # Submitting needs a verified address (leaderboard/accounts): the link goes out now.
         if accounts.start_verification(user):
-            messages.info(request, f"We sent a link to {user.email}: follow it to verify the address, then submit.")
+            messages.info(
+                request,
+                _("We sent a link to %(email)s: follow it to verify the address, then submit.") % {"email": user.email},
+            )
         else:
-            messages.warning(request, "The verification email could not be sent; ask for it again on a submit page.")
+            messages.warning(request, _("The verification email could not be sent; ask for it again on a submit page."))
         return redirect("web:team")
     return render(request, "registration/signup.html", {"form": form})
 
@@ -186,11 +199,11 @@ def team(request: HttpRequest) -> HttpResponse:
         try:
             if "create" in request.POST and create_form.is_valid():
                 current = team_services.create_team(request.user, create_form.cleaned_data["name"])
-                messages.success(request, f"Team “{current.name}” created.")
+                messages.success(request, _("Team “%(team)s” created.") % {"team": current.name})
                 return redirect("web:team")
             if "join" in request.POST and join_form.is_valid():
                 current = team_services.join_team(request.user, join_form.cleaned_data["join_code"])
-                messages.success(request, f"You joined “{current.name}”.")
+                messages.success(request, _("You joined “%(team)s”.") % {"team": current.name})
                 return redirect("web:team")
         except team_services.TeamError as exc:
             messages.error(request, str(exc))
@@ -210,19 +223,19 @@ def _team_action(request: HttpRequest) -> HttpResponse:
     try:
         if "leave" in request.POST:
             left = team_services.leave_team(request.user)
-            messages.success(request, f"You left “{left.name}”.")
+            messages.success(request, _("You left “%(team)s”.") % {"team": left.name})
         elif "remove" in request.POST:
             try:
                 member_id = int(request.POST["remove"])
             except ValueError:
-                raise team_services.TeamError("That person is not a member of your team.") from None
+                raise team_services.TeamError(_("That person is not a member of your team.")) from None
             removed = team_services.remove_member(request.user, member_id)
-            messages.success(request, f"{removed.get_username()} is no longer in the team.")
+            messages.success(request, _("%(member)s is no longer in the team.") % {"member": removed.get_username()})
         elif "rotate" in request.POST:
             team_services.rotate_join_code(request.user)
-            messages.success(request, "A new join code was made; the old one no longer works.")
+            messages.success(request, _("A new join code was made; the old one no longer works."))
         else:
-            messages.error(request, "You are already in a team: leave it first.")
+            messages.error(request, _("You are already in a team: leave it first."))
     except team_services.TeamError as exc:
         messages.error(request, str(exc))
     return redirect("web:team")
@@ -276,7 +289,7 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
             url = reverse("web:submission-detail", args=[submission.pk])
             if _wants_json(request):
                 return JsonResponse({"id": submission.pk, "status": submission.status, "redirect": url}, status=201)
-            messages.success(request, "Your file passed validation and is queued for scoring.")
+            messages.success(request, _("Your file passed validation and is queued for scoring."))
             return redirect(url)
     else:
         # The page, or a form with invalid fields: why the team may not submit comes first.
@@ -284,7 +297,7 @@ def submit(request: HttpRequest, challenge: str, phase: str) -> HttpResponse:
 
     # One heading and one list for the page and its script: the file's problems, or the form's (named by label).
     if problems:
-        problems_title, problem_messages = REJECTED_TITLE, [problem.message for problem in problems]
+        problems_title, problem_messages = REJECTED_TITLE, [problem_text(problem) for problem in problems]
     elif posted and form.errors:
         problems_title, problem_messages = form.error_title(), form.error_messages()
     else:
@@ -362,7 +375,7 @@ def entry(request: HttpRequest, submission_id: int) -> HttpResponse:
         "intervals": disclosed_intervals((result.intervals or {}).get("metrics", {}), phase, request.user)
         if result
         else {},
-        "metrics": [METRICS[name] for name in metrics],
+        "metrics": [shown_metric(name) for name in metrics],
         "breakdown": _breakdown_for(request.user, submission, result),
         "own": rules.can_view_submission(request.user, submission),
         "boards": list(phase.boards.all()),
@@ -394,7 +407,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             except intake.ChangeRefused as exc:
                 form.add_error("is_public", exc.refusal.message)
             else:
-                messages.success(request, "Saved.")
+                messages.success(request, _("Saved."))
                 return redirect("web:submission-detail", submission_id=submission.pk)
             submission.refresh_from_db(fields=["is_public"])  # the bound form set the refused flag on it
     else:
@@ -409,8 +422,8 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         "scores": disclosed_scores(result.metrics, submission.phase, request.user) if result else {},
         "form": form,
         "can_change": can_change,
-        "classic": [METRICS[name] for name in CLASSIC_METRICS],
-        "stage": [METRICS[name] for name in STAGE_METRICS],
+        "classic": [shown_metric(name) for name in CLASSIC_METRICS],
+        "stage": [shown_metric(name) for name in STAGE_METRICS],
         "public_flag_refusal": rules.public_flag_refusal(submission) if can_change else None,
         "clip_scores_visible": rules.can_view_clip_scores(request.user, submission),
         "judge": submission_judge(
@@ -428,7 +441,7 @@ def api_token(request: HttpRequest) -> HttpResponse:
     """The user's API token, and a POST (with CSRF, as every form) that replaces it."""
     if request.method == "POST":
         tokens.rotate_token(request.user)
-        messages.success(request, "A new token was made; the old one no longer works.")
+        messages.success(request, _("A new token was made; the old one no longer works."))
         return redirect("web:api-token")
     token = tokens.current_token(request.user)
     context = {
@@ -479,7 +492,7 @@ def email_preferences(request: HttpRequest) -> HttpResponse:
         notification_services.update_preferences(
             request.user, on_result=form.cleaned_data["on_result"], digest=form.cleaned_data.get("digest", False)
         )
-        messages.success(request, "Your email preferences are saved.")
+        messages.success(request, _("Your email preferences are saved."))
         return redirect("web:email-preferences")
     return render(
         request, "notifications/preferences.html", {"form": form, "email": request.user.email, "organizer": organizer}
@@ -494,10 +507,13 @@ def verify_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
     user = accounts.verify(uidb64, token)
     if user is None:
         messages.error(
-            request, "This verification link is wrong, used or expired. Sign in and ask for a new one on a submit page."
+            request,
+            _("This verification link is wrong, used or expired. Sign in and ask for a new one on a submit page."),
         )
     else:
-        messages.success(request, f"Your email address {user.email} is verified: you can submit.")
+        messages.success(
+            request, _("Your email address %(email)s is verified: you can submit.") % {"email": user.email}
+        )
     return redirect("web:challenge-list")
 
 
@@ -510,7 +526,7 @@ def send_verification_link(request: HttpRequest) -> HttpResponse:
     except accounts.VerificationError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"We sent a new link to {request.user.email}.")
+        messages.success(request, _("We sent a new link to %(email)s.") % {"email": request.user.email})
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()

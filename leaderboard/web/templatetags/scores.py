@@ -3,6 +3,7 @@ from django import template
 from evaluation.metrics import metric_info
 from leaderboard.boards.disclosure import disclosed_scores, precision_of
 from leaderboard.boards.intervals import ALPHA
+from leaderboard.metric_texts import shown_metric
 
 register = template.Library()
 
@@ -38,12 +39,12 @@ def shown_scores(submission, viewer) -> dict:
 
 @register.filter
 def metric_label(metric: str) -> str:
-    return metric_info(metric).label
+    return shown_metric(metric).label
 
 
 @register.simple_tag
 def metric(name: str):
-    return metric_info(name)
+    return shown_metric(name)
 
 
 @register.filter
