@@ -159,3 +159,43 @@ def test_the_pages_the_admin_and_the_api_docs_run_under_the_content_security_pol
         violation for violation in seen["/api/redoc/"] if not violation.split()[1].startswith("https://")
     ]
     assert not any(seen.values()), seen
+
+
+def rendered_fonts(driver, selector: str) -> dict[str, int]:
+    """The fonts Chromium drew ``selector``'s text with, and how many glyphs each (DevTools' CSS domain)."""
+    driver.execute_cdp_cmd("DOM.enable", {})
+    driver.execute_cdp_cmd("CSS.enable", {})
+    root = driver.execute_cdp_cmd("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    assert node, f"nothing matches {selector}"
+    fonts = driver.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    return {font["familyName"]: font["glyphCount"] for font in fonts}
+
+
+def test_a_chinese_reader_gets_a_chinese_page_in_a_chinese_font(browser, live_server, demo_val):
+    """Accept-Language zh-CN: the page is Chinese (not the English fallback) and drawn with a CJK font the
+    stylesheet names, which Debian's fonts-noto-cjk provides here (PingFang or YaHei elsewhere)."""
+    from selenium.webdriver.common.by import By
+
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": "zh-CN,zh;q=0.9"}})
+    browser.get(f"{live_server.url}/c/demo/")
+    assert browser.execute_script("return document.documentElement.lang") == "zh-hans"
+    nav = browser.find_element(By.CSS_SELECTOR, "header nav").text
+    assert "挑战赛" in nav and "Challenges" not in nav
+
+    main_text = browser.find_element(By.ID, "main").text
+    hanzi = sum(1 for char in main_text if "\u4e00" <= char <= "\u9fff")
+    latin = sum(1 for char in main_text if char.isascii() and char.isalpha())
+    assert hanzi > latin, f"{hanzi} hanzi and {latin} Latin letters: the page fell back to English"
+
+    fonts = rendered_fonts(browser, "header nav ul li a")
+    stylesheet_fonts = {"PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Noto Sans SC"}
+    assert set(fonts) & stylesheet_fonts, f"drawn with {fonts}, none of the CJK fonts the stylesheet names"
+    assert not any("DejaVu" in name or "Liberation" in name for name in fonts), fonts
+
+    # The switch takes the reader to English, which stays for the next page.
+    browser.find_element(By.CSS_SELECTOR, "button[name=language][value=en]").click()
+    wait_for(browser, lambda d: d.execute_script("return document.documentElement.lang") == "en")
+    browser.get(f"{live_server.url}/help/")
+    assert browser.execute_script("return document.documentElement.lang") == "en"
