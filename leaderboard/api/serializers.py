@@ -17,6 +17,7 @@ from leaderboard.challenges.models import Challenge, Phase
 from leaderboard.challenges.selectors import phase_languages
 from leaderboard.judging.selectors import submission_judge
 from leaderboard.operations.selectors import queue_position
+from leaderboard.stored_texts import shown_text
 from leaderboard.submissions import rules
 from leaderboard.submissions.models import Submission
 
@@ -302,6 +303,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
     queue_position = serializers.SerializerMethodField(
         help_text="while waiting: 1 + the submissions waiting ahead of this one; null otherwise"
     )
+    error = serializers.SerializerMethodField(help_text="why scoring failed, in the request's language; else empty")
 
     class Meta:
         model = Submission
@@ -336,6 +338,9 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "moderation_reason",
         ]
         read_only_fields = ["moderation", "moderation_reason"]
+
+    def get_error(self, submission: Submission) -> str:
+        return shown_text(submission.error)
 
     def get_queue_position(self, submission: Submission) -> int | None:
         return queue_position(submission)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import F, IntegerField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from evaluation.errors import EvaluationError
 from evaluation.judge import run_judge
@@ -118,12 +119,14 @@ def _inputs(run: JudgeRun) -> tuple[dict[str, str], dict[str, str]]:
     try:
         reference_set = ReferenceSet.objects.get(phase=submission.phase, language=submission.language)
     except ReferenceSet.DoesNotExist:
-        raise ScoringFailed("This phase no longer has references for this language.") from None
+        raise ScoringFailed(gettext_noop("This phase no longer has references for this language.")) from None
     if reference_set.content_hash != run.result.reference_hash:
         # Judging new references beside classic numbers from old ones would mix two splits.
         raise ScoringFailed(
-            "The phase's references changed after the classic metrics were computed; "
-            "this result is not judged. A re-score judges the new references."
+            gettext_noop(
+                "The phase's references changed after the classic metrics were computed; "
+                "this result is not judged. A re-score judges the new references."
+            )
         )
     return reference_set.narrations, read_predictions(submission, reference_set.narrations)
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_noop
 
 from evaluation.judge import (
     JudgeConfig,
@@ -29,6 +29,7 @@ from evaluation.judge import (
 )
 from leaderboard.challenges.models import JUDGE_API_KEY_ENV_HELP, Phase, is_judge_api_key_env
 from leaderboard.challenges.selectors import judge_settings_of
+from leaderboard.stored_texts import shown_text
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def translated_reason(reason: str) -> str:
 
     The reasons above are translated; others (with figures in them) are shown as they were written.
     """
-    return gettext(reason) if reason else ""
+    return shown_text(reason)
 
 
 def judge_setup(phase: Phase, language: str) -> JudgeSetup:

@@ -32,7 +32,11 @@ logger = logging.getLogger(__name__)
 
 #: Every reason a run failed through no fault of the team says so.
 NOT_CHARGED = "This run does not count against your team's limits."
-FILE_MISSING = f"The uploaded file could not be read back from storage. {NOT_CHARGED} Please submit it again."
+# Stored in English when a run fails; shown translated (leaderboard.stored_texts).
+FILE_MISSING = gettext_noop(
+    "The uploaded file could not be read back from storage. This run does not count against your team's limits. "
+    "Please submit it again."
+)
 
 
 class ScoringFailed(Exception):

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 import evaluation
 from evaluation.errors import EvaluationError
@@ -26,8 +27,9 @@ from leaderboard.challenges.models import ReferenceSet
 from leaderboard.judging.lifecycle import start_judging
 from leaderboard.notifications.services import enqueue_on_commit
 from leaderboard.statemachine import LeaseHeartbeat, claim_lease, lease_duration, lease_retry_seconds
+from leaderboard.stored_texts import stored_template
 
-from .files import FILE_MISSING, NOT_CHARGED, ScoringFailed, read_predictions
+from .files import FILE_MISSING, ScoringFailed, read_predictions
 from .lifecycle import transition
 from .models import TRANSITIONS, Result, Status, Submission
 
@@ -65,17 +67,45 @@ def duration_text(seconds: int) -> str:
     return f"{seconds} seconds" if seconds < 120 else f"{seconds // 60} minutes"
 
 
+# A failure is stored in English, in one of these sentences, and shown in the reader's language
+# (leaderboard.stored_texts): the sentences are whole, so that a translation is too.
+TIME_LIMIT_SECONDS = stored_template(
+    gettext_noop(
+        "Scoring took longer than the limit of %(seconds)s seconds and was stopped. This run does not count "
+        "against your team's limits. Please submit again; if it happens twice, contact the organizers."
+    )
+)
+TIME_LIMIT_MINUTES = stored_template(
+    gettext_noop(
+        "Scoring took longer than the limit of %(minutes)s minutes and was stopped. This run does not count "
+        "against your team's limits. Please submit again; if it happens twice, contact the organizers."
+    )
+)
+INTERNAL = gettext_noop(
+    "The scorer hit an internal error; the organizers can see it in the logs. This run does not count against "
+    "your team's limits. Please submit again later."
+)
+CRASHED = stored_template(
+    gettext_noop(
+        "Scoring was interrupted %(attempts)s times (the worker stopped). This run does not count against your "
+        "team's limits. Please contact the organizers."
+    )
+)
+NO_REFERENCES = gettext_noop(
+    "This phase no longer has references for this language. This run does not count against your team's "
+    "limits. Please contact the organizers."
+)
+
+
 def failure_reasons() -> dict[str, str]:
+    limit = settings.SCORING_SOFT_TIME_LIMIT
     return {
-        "time_limit": f"Scoring took longer than the limit of {duration_text(settings.SCORING_SOFT_TIME_LIMIT)} "
-        f"and was stopped. {NOT_CHARGED} "
-        "Please submit again; if it happens twice, contact the organizers.",
-        "internal": f"The scorer hit an internal error; the organizers can see it in the logs. {NOT_CHARGED} "
-        "Please submit again later.",
-        "crashed": f"Scoring was interrupted {settings.SCORING_MAX_ATTEMPTS} times (the worker stopped). "
-        f"{NOT_CHARGED} Please contact the organizers.",
-        "no_references": f"This phase no longer has references for this language. {NOT_CHARGED} "
-        "Please contact the organizers.",
+        "time_limit": TIME_LIMIT_SECONDS % {"seconds": limit}
+        if limit < 120
+        else TIME_LIMIT_MINUTES % {"minutes": limit // 60},
+        "internal": INTERNAL,
+        "crashed": CRASHED % {"attempts": settings.SCORING_MAX_ATTEMPTS},
+        "no_references": NO_REFERENCES,
         "file_missing": FILE_MISSING,
     }
 

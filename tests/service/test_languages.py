@@ -205,3 +205,27 @@ def test_an_account_keeps_the_language_it_signed_up_in(client, db):
     assert response.status_code == 302, response.content.decode()[-2000:]
     user = get_user_model().objects.get(username="lin")
     assert LanguagePreference.objects.get(user=user).language == "zh-hans"
+
+
+def test_a_stored_failure_is_shown_in_the_reader_language(settings):
+    from django.utils import translation
+
+    from leaderboard.stored_texts import shown_text
+    from leaderboard.submissions.scoring import failure_reasons
+
+    settings.SCORING_SOFT_TIME_LIMIT = 1200
+    settings.SCORING_MAX_ATTEMPTS = 3
+    reasons = failure_reasons()
+    assert reasons["time_limit"].startswith("Scoring took longer than the limit of 20 minutes and was stopped.")
+    assert reasons["crashed"].startswith("Scoring was interrupted 3 times (the worker stopped).")
+    with translation.override("zh-hans"):
+        for key, stored in reasons.items():
+            shown = shown_text(stored)
+            assert shown != stored and not re.search(r"[A-Za-z]{4,}", shown), (key, shown)
+        assert "20" in shown_text(reasons["time_limit"]) and "3" in shown_text(reasons["crashed"])
+        # Figures stored by an older limit are kept as they were stored.
+        assert "45" in shown_text(reasons["time_limit"].replace("20 minutes", "45 minutes"))
+        # What no template made stays as it was written.
+        assert shown_text("Your file can no longer be read: x") == "Your file can no longer be read: x"
+    with translation.override("en"):
+        assert [shown_text(stored) for stored in reasons.values()] == list(reasons.values())

@@ -11,6 +11,7 @@ from django import template
 
 from leaderboard.challenges.genres import genre_name as _genre_name
 from leaderboard.challenges.texts import localized as _localized
+from leaderboard.stored_texts import shown_text
 
 register = template.Library()
 
@@ -23,3 +24,9 @@ def localized(obj, field: str) -> str:
 @register.filter
 def genre_name(name: str) -> str:
     return _genre_name(name)
+
+
+@register.filter
+def stored_text(text: str) -> str:
+    """A failure or judge reason a worker stored in English, in the page's language (``leaderboard.stored_texts``)."""
+    return shown_text(text)
