@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import urllib.error
 import urllib.parse
@@ -14,6 +15,22 @@ from typing import Any
 from .. import __version__
 
 API = "/api/v1"
+
+
+def accept_language(environ: Mapping[str, str]) -> str:
+    """The server's messages (refusals, a file's problems) in the terminal's language: Chinese for a zh_* locale.
+
+    POSIX's order: LANGUAGE (a list), LC_ALL, LC_MESSAGES, LANG; MOVIE101V2_LANGUAGE (en or zh) overrides them.
+    """
+    chosen = environ.get("MOVIE101V2_LANGUAGE", "")
+    if not chosen:
+        for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+            if environ.get(name):
+                chosen = environ[name].split(":")[0]
+                break
+    return "zh-CN, zh;q=0.9, en;q=0.5" if chosen.lower().startswith("zh") else "en"
+
+
 TIMEOUT = 120
 
 
@@ -75,6 +92,7 @@ class Api:
     def _send(self, request: urllib.request.Request) -> Any:
         request.add_header("Accept", "application/json")
         request.add_header("User-Agent", f"movie101v2-client/{__version__}")
+        request.add_header("Accept-Language", accept_language(os.environ))
         if self.token:
             request.add_header("Authorization", f"Token {self.token}")
         try:

@@ -103,3 +103,13 @@ def test_the_evaluation_package_imports_no_django():
     completed = import_all(Path(sys.executable).parent, "evaluation", forbid=("django", "leaderboard", "workers"))
     assert completed.returncode == 0, completed.stderr
     assert "ok evaluation.judge.runner" in completed.stdout.splitlines()
+
+
+def test_the_client_asks_for_the_terminal_language():
+    from evaluation.client.api import accept_language
+
+    assert accept_language({"LANG": "zh_CN.UTF-8"}).startswith("zh-CN")
+    assert accept_language({"LANGUAGE": "zh_TW:en", "LANG": "en_US.UTF-8"}).startswith("zh-CN")
+    assert accept_language({"LC_ALL": "en_GB.UTF-8", "LANG": "zh_CN.UTF-8"}) == "en"
+    assert accept_language({"LANG": "zh_CN.UTF-8", "MOVIE101V2_LANGUAGE": "en"}) == "en"
+    assert accept_language({}) == "en"
