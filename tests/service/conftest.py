@@ -26,6 +26,18 @@ def pytest_sessionstart(session):
         compile_catalogs(locale_dir)
 
 
+@pytest.fixture(autouse=True)
+def site_language():
+    """Each test starts in the site's default language: a request in Chinese leaves its language active in
+    the thread (LocaleMiddleware activates it and nothing deactivates it), which a later test would inherit."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 #: Fixtures that give a test the database.
 DATABASE_FIXTURES = ("db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback")
 
