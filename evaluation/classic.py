@@ -11,18 +11,19 @@ The protocol:
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pycocoevalcap.bleu.bleu_scorer import BleuScorer
-from pycocoevalcap.cider.cider import Cider
-from pycocoevalcap.rouge.rouge import Rouge
 
+from .cider import cider
 from .errors import EvaluationError
 from .meteor import Meteor, shared_meteor
 from .ptb import ptb_tokenize
 from .references import reference_hash
 from .result import ScoreResult
+from .rouge import rouge_l
 from .stats import ClipStats, bleu_clip_stats, parse_meteor_stats
 from .text import normalize, tokenize_zh
 from .versions import classic_versions
@@ -56,6 +57,33 @@ def _bleu_scorer(gts: Mapping[str, list[str]], res: Mapping[str, list[str]]) -> 
     return scorer
 
 
+class _InThread:
+    """``function(*args, cancel=event)`` started at once in a daemon thread; :meth:`result` waits for it."""
+
+    def __init__(self, function: Callable, *args):
+        self._cancel = threading.Event()
+        self._value = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function, args) -> None:
+        try:
+            self._value = function(*args, cancel=self._cancel)
+        except BaseException as exc:  # handed to the thread that waits for the result
+            self._error = exc
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def cancel(self) -> None:
+        """Ask the call to stop; it does within a fraction of a second, without waiting for it here."""
+        self._cancel.set()
+
+
 def score(
     references: Mapping[str, str],
     predictions: Mapping[str, str],
@@ -86,11 +114,18 @@ def score(
     gts = {key: [tokens] for key, tokens in zip(ids, reference_tokens, strict=True)}
     res = {key: [tokens] for key, tokens in zip(ids, prediction_tokens, strict=True)}
 
-    bleu_scorer = _bleu_scorer(gts, res)
-    bleu_totals, bleu_per_clip = bleu_scorer.compute_score(option="closest", verbose=0)
-    meteor_total, meteor_per_clip, meteor_stats = (meteor or shared_meteor()).compute_score_and_stats(gts, res)
-    rouge_total, rouge_per_clip = Rouge().compute_score(gts, res)
-    cider_total, cider_per_clip = Cider().compute_score(gts, res)
+    # METEOR runs in the Java process while this thread computes the Python metrics: the thread
+    # that drives it mostly waits on pipes, without the GIL.
+    meteor_call = _InThread((meteor or shared_meteor()).compute_score_and_stats, gts, res)
+    try:
+        bleu_scorer = _bleu_scorer(gts, res)
+        bleu_totals, bleu_per_clip = bleu_scorer.compute_score(option="closest", verbose=0)
+        rouge_total, rouge_per_clip = rouge_l(gts, res)
+        cider_total, cider_per_clip = cider(gts, res)
+        meteor_total, meteor_per_clip, meteor_stats = meteor_call.result()
+    except BaseException:
+        meteor_call.cancel()
+        raise
 
     metrics = {f"bleu_{n + 1}": float(bleu_totals[n]) for n in range(4)}
     metrics.update(meteor=float(meteor_total), rouge_l=float(rouge_total), cider=float(cider_total))

@@ -33,9 +33,14 @@ DEFAULT_HEAP = os.environ.get("EVALUATION_METEOR_HEAP", "2G")
 DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("EVALUATION_METEOR_TIMEOUT", "900"))
 
 _EOF = object()
+_CANCEL_POLL_SECONDS = 0.1
 
 
 class MeteorError(EvaluationError):
+    pass
+
+
+class MeteorCancelled(MeteorError):
     pass
 
 
@@ -137,13 +142,22 @@ class Meteor:
         return total, segment_scores
 
     def compute_score_and_stats(
-        self, gts: Mapping[str, Sequence[str]], res: Mapping[str, Sequence[str]]
+        self,
+        gts: Mapping[str, Sequence[str]],
+        res: Mapping[str, Sequence[str]],
+        *,
+        cancel: threading.Event | None = None,
     ) -> tuple[float, list[float], list[str]]:
         """:meth:`compute_score`, plus the stats line METEOR gave for each segment.
 
         A stats line holds METEOR's 23 sufficient statistics of one segment
         (``evaluation.stats.METEOR_FIELDS``); the total is METEOR's own
         aggregation of them (the ``EVAL`` request).
+
+        ``cancel``, set from another thread, stops a call that runs in a
+        thread of its own: within a fraction of a second it raises
+        :class:`MeteorCancelled`, and the process, in an unknown state, is
+        killed (the next call starts a fresh one).
         """
         if gts.keys() != res.keys():
             raise ValueError("references and hypotheses cover different ids")
@@ -163,30 +177,32 @@ class Meteor:
             deadline = time.monotonic() + self.timeout
             reused = self.pid is not None
             try:
-                return self._conversation(ids, requests, deadline)
+                return self._conversation(ids, requests, deadline, cancel)
             except _ProcessExited:
                 if not reused:
                     raise MeteorError(self._describe("the METEOR process exited")) from None
             # A warm process that died since the last call: start afresh, once.
             try:
-                return self._conversation(ids, requests, deadline)
+                return self._conversation(ids, requests, deadline, cancel)
             except _ProcessExited:
                 raise MeteorError(self._describe("the METEOR process exited")) from None
 
-    def _conversation(self, ids, requests, deadline) -> tuple[float, list[float], list[str]]:
+    def _conversation(self, ids, requests, deadline, cancel=None) -> tuple[float, list[float], list[str]]:
         try:
+            if cancel is not None and cancel.is_set():
+                raise MeteorCancelled("METEOR scoring was cancelled")
             process = self._ensure_process()
             writer = threading.Thread(target=_write_lines, args=(process.stdin, requests), daemon=True)
             writer.start()
-            stats = [self._read_line(deadline) for _ in requests]
+            stats = [self._read_line(deadline, cancel) for _ in requests]
             writer.join(timeout=max(0.0, deadline - time.monotonic()))
             _write_lines(process.stdin, ["EVAL ||| " + " ||| ".join(stats)])
-            segment_scores = [float(self._read_line(deadline)) for _ in ids]
-            total = float(self._read_line(deadline))
+            segment_scores = [float(self._read_line(deadline, cancel)) for _ in ids]
+            total = float(self._read_line(deadline, cancel))
         except BaseException as exc:
             # The process state is unknown: never reuse it.
             self._kill()
-            if isinstance(exc, _ProcessExited):
+            if isinstance(exc, (_ProcessExited, MeteorCancelled)):
                 raise
             if isinstance(exc, (MeteorError, OSError, ValueError)):
                 raise MeteorError(self._describe(str(exc) or type(exc).__name__)) from exc
@@ -218,14 +234,19 @@ class Meteor:
                 raise
         return total, segment_scores
 
-    def _read_line(self, deadline: float) -> str:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise MeteorError(f"METEOR did not answer within {self.timeout:g} s")
-        try:
-            line = self._lines.get(timeout=remaining)
-        except queue.Empty:
-            raise MeteorError(f"METEOR did not answer within {self.timeout:g} s") from None
+    def _read_line(self, deadline: float, cancel: threading.Event | None = None) -> str:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise MeteorError(f"METEOR did not answer within {self.timeout:g} s")
+            if cancel is not None and cancel.is_set():
+                raise MeteorCancelled("METEOR scoring was cancelled")
+            try:
+                # Wait in short slices when a cancel can come: get() returns as soon as a line is there.
+                line = self._lines.get(timeout=remaining if cancel is None else min(remaining, _CANCEL_POLL_SECONDS))
+            except queue.Empty:
+                continue
+            break
         if line is _EOF:
             raise _ProcessExited()
         return line
