@@ -7,7 +7,8 @@ carrying every column of the boards, set current) by bulk inserts, then calls
 It then starts the Procfile's ``web`` process (``gunicorn leaderboard.wsgi`` from the project
 root, so gunicorn.conf.py applies) with DEBUG off, checks that each target answers 200 with the
 expected content, and measures ``/healthz``, the board API and the board page with ``wrk``
-(Debian package ``wrk``), printing requests/s and p50/p99 latency.
+(Debian package ``wrk``), printing requests/s and p50/p99 latency; then the API and the page again
+as a client revalidating an unchanged board (``If-None-Match`` with their ETag: a 304, no body).
 
     .venv/bin/python bench/board_requests.py                          # 10,000 submissions, 300 teams
     .venv/bin/python bench/board_requests.py --submissions 100000 --duration 30
@@ -254,9 +255,12 @@ def _ms(text: str) -> float:
     return float(match[1]) * _LATENCY_UNITS[match[2]]
 
 
-def run_wrk(url: str, connections: int, threads: int, duration: float, timeout: float) -> dict:
+def run_wrk(
+    url: str, connections: int, threads: int, duration: float, timeout: float, headers: dict[str, str] | None = None
+) -> dict:
     command = [
         "wrk",
+        *(option for name, value in (headers or {}).items() for option in ("-H", f"{name}: {value}")),
         f"-t{threads}",
         f"-c{connections}",
         f"-d{duration:g}s",
@@ -287,8 +291,11 @@ def run_wrk(url: str, connections: int, threads: int, duration: float, timeout: 
     }
 
 
-def check_targets(base: str, teams: int, seeded: dict, language: str) -> None:
-    """Each target answers 200 with what it should: the board has every team once, ranked by its primary metric."""
+def check_targets(base: str, teams: int, seeded: dict, language: str) -> dict[str, str]:
+    """Each target answers 200 with what it should: the board has every team once, ranked by its primary metric.
+
+    Returns the board API's and the board page's ETags (empty when a target sends none), which
+    answer 304 to If-None-Match while the board is unchanged (checked here too)."""
     response = requests.get(f"{base}/healthz", timeout=30)
     if response.status_code != 200 or response.json().get("status") != "ok":
         raise SystemExit(f"/healthz answered {response.status_code}: {response.text[:300]}")
@@ -297,6 +304,7 @@ def check_targets(base: str, teams: int, seeded: dict, language: str) -> None:
     if response.status_code != 200:
         raise SystemExit(f"board API answered {response.status_code}: {response.text[:300]}")
     body = response.json()
+    api_etag = response.headers.get("ETag", "")
     rows = [row for row in body["rows"] if not row["baseline"]]
     primary = body["primary_metric"]
     values = [row["scores"].get(primary) for row in rows]
@@ -318,6 +326,13 @@ def check_targets(base: str, teams: int, seeded: dict, language: str) -> None:
     names = set(re.findall(r"Bench team \d{5}", response.text))
     if response.status_code != 200 or len(names) != teams or rows[0]["team"] not in response.text:
         raise SystemExit(f"board page answered {response.status_code} with {len(names)} of {teams} teams")
+    etags = {"api": api_etag, "page": response.headers.get("ETag", "")}
+    for label, path in (("api", api_path(language)), ("page", page_path(language))):
+        if etags[label]:
+            again = requests.get(f"{base}{path}", headers={"If-None-Match": etags[label]}, timeout=120)
+            if again.status_code != 304 or again.content:
+                raise SystemExit(f"{label} answered {again.status_code} to its own ETag, not an empty 304")
+    return etags
 
 
 def api_path(language: str = "en") -> str:
@@ -447,19 +462,26 @@ def main() -> int:
         process = start_gunicorn(web_env, log)
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, process, log)
-        check_targets(base, args.teams, seeded, args.language)
+        etags = check_targets(base, args.teams, seeded, args.language)
         ranked_before = log.read_text().count(" ranked: ")
 
         targets = [
-            ("/healthz", "/healthz"),
-            ("board API", api_path(args.language)),
-            ("board page", page_path(args.language)),
+            ("/healthz", "/healthz", {}),
+            ("board API", api_path(args.language), {}),
+            ("board page", page_path(args.language), {}),
         ]
+        # A client (or a cache) revalidating its copy of an unchanged board: a 304 without a body.
+        if etags["api"]:
+            targets.append(("board API, If-None-Match (304)", api_path(args.language), {"If-None-Match": etags["api"]}))
+        if etags["page"]:
+            targets.append(
+                ("board page, If-None-Match (304)", page_path(args.language), {"If-None-Match": etags["page"]})
+            )
         results = []
-        for label, path in targets:
+        for label, path, headers in targets:
             if args.warmup > 0:
-                run_wrk(base + path, args.connections, args.threads, args.warmup, args.wrk_timeout)
-            row = run_wrk(base + path, args.connections, args.threads, args.duration, args.wrk_timeout)
+                run_wrk(base + path, args.connections, args.threads, args.warmup, args.wrk_timeout, headers)
+            row = run_wrk(base + path, args.connections, args.threads, args.duration, args.wrk_timeout, headers)
             results.append((label, path, row))
             print(f"  {label}: {row['rps']:.1f} req/s", flush=True)
         ranked_by_views = log.read_text().count(" ranked: ") - ranked_before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -18,6 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from leaderboard.boards import conditional
 from leaderboard.boards import selectors as boards
 from leaderboard.boards.breakdowns import visible_breakdown
 from leaderboard.boards.disclosure import rounds_for
@@ -389,6 +391,60 @@ class KnownFormatNegotiation(DefaultContentNegotiation):
         return super().select_renderer(request, renderers, format_suffix)
 
 
+_DATETIME = serializers.DateTimeField()
+
+
+def _float_map(values):
+    return {str(name): None if value is None else float(value) for name, value in values.items()}
+
+
+def row_documents(rows) -> list[dict]:
+    """``LeaderboardRowSerializer(rows, many=True).data``, made without a serializer per row (the same
+    fields, order and types: a board has hundreds of rows, and the serializer's machinery was most of
+    the board API's time)."""
+
+    def text(value):
+        return None if value is None else str(value)
+
+    def boolean(value):
+        return None if value is None else bool(value)
+
+    documents = []
+    for row in rows:
+        documents.append(
+            {
+                "rank": None if row.rank is None else int(row.rank),
+                "team": text(row.team),
+                "method_name": text(row.method_name),
+                "submission_id": None if row.submission_id is None else int(row.submission_id),
+                "submitted_at": None if row.submitted_at is None else _DATETIME.to_representation(row.submitted_at),
+                "scores": None if row.scores is None else _float_map(row.scores),
+                "paper_url": text(row.paper_url),
+                "code_url": text(row.code_url),
+                "uses_character_info": boolean(row.uses_character_info),
+                "external_data": boolean(row.external_data),
+                "model_size": text(row.model_size),
+                "missing_clips": None if row.missing_clips is None else int(row.missing_clips),
+                "judge_model": text(row.judge_model),
+                "other_judge_scores": None if row.other_judge_scores is None else _float_map(row.other_judge_scores),
+                "other_judge": text(row.other_judge),
+                "baseline": boolean(row.baseline),
+                "citation": text(row.citation),
+                "moderation": text(row.moderation),
+                "moderation_reason": text(row.moderation_reason),
+                "intervals": None
+                if row.intervals is None
+                else {
+                    str(name): None if bounds is None else [None if b is None else float(b) for b in bounds]
+                    for name, bounds in row.intervals.items()
+                },
+                "tie_group": None if row.tie_group is None else int(row.tie_group),
+                "p_value_vs_above": None if row.p_value_vs_above is None else float(row.p_value_vs_above),
+            }
+        )
+    return documents
+
+
 class Leaderboard(APIView):
     """A ranked stage board of one phase and language, with intervals and tie groups. Public.
 
@@ -471,16 +527,30 @@ class Leaderboard(APIView):
             filters = boards.tag_filters(request.query_params)
         except boards.InvalidTagFilter as exc:
             raise ParseError(str(exc), code="invalid_filter") from None
-        view = boards.board_view(phase_obj, language, board, viewer=request.user)
+        state = boards.board_state(phase_obj, language, viewer=request.user)
         file_format = request.accepted_renderer.format
+        # The document depends on the viewer only through ``state``; a signed-in viewer's stays private.
+        etag = conditional.board_etag(request, phase_obj, board, language, state, kind=f"api:{file_format}")
+        modified = conditional.last_modified(state)
+        shared = not request.user.is_authenticated
+        unchanged = conditional.not_modified(request, etag, modified)
+        if unchanged is not None:
+            return conditional.set_validators(
+                unchanged, etag, modified, shared=shared, vary=("Accept", "Authorization")
+            )
         headers = {}
         if file_format != JSONRenderer.format:
             extension = "tex" if file_format == BoardLatexRenderer.format else file_format
             headers["Content-Disposition"] = (
                 f'attachment; filename="{challenge}-{phase}-{language}-{stage}.{extension}"'
             )
-        return Response(
-            {
+        # The document is the same for every request with the same ETag (it names all the document shows):
+        # made once per process, kept briefly. A write that moves the board changes the ETag.
+        cache_key = f"board-document:{etag}" if etag else None
+        document = cache.get(cache_key) if cache_key else None
+        if document is None:
+            view = boards.board_view(phase_obj, language, board, viewer=request.user, state=state)
+            document = {
                 "challenge": challenge,
                 "phase": phase,
                 "language": language,
@@ -488,15 +558,17 @@ class Leaderboard(APIView):
                 "title": board.title,
                 "primary_metric": board.primary_metric,
                 "columns": board.columns,
-                "judge": BoardJudgeSerializer(view.judge).data,
+                "judge": dict(BoardJudgeSerializer(view.judge).data),
                 "frozen_at": view.frozen_at,
                 "as_of": view.as_of,
                 "interval_method": boards.method_of(phase_obj).to_dict(),
                 "versions": boards.board_versions(phase_obj, language),
-                "rows": LeaderboardRowSerializer(boards.filtered_rows(view.rows, filters), many=True).data,
-            },
-            headers=headers,
-        )
+                "rows": row_documents(boards.filtered_rows(view.rows, filters)),
+            }
+            if cache_key:
+                cache.set(cache_key, document, conditional.DOCUMENT_CACHE_SECONDS)
+        response = Response(document, headers=headers)
+        return conditional.set_validators(response, etag, modified, shared=shared, vary=("Accept", "Authorization"))
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Only a board is a file: an error (as the schema says) or an OPTIONS answer is JSON whatever was asked for.

@@ -89,6 +89,15 @@ def row_from_entry(entry: BoardEntry) -> BoardRow:
     return BoardRow(**{name.name: getattr(entry, _ENTRY_NAMES.get(name.name, name.name)) for name in fields(BoardRow)})
 
 
+#: The ``BoardEntry`` columns of a ``BoardRow``'s fields, in the fields' order.
+_ENTRY_COLUMNS = tuple(_ENTRY_NAMES.get(name.name, name.name) for name in fields(BoardRow))
+
+
+def rows_of_entries(entries) -> list[BoardRow]:
+    """The rows of a ``BoardEntry`` queryset, read as tuples (no model instance per entry)."""
+    return [BoardRow(*values) for values in entries.values_list(*_ENTRY_COLUMNS)]
+
+
 def rank_boards(
     phase: Phase, language: str, boards: Iterable[Board], *, as_of: datetime | None, judge_signature: str
 ) -> dict[int, list[BoardRow]]:

@@ -22,11 +22,11 @@ from leaderboard.challenges.selectors import phase_languages
 from leaderboard.submissions import rules
 
 from . import services
-from .disclosure import disclosed_rows
+from .disclosure import disclosed_rows, rounds_for
 from .intervals import method_of
 from .judges import BoardJudge, board_judge
 from .models import Board, BoardEntry, BoardMoment, BoardSnapshot
-from .rows import BoardRow, row_from_entry
+from .rows import BoardRow, rows_of_entries
 
 
 @dataclass(frozen=True)
@@ -46,47 +46,114 @@ class BoardView:
     judge: BoardJudge | None = None
 
 
-def board_view(phase: Phase, language: str, board: Board, *, viewer=None, at: datetime | None = None) -> BoardView:
-    """The board ``viewer`` sees: organizers the live one with every entry marked, the public the
-    frozen one after the freeze date, without hidden, disqualified or banned teams' entries; a
-    team's member also sees the team's own such entries, marked with the reason, without a rank.
+@dataclass(frozen=True)
+class BoardState:
+    """What a board's rows stand on for one viewer, read before any row: enough for its validators.
 
-    Who may see the board at all is ``rules.can_view_board``: ask it first (``visible_board``).
+    ``snapshot`` is up to date (ranked again first if its inputs had changed), so a response whose
+    validators (``boards.conditional``) match the client's can be answered without reading a row.
     """
+
+    snapshot: BoardSnapshot | None
+    boards: list[Board]
+    as_of: datetime | None
+    frozen_at: datetime | None
+    with_moderated: bool
+    moderated_team_id: int | None
+    judge: BoardJudge
+    #: Whether the viewer sees the scores rounded (``disclosure.rounds_for``).
+    rounded: bool
+
+
+def board_state(phase: Phase, language: str, *, viewer=None, at: datetime | None = None) -> BoardState:
+    """The state of ``phase``'s boards in ``language`` as ``viewer`` sees them (see :func:`board_view`)."""
     viewer = viewer or AnonymousUser()
     as_of = rules.board_as_of(viewer, phase, at)
     with_moderated = rules.can_view_moderated_entries(viewer, phase)
     moderated_team_id = None if with_moderated else rules.moderated_entries_team(viewer)
     judge = board_judge(phase, language, as_of=as_of)
-    rows = [
-        row
-        for row in stored_rows(phase, language, board, as_of=as_of, judge=judge)
-        if not row.moderation or with_moderated or (row.team_id is not None and row.team_id == moderated_team_id)
-    ]
-    # On a hidden phase, everyone but its organizers sees the scores rounded to the boards' precision.
-    rows = disclosed_rows(rows, phase, viewer)
-    return BoardView(
-        rows=rows,
+    boards = list(Board.objects.filter(phase=phase))
+    return BoardState(
+        snapshot=current_snapshot(phase, language, as_of=as_of, judge=judge, boards=boards),
+        boards=boards,
         as_of=as_of,
         frozen_at=phase.frozen_at if phase.is_frozen(at) else None,
         with_moderated=with_moderated,
         moderated_team_id=moderated_team_id,
         judge=judge,
+        rounded=rounds_for(viewer, phase),
     )
+
+
+def board_view(
+    phase: Phase,
+    language: str,
+    board: Board,
+    *,
+    viewer=None,
+    at: datetime | None = None,
+    state: BoardState | None = None,
+) -> BoardView:
+    """The board ``viewer`` sees: organizers the live one with every entry marked, the public the
+    frozen one after the freeze date, without hidden, disqualified or banned teams' entries; a
+    team's member also sees the team's own such entries, marked with the reason, without a rank.
+
+    Who may see the board at all is ``rules.can_view_board``: ask it first (``visible_board``).
+    ``state``: the :func:`board_state` of the same viewer, already read (its validators were checked).
+    """
+    viewer = viewer or AnonymousUser()
+    state = state or board_state(phase, language, viewer=viewer, at=at)
+    moderated_team_id = state.moderated_team_id
+    rows = [
+        row
+        for row in _entry_rows(board, language, state.as_of)
+        if not row.moderation or state.with_moderated or (row.team_id is not None and row.team_id == moderated_team_id)
+    ]
+    # On a hidden phase, everyone but its organizers sees the scores rounded to the boards' precision.
+    rows = disclosed_rows(rows, phase, viewer)
+    return BoardView(
+        rows=rows,
+        as_of=state.as_of,
+        frozen_at=state.frozen_at,
+        with_moderated=state.with_moderated,
+        moderated_team_id=moderated_team_id,
+        judge=state.judge,
+    )
+
+
+def current_snapshot(
+    phase: Phase,
+    language: str,
+    *,
+    as_of: datetime | None,
+    judge: BoardJudge | None = None,
+    boards: list[Board] | None = None,
+) -> BoardSnapshot | None:
+    """The snapshot of the rows stored for ``as_of`` (None: live), ranked again first if out of date."""
+    moment = BoardMoment.FROZEN if as_of is not None else BoardMoment.LIVE
+    judge = judge or board_judge(phase, language, as_of=as_of)
+    boards = boards if boards is not None else list(Board.objects.filter(phase=phase))
+    snapshots = BoardSnapshot.objects.filter(phase=phase, language=language, moment=moment)
+    snapshot = snapshots.first()
+    if snapshot is None or snapshot.inputs != services.inputs_fingerprint(phase, moment, boards, judge.signature):
+        services.refresh_if_out_of_date(phase, language, moment, judge.signature)
+        snapshot = snapshots.first()
+    return snapshot
 
 
 def stored_rows(
     phase: Phase, language: str, board: Board, *, as_of: datetime | None, judge: BoardJudge | None = None
 ) -> list[BoardRow]:
     """Every stored row of ``board`` at ``as_of`` (None: live), moderated ones included, in board order."""
+    current_snapshot(phase, language, as_of=as_of, judge=judge)
+    return _entry_rows(board, language, as_of)
+
+
+def _entry_rows(board: Board, language: str, as_of: datetime | None) -> list[BoardRow]:
     moment = BoardMoment.FROZEN if as_of is not None else BoardMoment.LIVE
-    judge = judge or board_judge(phase, language, as_of=as_of)
-    snapshot = BoardSnapshot.objects.filter(phase=phase, language=language, moment=moment).first()
-    boards = list(Board.objects.filter(phase=phase))
-    if snapshot is None or snapshot.inputs != services.inputs_fingerprint(phase, moment, boards, judge.signature):
-        services.refresh_if_out_of_date(phase, language, moment, judge.signature)
-    entries = BoardEntry.objects.filter(board=board, language=language, moment=moment).order_by("position")
-    return [row_from_entry(entry) for entry in entries]
+    return rows_of_entries(
+        BoardEntry.objects.filter(board=board, language=language, moment=moment).order_by("position")
+    )
 
 
 def visible_board(user, phase: Phase, language: str, stage: str) -> Board:
@@ -112,7 +179,17 @@ def board_versions(phase: Phase, language: str) -> dict[str, str]:
     }
 
 
-__all__ = ["BoardView", "board_versions", "board_view", "method_of", "stored_rows", "visible_board"]
+__all__ = [
+    "BoardState",
+    "BoardView",
+    "board_state",
+    "board_versions",
+    "board_view",
+    "current_snapshot",
+    "method_of",
+    "stored_rows",
+    "visible_board",
+]
 
 
 #: The board filters on the method tags: query parameter -> ``BoardRow`` field. Values: ``yes`` or ``no``.

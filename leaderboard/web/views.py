@@ -10,8 +10,12 @@ from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.timezone import template_localtime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -20,6 +24,7 @@ from django.views.decorators.http import require_http_methods
 from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
 from leaderboard import throttling, tokens
 from leaderboard.accounts import services as accounts
+from leaderboard.boards import conditional
 from leaderboard.boards import selectors as boards
 from leaderboard.boards.breakdowns import page_breakdown
 from leaderboard.boards.disclosure import disclosed_intervals, disclosed_scores
@@ -40,6 +45,8 @@ from leaderboard.uploads import oversized_upload
 
 from .decorators import throttle_posts
 from .forms import REJECTED_TITLE, CreateTeamForm, JoinTeamForm, SignupForm, SubmissionForm, SubmissionMethodForm
+from .templatetags.scores import interval as interval_text
+from .templatetags.scores import score as score_text
 
 #: Sign-in attempts are throttled per client address, the admin's as the site's.
 sign_in = throttle_posts("login")(LoginView.as_view())
@@ -112,11 +119,80 @@ def request_approval(request: HttpRequest, challenge: str, phase: str) -> HttpRe
     return redirect("web:challenge-detail", challenge=challenge)
 
 
+class _ShownRow:
+    """A board row as the page shows it: the row's fields, with its score cells and link made once."""
+
+    __slots__ = ("_row", "cells", "url", "submitted_iso", "submitted_text")
+
+    def __init__(self, row, cells, url, submitted_iso, submitted_text):
+        self._row, self.cells, self.url = row, cells, url
+        self.submitted_iso, self.submitted_text = submitted_iso, submitted_text
+
+    def __getattr__(self, name):
+        return getattr(self._row, name)
+
+
+def _shown_rows(rows, columns: list[str]) -> list[_ShownRow]:
+    """The page's rows with their score cells rendered here, not by the template: a board has hundreds of
+    rows and a dozen columns, and the template's tags per cell were most of the page's time. The HTML is
+    the template's own (see web/board.html)."""
+    # Trusted texts, as the template's {% translate %} of a literal puts them (unescaped).
+    reported = _("reported by the source, not this board's judge; not ranked")
+    other = _("from another judge configuration; not ranked")
+    ci = _("95% confidence interval")
+    marker = 987654321
+    prefix, suffix = reverse("web:entry", args=[marker]).split(str(marker))
+    shown = []
+    for row in rows:
+        cells = []
+        for index, column in enumerate(columns):
+            if column in row.scores:
+                value = escape(score_text(row.scores, column))
+            elif column in row.other_judge_scores:
+                title = reported if row.other_judge == "reported_by_source" else other
+                number = escape(score_text(row.other_judge_scores, column))
+                value = f'<span class="other-judge" title="{title}">({number})</span>'
+            else:
+                value = escape(score_text(row.scores, column))
+            bounds = interval_text(row.intervals, column)
+            if bounds:
+                value += f'<span class="ci" title="{ci}">{escape(bounds)}</span>'
+            cells.append(f'<td class="num{" primary" if index == 0 else ""}">{value}</td>')
+        submitted = template_localtime(row.submitted_at) if row.submitted_at else None
+        shown.append(
+            _ShownRow(
+                row,
+                mark_safe("".join(cells)),  # noqa: S308 - every value above is escaped
+                f"{prefix}{row.submission_id}{suffix}" if row.submission_id else "",
+                date_filter(submitted, "c") if submitted else "",
+                date_filter(submitted, "Y-m-d H:i") if submitted else "",
+            )
+        )
+    return shown
+
+
 def board(request: HttpRequest, challenge: str, phase: str, language: str, stage: str) -> HttpResponse:
     phase_obj = phase_or_404(challenge, phase)
     board_obj = boards.visible_board(request.user, phase_obj, language, stage)
+    state = boards.board_state(phase_obj, language, viewer=request.user)
+    # The page shows who is signed in (and the staff's admin link); its CSRF token differs in bytes only
+    # (a weak ETag). A pending message is shown once: such a page gets no validators.
+    user = request.user
+    viewer = [user.is_authenticated, user.pk, user.get_username(), user.is_staff]
+    etag, modified = None, None
+    if not len(messages.get_messages(request)):
+        etag = conditional.board_etag(
+            request, phase_obj, board_obj, language, state, kind="page", weak=True, viewer=viewer
+        )
+        modified = conditional.last_modified(state)
+        unchanged = conditional.not_modified(request, etag, modified)
+        if unchanged is not None:
+            return conditional.set_validators(unchanged, etag, modified, shared=False)
+    # The table's rows are the same for every viewer of the same state (``view.with_moderated`` and the
+    # rounding are in it), language and query: rendered once per process, kept briefly (web/board.html).
+    rows_key = conditional.board_etag(request, phase_obj, board_obj, language, state, kind="page-rows")
     languages = phase_languages(phase_obj)
-    view = boards.board_view(phase_obj, language, board_obj, viewer=request.user)
+    view = boards.board_view(phase_obj, language, board_obj, viewer=request.user, state=state)
     # The method-tag filters show some of the rows, with the whole board's ranks; a wrong value is ignored.
     try:
         filters = boards.tag_filters(request.GET, allow_empty=True)
@@ -139,8 +215,11 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         "board": board_obj,
         "language": language,
         "languages": languages,
-        "boards": list(phase_obj.boards.all()),
-        "rows": rows,
+        "boards": state.boards,
+        # Called by the template only when the rows' fragment is not in the cache.
+        "rows": lambda: _shown_rows(rows, columns),
+        "rows_key": rows_key or "",
+        "rows_cache_seconds": conditional.DOCUMENT_CACHE_SECONDS if rows_key else 0,
         "tag_filters": [
             (parameter, label, "" if filter_error else request.GET.get(parameter, ""))
             for parameter, label in (
@@ -161,7 +240,8 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         "interval_method": boards.method_of(phase_obj),
         "interval_percent": round(100 * boards.method_of(phase_obj).level),
     }
-    return render(request, "web/board.html", context)
+    response = render(request, "web/board.html", context)
+    return conditional.set_validators(response, etag, modified, shared=False)
 
 
 @throttle_posts("signup")
