@@ -112,6 +112,21 @@ def arrive(driver, path: str, language: str, ready: str) -> None:
     assert driver.execute_script("return document.documentElement.lang") == language
 
 
+def sign_up(driver, username: str, language: str) -> None:
+    """From any page, the header's sign-up link, the form filled in field by field, and its button: by keyboard."""
+    activate(driver, "header a[href='/signup/']")
+    arrive(driver, "/signup/", language, "main input[name=password2]")
+    for name, value in (
+        ("username", username),
+        ("email", f"{username}@example.org"),
+        ("password1", PASSWORD),
+        ("password2", PASSWORD),
+    ):
+        tab_to(driver, f"main input[name={name}]")
+        type_text(driver, value)
+    activate(driver, "main form button[type=submit]")
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_sign_up_join_a_team_browse_and_compare_results_with_the_keyboard_alone(
     browser,  # noqa: F811
@@ -146,18 +161,7 @@ def test_sign_up_join_a_team_browse_and_compare_results_with_the_keyboard_alone(
     press(browser, Keys.ENTER, Keys.TAB)
     assert matches(browser, "main *"), active(browser)
 
-    # Sign up.
-    activate(browser, "header a[href='/signup/']")
-    arrive(browser, "/signup/", language, "main input[name=password2]")
-    for name, value in (
-        ("username", username),
-        ("email", f"{username}@example.org"),
-        ("password1", PASSWORD),
-        ("password2", PASSWORD),
-    ):
-        tab_to(browser, f"main input[name={name}]")
-        type_text(browser, value)
-    activate(browser, "main form button[type=submit]")
+    sign_up(browser, username, language)
 
     # Create a team (Enter in its one field submits its form), leave it, join Alice's with its join code.
     arrive(browser, "/team/", language, "main input[name=create-name]")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.service.test_browser import browser, wait_for  # noqa: F401 (the fixture)
 from tests.service.test_client import OK, Client
-from tests.service.test_keyboard import PASSWORD, activate, arrive, press, tab_to, type_text
+from tests.service.test_keyboard import activate, arrive, press, sign_up, tab_to, type_text
 from tests.support.data import DEMO_PREDICTIONS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -64,17 +64,7 @@ def test_a_new_user_signs_up_submits_with_the_client_and_reads_the_results(
     arrive(browser, "/", language, "main h1")
 
     # Sign up with the keyboard.
-    activate(browser, "header a[href='/signup/']")
-    arrive(browser, "/signup/", language, "main input[name=password2]")
-    for name, value in (
-        ("username", username),
-        ("email", f"{username}@example.org"),
-        ("password1", PASSWORD),
-        ("password2", PASSWORD),
-    ):
-        tab_to(browser, f"main input[name={name}]")
-        type_text(browser, value)
-    activate(browser, "main form button[type=submit]")
+    sign_up(browser, username, language)
     arrive(browser, "/team/", language, "main input[name=join-join_code]")
 
     # The verification email is in the language of the sign-up; its link verifies the address.
