@@ -31,6 +31,17 @@ def real_test_split(real_data) -> dict[str, dict[str, str]]:
     return {language: read_split(real_data, "test", language) for language in ("zh", "en")}
 
 
+def pytest_sessionstart(session):
+    """Build the site's translations, as the image's build and run-dev do (the .mo files are never committed).
+
+    Here, in the first conftest pytest loads, so that it runs whatever the arguments; the compiler is plain
+    Python (leaderboard/catalogs.py), without Django.
+    """
+    from leaderboard.catalogs import compile_catalogs
+
+    compile_catalogs(Path(__file__).resolve().parent.parent / "locale")
+
+
 def pytest_report_header(config):
     lines = []
     if config.pluginmanager.hasplugin("django"):  # pytest-django has set Django up; not under -p no:django

@@ -16,16 +16,6 @@ from tests.support.processes import WorkerProcess
 from tests.support.service import make_participant
 
 
-def pytest_sessionstart(session):
-    """Build the translations, as the image's build and run-dev do: the .mo files are never committed."""
-    from django.conf import settings
-
-    from leaderboard.catalogs import compile_catalogs
-
-    for locale_dir in settings.LOCALE_PATHS:
-        compile_catalogs(locale_dir)
-
-
 @pytest.fixture(autouse=True)
 def site_language():
     """Each test starts in the site's default language: a request in Chinese leaves its language active in
