@@ -15,16 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from pycocoevalcap.bleu.bleu_scorer import BleuScorer
-
+from .bleu import bleu
 from .cider import cider
 from .errors import EvaluationError
 from .meteor import Meteor, shared_meteor
-from .ptb import ptb_tokenize
+from .ptb import ptb_tokenize, ptb_tokenize_with_references
 from .references import reference_hash
 from .result import ScoreResult
 from .rouge import rouge_l
-from .stats import ClipStats, bleu_clip_stats, parse_meteor_stats
+from .stats import ClipStats, parse_meteor_stats
 from .text import normalize, tokenize_zh
 from .versions import classic_versions
 
@@ -45,16 +44,15 @@ def tokenize(texts: list[str], language: str) -> list[str]:
     return [tokenize_zh(text) for text in normalized]
 
 
-def bleu(gts: Mapping[str, list[str]], res: Mapping[str, list[str]]) -> tuple[list[float], list[list[float]]]:
-    """``pycocoevalcap.bleu.Bleu(4).compute_score`` without its prints to stdout."""
-    return _bleu_scorer(gts, res).compute_score(option="closest", verbose=0)
-
-
-def _bleu_scorer(gts: Mapping[str, list[str]], res: Mapping[str, list[str]]) -> BleuScorer:
-    scorer = BleuScorer(n=4)
-    for key in gts:
-        scorer += (res[key][0], gts[key])
-    return scorer
+def tokenize_references_and_predictions(
+    references: list[str], predictions: list[str], language: str
+) -> tuple[list[str], list[str]]:
+    """:func:`tokenize` of both sides; in English the references' tokens are cached, and Java starts once."""
+    if language == "en":
+        return ptb_tokenize_with_references(
+            [normalize(text) for text in references], [normalize(text) for text in predictions]
+        )
+    return tokenize(references, language), tokenize(predictions, language)
 
 
 class _InThread:
@@ -109,8 +107,9 @@ def score(
         raise EvaluationError(f"{len(missing)} clips have no prediction, e.g. {min(missing)}")
 
     ids = sorted(references)
-    reference_tokens = tokenize([references[key] for key in ids], language)
-    prediction_tokens = tokenize([predictions.get(key, "") for key in ids], language)
+    reference_tokens, prediction_tokens = tokenize_references_and_predictions(
+        [references[key] for key in ids], [predictions.get(key, "") for key in ids], language
+    )
     gts = {key: [tokens] for key, tokens in zip(ids, reference_tokens, strict=True)}
     res = {key: [tokens] for key, tokens in zip(ids, prediction_tokens, strict=True)}
 
@@ -118,8 +117,8 @@ def score(
     # that drives it mostly waits on pipes, without the GIL.
     meteor_call = _InThread((meteor or shared_meteor()).compute_score_and_stats, gts, res)
     try:
-        bleu_scorer = _bleu_scorer(gts, res)
-        bleu_totals, bleu_per_clip = bleu_scorer.compute_score(option="closest", verbose=0)
+        bleu_scores = bleu(gts, res)
+        bleu_totals, bleu_per_clip = bleu_scores.totals, bleu_scores.per_clip
         rouge_total, rouge_per_clip = rouge_l(gts, res)
         cider_total, cider_per_clip = cider(gts, res)
         meteor_total, meteor_per_clip, meteor_stats = meteor_call.result()
@@ -140,7 +139,7 @@ def score(
     }
     stats = ClipStats.build(
         ids,
-        bleu_clip_stats(bleu_scorer.ctest),
+        bleu_scores.clip_stats,
         [parse_meteor_stats(line) for line in meteor_stats],
         {"rouge_l": rouge_per_clip, "cider": cider_per_clip},
     )

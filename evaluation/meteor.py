@@ -1,4 +1,4 @@
-"""METEOR 1.5, driven under our own control.
+"""METEOR 1.5, driven under our own control, on one or more warm Java processes.
 
 pycocoevalcap's ``Meteor`` wrapper takes a lock and releases it only on
 success. Any exception inside ``compute_score`` (a newline in the text, a
@@ -11,8 +11,14 @@ jar with the same options, so the numbers are identical, but:
 * a process inherited through ``fork()`` is never used: Celery forks its
   pool after import, and two processes writing to one METEOR pipe read each
   other's numbers;
-* one warm process is kept per Python process, because start-up costs about
-  5 s.
+* warm processes are kept per Python process, because start-up costs about
+  5 s;
+* the segments' ``SCORE`` requests are split over several processes (METEOR
+  is single-threaded, and a worker has a core to spare), then one process
+  gets the single ``EVAL`` request with every stats line in the original
+  order, as pycocoevalcap sends it. A segment's stats depend on that segment
+  alone, and the totals come from the summed stats, so the numbers do not
+  depend on how the segments were split.
 """
 
 from __future__ import annotations
@@ -29,8 +35,21 @@ from collections.abc import Mapping, Sequence
 from .errors import EvaluationError
 from .java import JAVA_ENCODING_FLAGS, METEOR_JAR, java_executable
 
-DEFAULT_HEAP = os.environ.get("EVALUATION_METEOR_HEAP", "2G")
+# Measured (docs/configuration.md): the paraphrase tables keep about 315 MiB alive; 256m runs out of
+# memory, while 512m scores the test split split over two processes as fast as 1G, and 46,767 segments
+# in one call, at about 600 MiB RSS a process against 950 MiB at 1G and 1.4 GiB at the former 2G.
+DEFAULT_HEAP = os.environ.get("EVALUATION_METEOR_HEAP", "512m")
 DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("EVALUATION_METEOR_TIMEOUT", "900"))
+
+
+def _default_processes() -> int:
+    configured = os.environ.get("EVALUATION_METEOR_PROCESSES")
+    if configured:
+        return max(1, int(configured))
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+DEFAULT_PROCESSES = _default_processes()
 
 _EOF = object()
 _CANCEL_POLL_SECONDS = 0.1
@@ -44,8 +63,14 @@ class MeteorCancelled(MeteorError):
     pass
 
 
+class _SiblingFailed(Exception):
+    """Another process of the same call failed: its error is the one to report."""
+
+
 class _ProcessExited(Exception):
-    pass
+    def __init__(self, process: _JavaProcess | None = None):
+        super().__init__()
+        self.process = process
 
 
 def score_line(hypothesis: str, references: Sequence[str]) -> str:
@@ -54,43 +79,46 @@ def score_line(hypothesis: str, references: Sequence[str]) -> str:
     return " ||| ".join(("SCORE", " ||| ".join(references), hypothesis))
 
 
-class Meteor:
-    """One METEOR 1.5 Java process and the protocol to talk to it."""
+def eval_line(stats_lines: Sequence[str]) -> str:
+    """The EVAL request pycocoevalcap's ``Meteor.compute_score`` sends for these stats lines."""
+    return "EVAL ||| " + " ||| ".join(stats_lines)
 
-    def __init__(self, *, heap: str = DEFAULT_HEAP, timeout: float = DEFAULT_TIMEOUT_SECONDS):
+
+def split_evenly(items: Sequence, parts: int) -> list[Sequence]:
+    """``items`` cut into at most ``parts`` contiguous, non-empty slices of near-equal length."""
+    parts = max(1, min(parts, len(items)))
+    size, extra = divmod(len(items), parts)
+    slices, start = [], 0
+    for index in range(parts):
+        end = start + size + (1 if index < extra else 0)
+        slices.append(items[start:end])
+        start = end
+    return slices
+
+
+class _JavaProcess:
+    """One METEOR Java process: started on demand, read with deadlines, never used across fork()."""
+
+    def __init__(self, heap: str):
         self.heap = heap
-        self.timeout = timeout
-        self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._owner_pid: int | None = None
         self._lines: queue.Queue = queue.Queue()
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
 
-    # -- process lifecycle -------------------------------------------------
-
     @property
     def pid(self) -> int | None:
-        """The Java process id, while one is running for this Python process."""
         if self._process is not None and self._owner_pid == os.getpid():
             return self._process.pid
         return None
 
-    def start(self) -> None:
-        """Start the Java process now (it keeps loading in the background)."""
-        with self._lock:
-            self._ensure_process()
-
-    def close(self) -> None:
-        with self._lock:
-            self._kill()
-
-    def _ensure_process(self) -> subprocess.Popen:
+    def ensure(self) -> subprocess.Popen:
         if self._owner_pid != os.getpid():
             # Inherited through fork(): the process belongs to the parent.
             self._process = None
         if self._process is not None and self._process.poll() is None:
             return self._process
-        self._kill()
+        self.kill()
         command = [
             java_executable(),
             f"-Xmx{self.heap}",
@@ -117,20 +145,119 @@ class Meteor:
         self._process, self._owner_pid, self._lines = process, os.getpid(), lines
         return process
 
-    def _kill(self) -> None:
+    def kill(self) -> None:
         process, self._process = self._process, None
         if process is None or self._owner_pid != os.getpid():
             return
-        for stream in (process.stdin,):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            process.stdin.close()
+        except OSError:
+            pass
         process.kill()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+
+    def write(self, lines: Sequence[str]) -> None:
+        _write_lines(self.ensure().stdin, lines)
+
+    def write_in_background(self, lines: Sequence[str]) -> threading.Thread:
+        """Write while the caller reads: the process answers as it goes, and both pipes have bounded buffers."""
+        writer = threading.Thread(target=_write_lines, args=(self.ensure().stdin, lines), daemon=True)
+        writer.start()
+        return writer
+
+    def read_line(
+        self,
+        deadline: float,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        stop: threading.Event | None = None,
+    ) -> str:
+        """The next line; ``cancel`` (the caller's) and ``stop`` (a failed sibling) end the wait early."""
+        polled = cancel is not None or stop is not None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise MeteorError(f"METEOR did not answer within {timeout:g} s")
+            if cancel is not None and cancel.is_set():
+                raise MeteorCancelled("METEOR scoring was cancelled")
+            if stop is not None and stop.is_set():
+                raise _SiblingFailed()
+            try:
+                # Wait in short slices when a stop can come: get() returns as soon as a line is there.
+                line = self._lines.get(timeout=min(remaining, _CANCEL_POLL_SECONDS) if polled else remaining)
+            except queue.Empty:
+                continue
+            break
+        if line is _EOF:
+            raise _ProcessExited(self)
+        return line
+
+    def error_hint(self) -> str | None:
+        """The last exception the Java runtime printed, if any."""
+        # Give the Java runtime a moment to flush its dying words.
+        time.sleep(0.05)
+        errors = [line for line in self._stderr_tail if "Exception" in line or "Error" in line]
+        return errors[-1].strip() if errors else None
+
+
+class Meteor:
+    """METEOR 1.5 on ``processes`` Java processes, and the protocol to talk to them."""
+
+    def __init__(
+        self,
+        *,
+        heap: str = DEFAULT_HEAP,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        processes: int = DEFAULT_PROCESSES,
+    ):
+        if processes < 1:
+            raise ValueError("METEOR needs at least one process")
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._processes = [_JavaProcess(heap) for _ in range(processes)]
+
+    @property
+    def heap(self) -> str:
+        return self._processes[0].heap
+
+    @heap.setter
+    def heap(self, value: str) -> None:
+        # Takes effect when a process is next started.
+        for process in self._processes:
+            process.heap = value
+
+    # -- process lifecycle -------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        """The id of the Java process that aggregates (``EVAL``), while it runs for this Python process."""
+        return self._processes[0].pid
+
+    @property
+    def process_count(self) -> int:
+        return len(self._processes)
+
+    @property
+    def pids(self) -> list[int | None]:
+        """Every Java process's id (``None`` where none runs for this Python process)."""
+        return [process.pid for process in self._processes]
+
+    def start(self) -> None:
+        """Start the Java processes now (they keep loading in the background)."""
+        with self._lock:
+            for process in self._processes:
+                process.ensure()
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill_all()
+
+    def _kill_all(self) -> None:
+        for process in self._processes:
+            process.kill()
 
     # -- scoring -----------------------------------------------------------
 
@@ -156,58 +283,35 @@ class Meteor:
 
         ``cancel``, set from another thread, stops a call that runs in a
         thread of its own: within a fraction of a second it raises
-        :class:`MeteorCancelled`, and the process, in an unknown state, is
-        killed (the next call starts a fresh one).
+        :class:`MeteorCancelled`, and the processes, in an unknown state, are
+        killed (the next call starts fresh ones).
         """
         if gts.keys() != res.keys():
             raise ValueError("references and hypotheses cover different ids")
-        ids = list(gts.keys())
         requests = []
-        for key in ids:
+        for key in gts:
             if len(res[key]) != 1:
                 raise ValueError(f"{key}: METEOR takes exactly one hypothesis, got {len(res[key])}")
             line = score_line(res[key][0], gts[key])
             if "\n" in line or "\r" in line:
                 raise ValueError(f"{key}: a line break would break the METEOR protocol; normalize first")
             requests.append(line)
-        if not ids:
+        if not requests:
             raise ValueError("nothing to score")
 
         with self._lock:
             deadline = time.monotonic() + self.timeout
-            reused = self.pid is not None
+            reused = any(pid is not None for pid in self.pids)
             try:
-                return self._conversation(ids, requests, deadline, cancel)
-            except _ProcessExited:
+                return self._guarded(self._score, requests, deadline, cancel)
+            except _ProcessExited as exited:
                 if not reused:
-                    raise MeteorError(self._describe("the METEOR process exited")) from None
+                    raise MeteorError(self._describe("the METEOR process exited", exited)) from None
             # A warm process that died since the last call: start afresh, once.
             try:
-                return self._conversation(ids, requests, deadline, cancel)
-            except _ProcessExited:
-                raise MeteorError(self._describe("the METEOR process exited")) from None
-
-    def _conversation(self, ids, requests, deadline, cancel=None) -> tuple[float, list[float], list[str]]:
-        try:
-            if cancel is not None and cancel.is_set():
-                raise MeteorCancelled("METEOR scoring was cancelled")
-            process = self._ensure_process()
-            writer = threading.Thread(target=_write_lines, args=(process.stdin, requests), daemon=True)
-            writer.start()
-            stats = [self._read_line(deadline, cancel) for _ in requests]
-            writer.join(timeout=max(0.0, deadline - time.monotonic()))
-            _write_lines(process.stdin, ["EVAL ||| " + " ||| ".join(stats)])
-            segment_scores = [float(self._read_line(deadline, cancel)) for _ in ids]
-            total = float(self._read_line(deadline, cancel))
-        except BaseException as exc:
-            # The process state is unknown: never reuse it.
-            self._kill()
-            if isinstance(exc, (_ProcessExited, MeteorCancelled)):
-                raise
-            if isinstance(exc, (MeteorError, OSError, ValueError)):
-                raise MeteorError(self._describe(str(exc) or type(exc).__name__)) from exc
-            raise
-        return total, segment_scores, stats
+                return self._guarded(self._score, requests, deadline, cancel)
+            except _ProcessExited as exited:
+                raise MeteorError(self._describe("the METEOR process exited", exited)) from None
 
     def evaluate(self, stats_lines: Sequence[str]) -> tuple[float, list[float]]:
         """METEOR's own aggregation of stats lines: one ``EVAL`` request.
@@ -223,41 +327,104 @@ class Meteor:
         with self._lock:
             deadline = time.monotonic() + self.timeout
             try:
-                process = self._ensure_process()
-                _write_lines(process.stdin, ["EVAL ||| " + " ||| ".join(stats_lines)])
-                segment_scores = [float(self._read_line(deadline)) for _ in stats_lines]
-                total = float(self._read_line(deadline))
-            except BaseException as exc:
-                self._kill()
-                if isinstance(exc, (MeteorError, OSError, ValueError, _ProcessExited)):
-                    raise MeteorError(self._describe(str(exc) or type(exc).__name__)) from exc
+                return self._guarded(self._evaluate, list(stats_lines), deadline, None)
+            except _ProcessExited as exited:
+                raise MeteorError(self._describe("the METEOR process exited", exited)) from None
+
+    def _guarded(self, conversation, lines, deadline, cancel):
+        """Run a conversation; on any failure kill every process, whose state is then unknown."""
+        try:
+            return conversation(lines, deadline, cancel)
+        except BaseException as exc:
+            self._kill_all()
+            if isinstance(exc, (_ProcessExited, MeteorCancelled)):
                 raise
+            if isinstance(exc, (MeteorError, OSError, ValueError)):
+                raise MeteorError(self._describe(str(exc) or type(exc).__name__)) from exc
+            raise
+
+    def _score(self, requests, deadline, cancel) -> tuple[float, list[float], list[str]]:
+        if cancel is not None and cancel.is_set():
+            raise MeteorCancelled("METEOR scoring was cancelled")
+        chunks = split_evenly(requests, len(self._processes))
+        stop = threading.Event()  # a failing helper stops its siblings
+        helpers = [
+            _Helper(stop, self._score_chunk, process, chunk, deadline, cancel, stop)
+            for process, chunk in zip(self._processes[1:], chunks[1:], strict=False)
+        ]
+        try:
+            stats = self._score_chunk(self._processes[0], chunks[0], deadline, cancel, stop)
+            for helper in helpers:
+                stats.extend(helper.result())
+        except BaseException as exc:
+            # No helper may outlive the call: it would read the next call's lines.
+            stop.set()
+            for helper in helpers:
+                helper.join()
+            if isinstance(exc, _SiblingFailed):
+                raise _first_failure(helpers) from None
+            raise
+        total, segment_scores = self._evaluate(stats, deadline, cancel)
+        return total, segment_scores, stats
+
+    def _score_chunk(self, process: _JavaProcess, requests, deadline, cancel, stop) -> list[str]:
+        writer = process.write_in_background(requests)
+        stats = [process.read_line(deadline, self.timeout, cancel, stop) for _ in requests]
+        writer.join(timeout=max(0.0, deadline - time.monotonic()))
+        return stats
+
+    def _evaluate(self, stats_lines, deadline, cancel) -> tuple[float, list[float]]:
+        process = self._processes[0]
+        process.write([eval_line(stats_lines)])
+        segment_scores = [float(process.read_line(deadline, self.timeout, cancel)) for _ in stats_lines]
+        total = float(process.read_line(deadline, self.timeout, cancel))
         return total, segment_scores
 
-    def _read_line(self, deadline: float, cancel: threading.Event | None = None) -> str:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise MeteorError(f"METEOR did not answer within {self.timeout:g} s")
-            if cancel is not None and cancel.is_set():
-                raise MeteorCancelled("METEOR scoring was cancelled")
-            try:
-                # Wait in short slices when a cancel can come: get() returns as soon as a line is there.
-                line = self._lines.get(timeout=remaining if cancel is None else min(remaining, _CANCEL_POLL_SECONDS))
-            except queue.Empty:
-                continue
-            break
-        if line is _EOF:
-            raise _ProcessExited()
-        return line
-
-    def _describe(self, message: str) -> str:
-        # Give the Java runtime a moment to flush its dying words.
-        time.sleep(0.05)
-        errors = [line for line in self._stderr_tail if "Exception" in line or "Error" in line]
-        if errors:
-            message += f" ({errors[-1].strip()})"
+    def _describe(self, message: str, exited: _ProcessExited | None = None) -> str:
+        processes = [exited.process] if exited is not None and exited.process else self._processes
+        hints = [hint for hint in (process.error_hint() for process in processes) if hint]
+        if hints:
+            message += f" ({hints[-1]})"
         return message
+
+
+class _Helper:
+    """``function(*args)`` in a daemon thread; a failure sets ``stop`` so that its siblings give up too."""
+
+    def __init__(self, stop: threading.Event, function, *args):
+        self._stop = stop
+        self._value = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function, args) -> None:
+        try:
+            self._value = function(*args)
+        except BaseException as exc:  # handed to the thread that waits for the result
+            self._error = exc
+            self._stop.set()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _first_failure(helpers: Sequence[_Helper]) -> BaseException:
+    """The error that stopped the siblings (not one of the stops it caused)."""
+    for helper in helpers:
+        if helper.error is not None and not isinstance(helper.error, _SiblingFailed):
+            return helper.error
+    return MeteorError("a METEOR process failed")
 
 
 def _pump_lines(stream, lines: queue.Queue) -> None:
@@ -292,7 +459,7 @@ _shared_lock = threading.Lock()
 
 
 def shared_meteor() -> Meteor:
-    """The warm METEOR process of this Python process."""
+    """The warm METEOR processes of this Python process."""
     global _shared
     with _shared_lock:
         if _shared is None:
