@@ -6,6 +6,11 @@ jitter that honour ``Retry-After``, JSON response format where the endpoint
 accepts it, and optional request and token caps over any 60-second window,
 shared by every thread of a run (each run, in each process, has its own caps).
 
+The request goes through the package's raw ``post`` (its URL, headers, key, timeouts
+and error classes), and the answer's JSON is read here: the typed
+``chat.completions.create`` cost about 2.5 times the CPU per request, which
+bounded runs with many requests in flight (issue 13).
+
 ``openai`` is imported only when a client is made (:func:`require_openai`):
 the classic metrics need no judge, and a participant who installed only
 pycocoevalcap scores without it.
@@ -14,6 +19,7 @@ pycocoevalcap scores without it.
 from __future__ import annotations
 
 import email.utils
+import json
 import random
 import threading
 import time
@@ -228,6 +234,18 @@ class ChatClient:
         ceiling = min(self.config.backoff_max, self.config.backoff_base * 2 ** (retry - 1))
         return self._random.uniform(ceiling / 2, ceiling)
 
+    def _body(self, messages: list[dict[str, str]], use_json: bool) -> dict[str, object]:
+        """The request ``chat.completions.create`` sends for these arguments."""
+        body: dict[str, object] = {
+            "messages": messages,
+            "model": self.config.model,
+            "max_tokens": self.config.max_tokens,
+            "temperature": self.config.temperature,
+        }
+        if use_json:
+            body["response_format"] = {"type": "json_object"}
+        return body
+
     def complete(self, messages: list[dict[str, str]], *, want_json: bool) -> Completion:
         """Ask once, retrying transport faults. Raises TransportFailure or EndpointRefused.
 
@@ -241,13 +259,11 @@ class ChatClient:
             self._limiter.acquire()
             calls += 1
             try:
-                response = self._openai.chat.completions.create(
-                    model=self.config.model,
-                    messages=messages,
-                    temperature=self.config.temperature,
-                    max_tokens=self.config.max_tokens,
-                    **({"response_format": {"type": "json_object"}} if use_json else {}),
-                )
+                # The package's documented raw POST, read as bytes: ``chat.completions.create`` would
+                # walk the messages through its type-driven transform and build pydantic models of the
+                # answer, most of a request's CPU, which bounds a run with many requests in flight.
+                raw = self._openai.post("/chat/completions", body=self._body(messages, use_json), cast_to=bytes)
+                document = json.loads(raw)
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 if (
@@ -280,7 +296,7 @@ class ChatClient:
                 # ValueError; the package may also wrap it): a broken proxy or server, worth a retry.
                 reason, wait_hint = f"{UNREADABLE_RESPONSE} ({type(exc).__name__})", None
             else:
-                read = _read_response(response, openai.BaseModel)
+                read = _read_response(document)
                 if read is not None:
                     text, prompt_tokens, completion_tokens = read
                     self._limiter.record_tokens(prompt_tokens + completion_tokens)
@@ -292,29 +308,31 @@ class ChatClient:
             self._sleep(self.backoff(retries, wait_hint))
 
 
-def _read_response(response: object, message_type: type) -> tuple[str, int, int] | None:
+def _read_response(document: object) -> tuple[str, int, int] | None:
     """The answer's text and token counts; None when the response has no choice or message.
 
     A message whose content is empty is an answer (the parser refuses it and the judgment is
     re-asked); a response without any message is a fault of the transport (retried).
     """
-    choices = getattr(response, "choices", None)
-    message = getattr(choices[0], "message", None) if isinstance(choices, list) and choices else None
-    if not isinstance(message, message_type):  # absent, or a bare string where an object belongs
+    choices = document.get("choices") if isinstance(document, dict) else None
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict):  # absent, or a bare string where an object belongs
         return None
-    content = getattr(message, "content", None)
-    usage = getattr(response, "usage", None)
+    content = message.get("content")
+    usage = document.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
     return (
         content if isinstance(content, str) else "",
-        _token_count(usage, "prompt_tokens"),
-        _token_count(usage, "completion_tokens"),
+        _token_count(usage.get("prompt_tokens")),
+        _token_count(usage.get("completion_tokens")),
     )
 
 
-def _token_count(usage: object, name: str) -> int:
+def _token_count(value: object) -> int:
     # Servers report usage loosely (absent, null, a string); a count we cannot read counts as 0.
     try:
-        return max(0, int(getattr(usage, name, 0) or 0))
+        return max(0, int(value or 0))
     except (TypeError, ValueError):
         return 0
 

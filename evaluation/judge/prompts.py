@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..errors import EvaluationError
@@ -35,20 +36,29 @@ class Template:
     user: str
     parser: str = "json"
 
-    @property
+    @cached_property
     def hash(self) -> str:
-        """Names the wording the judge saw; the parser is recorded beside it."""
+        """Names the wording the judge saw; the parser is recorded beside it.
+
+        Kept once computed: it is part of every judgment's cache key."""
         canonical = json.dumps({"system": self.system, "user": self.user}, ensure_ascii=False, sort_keys=True)
         return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @cached_property
+    def _pieces(self) -> tuple[list[str], list[str]]:
+        """The system and user texts cut at their placeholders: text, name, text, ..., name, text."""
+        return _PLACEHOLDER.split(self.system), _PLACEHOLDER.split(self.user)
 
     def messages(self, reference: str, prediction: str) -> list[dict[str, str]]:
         values = {"reference": reference, "prediction": prediction}
 
-        def fill(text: str) -> str:
-            return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+        def fill(pieces: list[str]) -> str:
+            # Every odd piece is a placeholder's name; the narrations are joined in and never read again.
+            return "".join([values[piece] if index % 2 else piece for index, piece in enumerate(pieces)])
 
-        messages = [{"role": "system", "content": fill(self.system)}] if self.system else []
-        messages.append({"role": "user", "content": fill(self.user)})
+        system, user = self._pieces
+        messages = [{"role": "system", "content": fill(system)}] if self.system else []
+        messages.append({"role": "user", "content": fill(user)})
         return messages
 
     def to_dict(self) -> dict[str, str]:

@@ -15,8 +15,9 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from ..metrics import STAGE_METRICS
@@ -252,6 +253,16 @@ def _judge_clip(
     return outcome
 
 
+def _take_finished(finished: SimpleQueue[Future[_ClipOutcome]]) -> list[Future[_ClipOutcome]]:
+    """Wait for one clip to finish, and take every other one that finished meanwhile."""
+    done = [finished.get()]
+    while True:
+        try:
+            done.append(finished.get_nowait())
+        except Empty:
+            return done
+
+
 def run_judge(
     references: Mapping[str, str],
     predictions: Mapping[str, str],
@@ -301,16 +312,15 @@ def run_judge(
             messages = template.messages(references[clip_id], predictions.get(clip_id, ""))
             pending.setdefault(clip_id, []).append((stage, key, messages, template))
 
-    def judged() -> int:
-        return sum(1 for stages in answers.values() if len(stages) == len(STAGES))
-
+    # Counted as clips finish, not recounted over the split at every progress report.
+    judged = sum(1 for stages in answers.values() if len(stages) == len(STAGES))
     failures: list[JudgmentFailure] = []
     refusal = ""
     stopped_by_caller = False
     if on_accounting:
         on_accounting({"cache_hits": accounting.cache_hits})
     if progress:
-        progress(judged(), len(clip_ids))
+        progress(judged, len(clip_ids))
     if pending:
         own_client = client is None
         client = client or ChatClient(config)
@@ -319,32 +329,39 @@ def run_judge(
         try:
             # Submit as slots free up, so a stop leaves the rest unasked, not queued.
             queue = iter(pending.items())
-            running: set[Future] = set()
+            # Each clip's future lands here when it is done: one queue operation a clip, where waiting on
+            # the set of running futures would lock every one of them for every clip that finishes.
+            finished: SimpleQueue[Future[_ClipOutcome]] = SimpleQueue()
+            running = 0
             while True:
-                while len(running) < config.concurrency and not stop.is_set() and not stopped_by_caller:
+                while running < config.concurrency and not stop.is_set() and not stopped_by_caller:
                     if should_stop is not None and should_stop():
                         stopped_by_caller = True
                         break
                     item = next(queue, None)
                     if item is None:
                         break
-                    running.add(pool.submit(_judge_clip, client, item[0], item[1], stop))
+                    pool.submit(_judge_clip, client, item[0], item[1], stop).add_done_callback(finished.put)
+                    running += 1
                 if not running:
                     break
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    outcome = future.result()
+                outcomes = [future.result() for future in _take_finished(finished)]
+                running -= len(outcomes)
+                for outcome in outcomes:
                     if on_accounting:
                         on_accounting(outcome.accounting.to_dict())
-                    cache.put_many(outcome.entries)
                     for entry in outcome.entries:
                         answers[outcome.clip_id][entry.stage] = entry.scores
+                    if len(answers[outcome.clip_id]) == len(STAGES):
+                        judged += 1
                     failures.extend(outcome.failures)
                     refusal = refusal or outcome.refusal
                     for name, value in outcome.accounting.to_dict().items():
                         setattr(accounting, name, getattr(accounting, name) + value)
+                # One write for every clip that finished meanwhile (a database round trip in the service).
+                cache.put_many([entry for outcome in outcomes for entry in outcome.entries])
                 if progress:
-                    progress(judged(), len(clip_ids))
+                    progress(judged, len(clip_ids))
             failed = {(failure.clip_id, failure.stage) for failure in failures}
             for clip_id, jobs in pending.items():
                 for stage, *_ in jobs:

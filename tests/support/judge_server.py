@@ -10,17 +10,26 @@ chat completion at all (truncated JSON, no choices).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from evaluation.judge import STAGE_KEYS, templates_for
+
+ROOT = Path(__file__).resolve().parents[2]
+#: GET {base_url}/fake-judge/stats: what a judge in another process (:class:`JudgeProcess`) counted.
+STATS_PATH = "/fake-judge/stats"
 
 
 def stage_of(prompt: str) -> str:
@@ -147,6 +156,10 @@ class FakeJudge:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY, as real servers (uvicorn, nginx) set it. Without it the body, written after the
+            # headers, waits for the client's delayed ACK: about 40 ms a response, which the bench measured
+            # as the client reaching only 75-80% of concurrency / latency.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args) -> None:
                 pass
@@ -165,7 +178,10 @@ class FakeJudge:
                     pass  # the client gave up (a timeout test)
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path.rstrip("/").endswith(STATS_PATH):
+                    with judge._lock:
+                        self._send(200, {"calls": len(judge.requests), "max_in_flight": judge.max_in_flight})
+                elif self.path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [{"id": "fake-judge", "object": "model"}]})
                 else:
                     self._send(404, {"error": {"message": "not found"}})
@@ -254,3 +270,62 @@ class FakeJudge:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+class JudgeProcess:
+    """``with JudgeProcess(latency=0.2) as judge: ... judge.base_url ... judge.stats()``
+
+    The default :class:`FakeJudge` in a process of its own, as a remote endpoint is: its threads
+    neither take the client's GIL nor count in the client's CPU time. For the bench; tests script
+    faults on an in-process :class:`FakeJudge`.
+    """
+
+    def __init__(self, *, latency: float = 0.0):
+        self.latency = latency
+        self.base_url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> JudgeProcess:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.judge_server", "--latency", repr(self.latency)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        self.base_url = self._process.stdout.readline().strip()
+        if not self.base_url.startswith("http://"):
+            self.__exit__()
+            raise RuntimeError("the judge process did not start")
+        return self
+
+    def stats(self) -> dict[str, int]:
+        """Requests received so far, and the most in flight at once."""
+        with urllib.request.urlopen(self.base_url + STATS_PATH, timeout=10) as response:
+            return json.loads(response.read())
+
+    def __exit__(self, *exc_info) -> None:
+        if self._process is None:
+            return
+        self._process.stdin.close()  # its signal to stop
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until standard input closes, after printing the base URL: :class:`JudgeProcess`'s child."""
+    parser = argparse.ArgumentParser(description="A loopback OpenAI-compatible judge with a fixed latency.")
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    with FakeJudge(latency=args.latency) as judge:
+        print(judge.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
