@@ -296,6 +296,14 @@ CACHES = {
     "throttles": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "lb"}
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttles"},
+    # The boards generation (boards/public_cache.py): every web and worker process must see a write's
+    # bump, so without Redis it lives in a folder all the machine's processes share.
+    "boards": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "lb"}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "boards"),
+    },
 }
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 BROKER_DIR = VAR_DIR / "broker"
@@ -343,9 +351,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A pool process whose peak RSS (KiB: its own, not its METEOR Java process's) passed this after a task
-# is replaced by a fresh one. Scoring the full test split peaks at about 245 MiB, judging it at 150 MiB
-# (docs/benchmarks.md): well above that, only a leak or an outsized file trips it. 0 turns it off.
-CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("WORKER_MAX_MEMORY_PER_CHILD", 384 * 1024)
+# is replaced by a fresh one, which loses its warm caches (workers/warmth.py). A classic pool process
+# warmed on the test split in both languages peaks at about 300 MiB, 370 MiB once it has scored an
+# upload (bench/upload_to_finished.py); judging the split peaks at 150 MiB (docs/benchmarks.md): well
+# above that, only a leak or an outsized file trips it. 0 turns it off.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("WORKER_MAX_MEMORY_PER_CHILD", 640 * 1024)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "classic"
 # Classic scores take seconds; the judge takes minutes to hours on its own workers.

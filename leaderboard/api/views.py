@@ -19,7 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leaderboard.boards import conditional
+from leaderboard.boards import conditional, public_cache
 from leaderboard.boards import selectors as boards
 from leaderboard.boards.breakdowns import visible_breakdown
 from leaderboard.boards.disclosure import rounds_for
@@ -521,6 +521,11 @@ class Leaderboard(APIView):
         },
     )
     def get(self, request, challenge: str, phase: str, language: str, stage: str):
+        file_format = request.accepted_renderer.format
+        # An anonymous visitor's board, kept whole by this process while no write changed it: no query.
+        kept = public_cache.cached_response(request, f"api:{file_format}")
+        if kept is not None:
+            return kept
         phase_obj = phase_or_404(challenge, phase)
         board = boards.visible_board(request.user, phase_obj, language, stage)
         try:
@@ -528,16 +533,17 @@ class Leaderboard(APIView):
         except boards.InvalidTagFilter as exc:
             raise ParseError(str(exc), code="invalid_filter") from None
         state = boards.board_state(phase_obj, language, viewer=request.user)
-        file_format = request.accepted_renderer.format
         # The document depends on the viewer only through ``state``; a signed-in viewer's stays private.
         etag = conditional.board_etag(request, phase_obj, board, language, state, kind=f"api:{file_format}")
         modified = conditional.last_modified(state)
         shared = not request.user.is_authenticated
         unchanged = conditional.not_modified(request, etag, modified)
         if unchanged is not None:
-            return conditional.set_validators(
+            unchanged = conditional.set_validators(
                 unchanged, etag, modified, shared=shared, vary=("Accept", "Authorization")
             )
+            public_cache.keep(request, unchanged, changes_at=public_cache.phase_dates(phase_obj))
+            return unchanged
         headers = {}
         if file_format != JSONRenderer.format:
             extension = "tex" if file_format == BoardLatexRenderer.format else file_format
@@ -568,7 +574,9 @@ class Leaderboard(APIView):
             if cache_key:
                 cache.set(cache_key, document, conditional.DOCUMENT_CACHE_SECONDS)
         response = Response(document, headers=headers)
-        return conditional.set_validators(response, etag, modified, shared=shared, vary=("Accept", "Authorization"))
+        response = conditional.set_validators(response, etag, modified, shared=shared, vary=("Accept", "Authorization"))
+        public_cache.keep_after_render(request, response, changes_at=public_cache.phase_dates(phase_obj))
+        return response
 
     def finalize_response(self, request, response, *args, **kwargs):
         # Only a board is a file: an error (as the schema says) or an OPTIONS answer is JSON whatever was asked for.

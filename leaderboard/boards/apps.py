@@ -6,3 +6,8 @@ class BoardsConfig(AppConfig):
     name = "leaderboard.boards"
     label = "boards"
     verbose_name = _("Boards")
+
+    def ready(self):
+        from . import public_cache
+
+        public_cache.connect_signals()

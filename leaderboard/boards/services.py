@@ -25,6 +25,7 @@ from django.utils import timezone
 from leaderboard.challenges.models import Phase
 from leaderboard.challenges.selectors import phase_languages
 
+from . import public_cache
 from .intervals import method_key, method_of
 from .judges import board_judge
 from .models import Board, BoardEntry, BoardMoment, BoardSnapshot
@@ -44,6 +45,8 @@ def refresh_boards(phase: Phase | int, language: str | None = None, *, team_id: 
     """
     phase_id = phase.pk if isinstance(phase, Phase) else phase
     with transaction.atomic():
+        # Anonymous visitors' kept responses (public_cache) are not served again once this commits.
+        public_cache.boards_changed()
         locked = Phase.objects.select_for_update().get(pk=phase_id)
         boards = list(Board.objects.filter(phase=locked))
         languages = [language] if language else phase_languages(locked)

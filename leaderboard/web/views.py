@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 from evaluation.metrics import CLASSIC_METRICS, METRICS, STAGE_METRICS
 from leaderboard import throttling, tokens
 from leaderboard.accounts import services as accounts
-from leaderboard.boards import conditional
+from leaderboard.boards import conditional, public_cache
 from leaderboard.boards import selectors as boards
 from leaderboard.boards.breakdowns import page_breakdown
 from leaderboard.boards.disclosure import disclosed_intervals, disclosed_scores
@@ -172,6 +172,10 @@ def _shown_rows(rows, columns: list[str]) -> list[_ShownRow]:
 
 
 def board(request: HttpRequest, challenge: str, phase: str, language: str, stage: str) -> HttpResponse:
+    # An anonymous visitor's page, kept whole by this process while no write changed it: no query.
+    kept = public_cache.cached_response(request, "page")
+    if kept is not None:
+        return kept
     phase_obj = phase_or_404(challenge, phase)
     board_obj = boards.visible_board(request.user, phase_obj, language, stage)
     state = boards.board_state(phase_obj, language, viewer=request.user)
@@ -187,7 +191,9 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         modified = conditional.last_modified(state)
         unchanged = conditional.not_modified(request, etag, modified)
         if unchanged is not None:
-            return conditional.set_validators(unchanged, etag, modified, shared=False)
+            unchanged = conditional.set_validators(unchanged, etag, modified, shared=False)
+            public_cache.keep(request, unchanged, changes_at=public_cache.phase_dates(phase_obj))
+            return unchanged
     # The table's rows are the same for every viewer of the same state (``view.with_moderated`` and the
     # rounding are in it), language and query: rendered once per process, kept briefly (web/board.html).
     rows_key = conditional.board_etag(request, phase_obj, board_obj, language, state, kind="page-rows")
@@ -240,8 +246,9 @@ def board(request: HttpRequest, challenge: str, phase: str, language: str, stage
         "interval_method": boards.method_of(phase_obj),
         "interval_percent": round(100 * boards.method_of(phase_obj).level),
     }
-    response = render(request, "web/board.html", context)
-    return conditional.set_validators(response, etag, modified, shared=False)
+    response = conditional.set_validators(render(request, "web/board.html", context), etag, modified, shared=False)
+    public_cache.keep(request, response, changes_at=public_cache.phase_dates(phase_obj))
+    return response
 
 
 @throttle_posts("signup")
