@@ -21,6 +21,8 @@ from celery.signals import (
 from leaderboard import logging as service_logging
 from leaderboard.celery_app import app
 
+from . import warmth
+
 # A worker imports them as it starts; a process that only sends never does.
 app.conf.include = ["workers.tasks"]
 
@@ -45,11 +47,12 @@ def note_queues(instance=None, options=None, **_kwargs) -> None:
 
 @worker_process_init.connect
 def start_meteor(**_kwargs) -> None:
-    """Start this pool process's own METEOR now, so the first task need not wait.
+    """Start this pool process's own METEOR now, then warm the process up (``warmth``), so the first task need not wait.
 
     It must happen after the fork: a METEOR process shared by forked pool
     processes returns corrupt numbers. Popen returns at once; Java keeps
-    loading in the background, well within Celery's process start-up timeout.
+    loading in the background, well within Celery's process start-up timeout,
+    and the warm-up runs in a thread of its own.
     """
     service_logging.one_task_per_process()
     if not _consumes_classic:
@@ -62,6 +65,8 @@ def start_meteor(**_kwargs) -> None:
     except EvaluationError:
         # No Java: say so now; each run will fail with the same reason.
         logging.getLogger(__name__).exception("cannot start METEOR in this worker process")
+        return
+    warmth.start_warming()
 
 
 # -- logging ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Scoring a submission: queueing it, claiming it, computing its classic metrics, storing them; re-scoring.
+"""Scoring a submission: queueing it, claiming it, computing its classic metrics, storing them; re-scoring; warm-up.
 
 A run claims its submission with a lease (``running``) and ends it ``finished`` or ``failed``
 through ``lifecycle.transition``; the team hears the outcome by email once the scores are final.
@@ -8,12 +8,13 @@ The predictions come from ``files.read_predictions``, parsed and validated once,
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -23,7 +24,7 @@ from leaderboard import queueing
 from leaderboard.boards.breakdowns import compute_breakdown
 from leaderboard.boards.intervals import intervals_of, method_of, stored_stats
 from leaderboard.boards.services import refresh_boards
-from leaderboard.challenges.models import ReferenceSet
+from leaderboard.challenges.models import Phase, ReferenceSet
 from leaderboard.judging.lifecycle import start_judging
 from leaderboard.notifications.services import enqueue_on_commit
 from leaderboard.statemachine import LeaseHeartbeat, claim_lease, lease_duration, lease_retry_seconds
@@ -34,6 +35,10 @@ from .lifecycle import transition
 from .models import TRANSITIONS, Result, Status, Submission
 
 logger = logging.getLogger(__name__)
+
+#: Held while this process runs ``evaluation.score``: a worker's warm-up (:func:`warm_up`) and its tasks take
+#: turns, so a task that arrives during the warm-up waits for one reference set at most, not for a race.
+_scoring = threading.Lock()
 
 
 class Outcome(StrEnum):
@@ -173,15 +178,70 @@ def compute_classic(submission: Submission) -> evaluation.ScoreResult:
         raise ScoringFailed(failure_reasons()["no_references"]) from None
     predictions = read_predictions(submission, reference_set.narrations)
     try:
-        return evaluation.score(
-            reference_set.narrations, predictions, submission.language, allow_partial=submission.phase.allow_partial
-        )
+        with _scoring:
+            return evaluation.score(
+                reference_set.narrations, predictions, submission.language, allow_partial=submission.phase.allow_partial
+            )
     except EvaluationError as exc:
         logger.exception("submission %s: scoring failed", submission.pk)
         raise ScoringFailed(
             f"Scoring failed: {exc}. This run does not count against your team's limits. "
             "Please submit again later; if it happens twice, contact the organizers."
         ) from exc
+
+
+#: How many clips of each reference set the warm-up scores with real text (the rest as empty narrations): enough
+#: to bring METEOR's Java code to speed, while every reference-side cache is still built over the whole set.
+WARM_UP_CLIPS = 500
+
+
+def reference_sets_to_warm(limit: int) -> list[ReferenceSet]:
+    """The ``limit`` reference sets of the phases open now that uploads most likely name next: the most
+    recently submitted to first, then the later phases (a test phase before its validation phase)."""
+    if limit <= 0:
+        return []
+    open_phases = [phase.pk for phase in Phase.objects.all() if phase.is_open()]
+    # The narrations are read by the warm-up, one set at a time: only ``limit`` sets are.
+    sets = list(ReferenceSet.objects.filter(phase__in=open_phases).select_related("phase").defer("narrations"))
+    latest = {
+        (row["phase"], row["language"]): row["latest"]
+        for row in Submission.objects.filter(phase__in=open_phases)
+        .values("phase", "language")
+        .annotate(latest=Max("created_at"))
+    }
+    never = timezone.now().replace(year=1)
+    sets.sort(
+        key=lambda reference_set: (
+            latest.get((reference_set.phase_id, reference_set.language)) or never,
+            reference_set.phase.order,
+            reference_set.phase.starts_at,
+        ),
+        reverse=True,
+    )
+    return sets[:limit]
+
+
+def warm_up(reference_sets: list[ReferenceSet]) -> list[str]:
+    """Score each reference set once in this process, so its first real submission finds everything warm.
+
+    ``evaluation.score`` fills whatever this process keeps per reference set (tokenized references, the
+    BLEU and CIDEr reference sides) and brings METEOR's Java process up to speed. The predictions are
+    each clip's predecessor's reference on :data:`WARM_UP_CLIPS` clips and empty elsewhere (the reference
+    sides need the whole set, METEOR only some real text). Returns what was warmed, for the log.
+    """
+    warmed = []
+    for reference_set in reference_sets:
+        references = reference_set.narrations
+        ids = sorted(references)[: WARM_UP_CLIPS + 1]
+        predictions = {clip: references[previous] for previous, clip in zip(ids, ids[1:], strict=False)}
+        try:
+            with _scoring:
+                evaluation.score(references, predictions, reference_set.language, allow_partial=True)
+        except EvaluationError:
+            logger.exception("could not warm up %s %s", reference_set.phase, reference_set.language)
+            continue
+        warmed.append(f"{reference_set.phase} {reference_set.language}")
+    return warmed
 
 
 def store_result(
