@@ -37,7 +37,9 @@ def test_the_warm_up_picks_the_open_phases_reference_sets_most_recently_submitte
 def test_a_pool_process_warms_up_as_it_starts_and_then_scores_the_same_numbers(
     transactional_db, demo_val, demo_test, alice, tmp_path
 ):
-    worker = WorkerProcess(tmp_path / "worker.log", concurrency=1, WORKER_WARM_REFERENCE_SETS="2")
+    worker = WorkerProcess(
+        tmp_path / "worker.log", concurrency=1, WORKER_WARM_REFERENCE_SETS="2", EVALUATION_METEOR_PROCESSES="2"
+    )
     worker.start()
     try:
         assert worker.wait_for_output("warmed up in", timeout=120), worker.output()[-3000:]

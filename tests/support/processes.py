@@ -34,6 +34,12 @@ def process_env(**extra: str) -> dict[str, str]:
         VAR_DIR=os.environ["VAR_DIR"],
         PYTHONUNBUFFERED="1",
     )
+    # Worker tests are about the service around the scorer, and start workers dozens of times: without
+    # a warm-up (each start would score every open reference set) and with one METEOR process each,
+    # they start in seconds. tests/service/test_worker_warmup.py runs a worker on the production defaults;
+    # tests/evaluation covers METEOR on several processes.
+    env.setdefault("WORKER_WARM_REFERENCE_SETS", "0")
+    env.setdefault("EVALUATION_METEOR_PROCESSES", "1")
     env.update(extra)
     if any(name.startswith("JUDGE_") for name in extra):
         env["TEST_JUDGE_ENV"] = "1"
