@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -52,7 +51,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.data import procfile  # noqa: E402
+from tests.support.data import start_procfile_process, stop_process_group  # noqa: E402
 from tests.support.hostile import LARGE, REFUSED, Hostile  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -279,28 +278,6 @@ def child(env: dict, *args: str) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def start(env: dict, name: str, logs: Path) -> subprocess.Popen:
-    with (logs / f"{name}.log").open("w") as log:
-        return subprocess.Popen(
-            ["sh", "-c", procfile()[name]],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def wait_ready(base: str, processes: dict[str, subprocess.Popen], logs: Path) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -376,7 +353,7 @@ def main() -> int:
         )
 
         for name in PROCESSES:
-            processes[name] = start(env, name, logs)
+            processes[name] = start_procfile_process(env, name, logs / f"{name}.log")
         wait_ready(base, processes, logs)
 
         # Every team sends its uploads one after another, all teams at once.
@@ -452,7 +429,7 @@ def main() -> int:
         print(f"exactly once: {sum(1 for pk in accepted if results.get(pk) == 1)}/{len(accepted)} with one result")
     finally:
         for process in processes.values():
-            stop(process)
+            stop_process_group(process)
         if not args.keep:
             with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -48,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from evaluation.movie101v2 import read_split  # noqa: E402
-from tests.support.data import movie101v2_root, procfile  # noqa: E402
+from tests.support.data import movie101v2_root, start_procfile_process, stop_process_group  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 CHALLENGE, PHASE = "movie101v2", "test"
@@ -126,28 +125,6 @@ def child(env: dict, *args: str):
 
 
 # -- processes -------------------------------------------------------------------------------------
-
-
-def start(env: dict, name: str, log_path: Path) -> subprocess.Popen:
-    with log_path.open("w") as log:
-        return subprocess.Popen(
-            ["sh", "-c", procfile()[name]],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def wait_for(condition, what: str, process: subprocess.Popen, log_path: Path, bound: float = 180) -> None:
@@ -314,7 +291,7 @@ def main() -> int:
         manage(env, "import_movie101v2", str(data_root))
         tokens = iter(child(env, "--make-teams", str(args.repeat * UPLOADS_PER_RUN)))
         web_log = scratch / "web.log"
-        web = start(env, "web", web_log)
+        web = start_procfile_process(env, "web", web_log)
         wait_for(lambda: web_up(base), "the web answering /healthz", web, web_log)
         print(
             f"{len(references['en']):,} clips a file; {args.repeat} runs, each: a fresh worker "
@@ -324,7 +301,7 @@ def main() -> int:
         for run in range(args.repeat):
             log_path = scratch / f"worker-{run}.log"
             started = time.monotonic()
-            worker = start(env, "worker", log_path)
+            worker = start_procfile_process(env, "worker", log_path)
             try:
                 wait_for(lambda: " ready." in log_path.read_text(), "the worker's ready", worker, log_path)  # noqa: B023
                 starts.append(time.monotonic() - started)
@@ -350,10 +327,10 @@ def main() -> int:
                         flush=True,
                     )
             finally:
-                stop(worker)
+                stop_process_group(worker)
     finally:
         if web is not None:
-            stop(web)
+            stop_process_group(web)
         if not args.keep:
             with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,3 +43,27 @@ def procfile() -> dict[str, str]:
             name, command = line.split(":", 1)
             entries[name.strip()] = command.strip()
     return entries
+
+
+def start_procfile_process(env: dict, name: str, log_path: Path) -> subprocess.Popen:
+    """The Procfile's ``name`` process from the project root, in a session of its own, logging to ``log_path``."""
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            ["sh", "-c", procfile()[name]],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the process's whole group (gunicorn's or Celery's children too), SIGKILL after 60 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
