@@ -12,13 +12,25 @@ jar with the same options, so the numbers are identical, but:
   pool after import, and two processes writing to one METEOR pipe read each
   other's numbers;
 * warm processes are kept per Python process, because start-up costs about
-  5 s;
+  10 s and 12 s of CPU (loading the paraphrase tables);
 * the segments' ``SCORE`` requests are split over several processes (METEOR
   is single-threaded, and a worker has a core to spare), then one process
   gets the single ``EVAL`` request with every stats line in the original
   order, as pycocoevalcap sends it. A segment's stats depend on that segment
   alone, and the totals come from the summed stats, so the numbers do not
-  depend on how the segments were split.
+  depend on how the segments were split;
+* only a call of at least ``split_segments`` segments (default 10,000: all
+  46k clips, not a split of 2,227) is split, because the helpers cost more
+  than they give on an ordinary one. Measured on 2 cores (docs/performance.md):
+  the test split cold in a new process took 13.3 s on one process against
+  21.5 s on two, where the helper loads beside the first; warm, 3.7-4.2 s
+  against 3.1-3.7 s, and only after five calls had brought both JITs up. The
+  Python metrics take the other core meanwhile. In a worker, with a pool
+  process per core, two processes each also meant four JVMs loading at once
+  after a start, and a first submission of 46-59 s;
+* the helpers start once the first process has loaded (their loading would
+  slow it), and a call uses the first process and whichever helpers have
+  answered their start-up probe, so it never waits for one still loading.
 """
 
 from __future__ import annotations
@@ -30,15 +42,19 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .errors import EvaluationError
 from .java import JAVA_ENCODING_FLAGS, METEOR_JAR, java_executable
 
 # Measured (docs/configuration.md): the paraphrase tables keep about 315 MiB alive; 256m runs out of
-# memory, while 512m scores the test split split over two processes as fast as 1G, and 46,767 segments
-# in one call, at about 600 MiB RSS a process against 950 MiB at 1G and 1.4 GiB at the former 2G.
-DEFAULT_HEAP = os.environ.get("EVALUATION_METEOR_HEAP", "512m")
+# memory. The first process, which scores every ordinary call alone, warm in 4.0-4.3 s at 1g against
+# 4.9-5.6 s at 512m (the test split, en); a helper, used only on big calls beside it, scores as fast at
+# 512m, about 600 MiB RSS against 950 MiB at 1g. EVALUATION_METEOR_HEAP sets both.
+HEAP_OVERRIDE = os.environ.get("EVALUATION_METEOR_HEAP") or None
+FIRST_PROCESS_HEAP = HEAP_OVERRIDE or "1g"
+HELPER_HEAP = HEAP_OVERRIDE or "512m"
+DEFAULT_SPLIT_SEGMENTS = int(os.environ.get("EVALUATION_METEOR_SPLIT_SEGMENTS", "10000"))
 DEFAULT_TIMEOUT_SECONDS = float(os.environ.get("EVALUATION_METEOR_TIMEOUT", "900"))
 
 
@@ -53,6 +69,9 @@ DEFAULT_PROCESSES = _default_processes()
 
 _EOF = object()
 _CANCEL_POLL_SECONDS = 0.1
+#: Sent to every new process: its answer, read and dropped by the pump, says the process has loaded.
+_PROBE = "SCORE ||| ready ||| ready"
+_HELPER_START_POLL_SECONDS = 0.2
 
 
 class MeteorError(EvaluationError):
@@ -104,7 +123,10 @@ class _JavaProcess:
         self._process: subprocess.Popen | None = None
         self._owner_pid: int | None = None
         self._lines: queue.Queue = queue.Queue()
+        self._ready = threading.Event()
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        # A helper is started from a background thread (Meteor._start_helpers) while a failing call may kill it.
+        self._lifecycle = threading.RLock()
 
     @property
     def pid(self) -> int | None:
@@ -112,16 +134,40 @@ class _JavaProcess:
             return self._process.pid
         return None
 
+    @property
+    def alive(self) -> bool:
+        return self.pid is not None and self._process.poll() is None
+
+    @property
+    def ready(self) -> bool:
+        """Running for this Python process, and it has answered the start-up probe."""
+        return self._ready.is_set() and self.alive
+
+    def wait_ready(self, timeout: float, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Wait until the process answered its probe; False on a timeout, a stop, or when it is gone."""
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(timeout=min(_HELPER_START_POLL_SECONDS, max(0.0, deadline - time.monotonic()))):
+            if not self.alive or time.monotonic() >= deadline or (should_stop is not None and should_stop()):
+                return False
+        return self.alive
+
     def ensure(self) -> subprocess.Popen:
+        with self._lifecycle:
+            return self._ensure()
+
+    def _ensure(self) -> subprocess.Popen:
         if self._owner_pid != os.getpid():
             # Inherited through fork(): the process belongs to the parent.
             self._process = None
         if self._process is not None and self._process.poll() is None:
             return self._process
-        self.kill()
+        self._kill()
         command = [
             java_executable(),
             f"-Xmx{self.heap}",
+            # The throughput collector: loading the paraphrase tables and a cold test split took 14.4-14.9 s
+            # against 15.4-16.2 s with the default G1 (the collector does not touch the numbers).
+            "-XX:+UseParallelGC",
             *JAVA_ENCODING_FLAGS,
             "-jar",
             str(METEOR_JAR),
@@ -140,12 +186,18 @@ class _JavaProcess:
             stderr=subprocess.PIPE,
         )
         lines: queue.Queue = queue.Queue()
-        threading.Thread(target=_pump_lines, args=(process.stdout, lines), daemon=True).start()
+        ready = threading.Event()
+        _write_lines(process.stdin, [_PROBE])
+        threading.Thread(target=_pump_lines, args=(process.stdout, lines, ready), daemon=True).start()
         threading.Thread(target=_pump_stderr, args=(process.stderr, self._stderr_tail), daemon=True).start()
-        self._process, self._owner_pid, self._lines = process, os.getpid(), lines
+        self._process, self._owner_pid, self._lines, self._ready = process, os.getpid(), lines, ready
         return process
 
     def kill(self) -> None:
+        with self._lifecycle:
+            self._kill()
+
+    def _kill(self) -> None:
         process, self._process = self._process, None
         if process is None or self._owner_pid != os.getpid():
             return
@@ -209,18 +261,26 @@ class Meteor:
     def __init__(
         self,
         *,
-        heap: str = DEFAULT_HEAP,
+        heap: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         processes: int = DEFAULT_PROCESSES,
+        split_segments: int = DEFAULT_SPLIT_SEGMENTS,
     ):
+        """``heap`` sets every process's; by default the first gets more (it does all the work of most calls)."""
         if processes < 1:
             raise ValueError("METEOR needs at least one process")
         self.timeout = timeout
+        #: A call with fewer segments runs on the first process alone, and starts no helper.
+        self.split_segments = max(1, split_segments)
         self._lock = threading.Lock()
-        self._processes = [_JavaProcess(heap) for _ in range(processes)]
+        self._processes = [_JavaProcess(heap or FIRST_PROCESS_HEAP)]
+        self._processes += [_JavaProcess(heap or HELPER_HEAP) for _ in range(processes - 1)]
+        self._helper_starter: threading.Thread | None = None
+        self._helper_starter_lock = threading.Lock()
 
     @property
     def heap(self) -> str:
+        """The first process's heap."""
         return self._processes[0].heap
 
     @heap.setter
@@ -246,10 +306,47 @@ class Meteor:
         return [process.pid for process in self._processes]
 
     def start(self) -> None:
-        """Start the Java processes now (they keep loading in the background)."""
+        """Start the first Java process now; it keeps loading in the background. Helpers start with a big call."""
         with self._lock:
-            for process in self._processes:
-                process.ensure()
+            self._processes[0].ensure()
+
+    def wait_first_loaded(self, timeout: float | None = None, should_stop: Callable[[], bool] | None = None) -> bool:
+        """Start the first process and wait until it has loaded, unless ``should_stop()`` says otherwise first."""
+        self.start()
+        return self._processes[0].wait_ready(self.timeout if timeout is None else timeout, should_stop)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Start every process, helpers too, and wait until each has loaded; False if one has not within ``timeout``."""
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._processes[0].ensure()
+            self._start_helpers()
+        if not self._processes[0].wait_ready(timeout):
+            return False
+        starter = self._helper_starter
+        if starter is not None:
+            starter.join(max(0.0, deadline - time.monotonic()))
+        return all(helper.wait_ready(max(0.0, deadline - time.monotonic())) for helper in self._processes[1:])
+
+    def _start_helpers(self) -> None:
+        """In the background: once the first process has loaded, start every helper that is not running."""
+        if all(helper.alive for helper in self._processes[1:]):
+            return
+        with self._helper_starter_lock:
+            if self._helper_starter is not None and self._helper_starter.is_alive():
+                return
+            self._helper_starter = threading.Thread(target=self._start_helpers_after_first, daemon=True)
+            self._helper_starter.start()
+
+    def _start_helpers_after_first(self) -> None:
+        # Loading the first process takes a core for about 10 s; loading the helpers beside it would slow it.
+        if not self._processes[0].wait_ready(self.timeout):
+            return  # it died or was killed: the next call starts it, and asks for the helpers again
+        for helper in self._processes[1:]:
+            if not self._processes[0].alive:
+                return  # closed, or killed by a failed call, meanwhile
+            helper.ensure()
 
     def close(self) -> None:
         with self._lock:
@@ -346,14 +443,21 @@ class Meteor:
     def _score(self, requests, deadline, cancel) -> tuple[float, list[float], list[str]]:
         if cancel is not None and cancel.is_set():
             raise MeteorCancelled("METEOR scoring was cancelled")
-        chunks = split_evenly(requests, len(self._processes))
+        first = self._processes[0]
+        first.ensure()
+        active = [first]
+        if len(requests) >= self.split_segments and len(self._processes) > 1:
+            # A helper still loading gets no part: the call would wait for it, while the first can go on.
+            active += [helper for helper in self._processes[1:] if helper.ready]
+            self._start_helpers()
+        chunks = split_evenly(requests, len(active))
         stop = threading.Event()  # a failing helper stops its siblings
         helpers = [
             _Helper(stop, self._score_chunk, process, chunk, deadline, cancel, stop)
-            for process, chunk in zip(self._processes[1:], chunks[1:], strict=False)
+            for process, chunk in zip(active[1:], chunks[1:], strict=False)
         ]
         try:
-            stats = self._score_chunk(self._processes[0], chunks[0], deadline, cancel, stop)
+            stats = self._score_chunk(first, chunks[0], deadline, cancel, stop)
             for helper in helpers:
                 stats.extend(helper.result())
         except BaseException as exc:
@@ -427,8 +531,10 @@ def _first_failure(helpers: Sequence[_Helper]) -> BaseException:
     return MeteorError("a METEOR process failed")
 
 
-def _pump_lines(stream, lines: queue.Queue) -> None:
+def _pump_lines(stream, lines: queue.Queue, ready: threading.Event) -> None:
     try:
+        if stream.readline():  # the probe's answer (an empty read: the process is gone)
+            ready.set()
         for raw in iter(stream.readline, b""):
             lines.put(raw.decode("utf-8").strip())
     except (OSError, ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 
 from celery.signals import (
     celeryd_after_setup,
@@ -19,6 +20,7 @@ from celery.signals import (
 )
 
 from leaderboard import logging as service_logging
+from leaderboard import queueing
 from leaderboard.celery_app import app
 
 from . import warmth
@@ -39,6 +41,8 @@ def note_queues(instance=None, options=None, **_kwargs) -> None:
     if instance is not None and settings.LOG_FORMAT == "json":
         # The start-up banner is printed, not logged: JSON logs are only log lines.
         instance.quiet = True
+    # Before the pool is forked: its processes share which of them run a task (warmth.TaskSlots).
+    warmth.share_task_slots(int((options or {}).get("concurrency") or os.cpu_count() or 1))
     queues = (options or {}).get("queues")
     if queues:
         names = queues.split(",") if isinstance(queues, str) else list(queues)
@@ -47,26 +51,43 @@ def note_queues(instance=None, options=None, **_kwargs) -> None:
 
 @worker_process_init.connect
 def start_meteor(**_kwargs) -> None:
-    """Start this pool process's own METEOR now, then warm the process up (``warmth``), so the first task need not wait.
+    """Start this pool process's own METEOR, now or in its warm-up (``warmth``), so the first task need not wait.
 
     It must happen after the fork: a METEOR process shared by forked pool
     processes returns corrupt numbers. Popen returns at once; Java keeps
-    loading in the background, well within Celery's process start-up timeout,
-    and the warm-up runs in a thread of its own.
+    loading in the background, well within Celery's process start-up timeout.
+    With a warm-up, the pool processes load theirs one at a time, while no task runs.
     """
     service_logging.one_task_per_process()
     if not _consumes_classic:
         return
     from evaluation.errors import EvaluationError
+    from evaluation.java import java_executable
     from evaluation.meteor import shared_meteor
 
     try:
-        shared_meteor().start()
+        java_executable()
+        if warmth.start_warming() is None:
+            shared_meteor().start()
     except EvaluationError:
         # No Java: say so now; each run will fail with the same reason.
         logging.getLogger(__name__).exception("cannot start METEOR in this worker process")
-        return
-    warmth.start_warming()
+
+
+#: The tasks that score: one that comes before its process's warm-up has loaded METEOR loads it at once.
+_SCORING_TASKS = frozenset({queueing.SCORE_SUBMISSION, queueing.RESCORE_SUBMISSION})
+
+
+def _load_meteor_now() -> None:
+    from evaluation.errors import EvaluationError
+    from evaluation.meteor import shared_meteor
+
+    meteor = shared_meteor()
+    if meteor.pid is None:  # not started yet; start() would wait for a warm-up call under way
+        try:
+            meteor.start()
+        except EvaluationError:
+            pass  # the task reports it
 
 
 # -- logging ------------------------------------------------------------------------
@@ -106,6 +127,9 @@ _tokens: dict[str, object] = {}
 @task_prerun.connect
 def enter_task(task_id=None, task=None, args=(), kwargs=None, **_kwargs) -> None:
     """Tag every line logged while a task runs with the task and the submission it works on."""
+    warmth.note_task_started()
+    if _consumes_classic and task.name in _SCORING_TASKS:
+        _load_meteor_now()
     fields = {"task": task.name, "task_id": task_id}
     try:
         bound = inspect.signature(task.run).bind_partial(*args, **(kwargs or {})).arguments
@@ -121,6 +145,7 @@ def enter_task(task_id=None, task=None, args=(), kwargs=None, **_kwargs) -> None
 
 @task_postrun.connect
 def leave_task(task_id=None, **_kwargs) -> None:
+    warmth.note_task_finished()
     service_logging.leave_task(_tokens.pop(task_id, None))
 
 

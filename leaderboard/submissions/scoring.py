@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -221,16 +222,18 @@ def reference_sets_to_warm(limit: int) -> list[ReferenceSet]:
     return sets[:limit]
 
 
-def warm_up(reference_sets: list[ReferenceSet]) -> list[str]:
+def warm_up(reference_sets: list[ReferenceSet], before_each: Callable[[], None] = lambda: None) -> list[str]:
     """Score each reference set once in this process, so its first real submission finds everything warm.
 
     ``evaluation.score`` fills whatever this process keeps per reference set (tokenized references, the
     BLEU and CIDEr reference sides) and brings METEOR's Java process up to speed. The predictions are
     each clip's predecessor's reference on :data:`WARM_UP_CLIPS` clips and empty elsewhere (the reference
-    sides need the whole set, METEOR only some real text). Returns what was warmed, for the log.
+    sides need the whole set, METEOR only some real text). ``before_each`` is called before each set (a
+    worker waits there while tasks run). Returns what was warmed, for the log.
     """
     warmed = []
     for reference_set in reference_sets:
+        before_each()
         references = reference_set.narrations
         ids = sorted(references)[: WARM_UP_CLIPS + 1]
         predictions = {clip: references[previous] for previous, clip in zip(ids, ids[1:], strict=False)}

@@ -32,7 +32,9 @@ def one():
 
 @pytest.fixture(scope="module")
 def two():
-    meteor = Meteor(processes=2)
+    # Every call is split (by default only calls of 10,000 segments are), and both processes are up.
+    meteor = Meteor(processes=2, split_segments=1)
+    assert meteor.wait_ready()
     yield meteor
     meteor.close()
 
@@ -86,7 +88,8 @@ def test_two_processes_give_one_process_and_pycocoevalcap_numbers(language, real
 def test_three_processes_and_an_uneven_split(real_test_split, one):
     _, gts, res = tokenized_split(subset(real_test_split["en"], step=29), "en")
     assert len(gts) % 3 != 0
-    three = Meteor(processes=3)
+    three = Meteor(processes=3, split_segments=1)
+    assert three.wait_ready()
     try:
         assert three.compute_score_and_stats(gts, res) == one.compute_score_and_stats(gts, res)
         small = dict(list(gts.items())[:2]), dict(list(res.items())[:2])  # fewer clips than processes
@@ -153,15 +156,18 @@ def test_a_killed_process_is_replaced(victim, real_test_split, two):
     old_pids = two.pids
     os.kill(old_pids[victim], signal.SIGKILL)
     assert two.compute_score_and_stats(gts, res) == expected
+    assert two.wait_ready()  # a dead helper is left out of the call and started again beside it
     assert two.pids[victim] not in (None, old_pids[victim])
+    assert two.compute_score_and_stats(gts, res) == expected
 
 
 def test_a_deadline_kills_every_process_and_the_next_call_works(real_test_split, one):
     _, gts, res = tokenized_split(subset(real_test_split["en"], step=100), "en")
-    meteor = Meteor(processes=2, timeout=0.05)
+    meteor = Meteor(processes=2, timeout=0.05, split_segments=1)
     try:
         meteor.start()
-        stuck = meteor.pids
+        stuck = [pid for pid in meteor.pids if pid is not None]  # the helper waits for the first to load
+        assert stuck
         with pytest.raises(MeteorError, match="did not answer within"):
             meteor.compute_score(gts, res)
         assert meteor.pids == [None, None]
@@ -183,3 +189,36 @@ def test_the_number_of_processes_comes_from_the_environment(monkeypatch):
     assert meteor_module._default_processes() == (2 if (os.cpu_count() or 1) >= 2 else 1)
     with pytest.raises(ValueError):
         Meteor(processes=0)
+
+
+def test_helpers_start_after_the_first_process_and_calls_do_not_wait_for_them(real_test_split, one):
+    """Loading a METEOR process takes a core for about 10 s: a worker's pool processes used to load all of
+    theirs at once, and the first submission after a start waited for every one of them."""
+    _, gts, res = tokenized_split(subset(real_test_split["en"], step=100), "en")
+    meteor = Meteor(processes=2, split_segments=1)
+    try:
+        meteor.start()
+        assert meteor.pids[0] is not None and meteor.pids[1] is None  # the helper waits for the first to load
+        assert meteor.compute_score_and_stats(gts, res) == one.compute_score_and_stats(gts, res)
+        while meteor.pids[1] is None:
+            time.sleep(0.01)
+        assert meteor._processes[0].ready  # started only once the first had answered its probe
+        assert meteor.wait_ready()
+        assert meteor.compute_score_and_stats(gts, res) == one.compute_score_and_stats(gts, res)
+    finally:
+        meteor.close()
+    assert meteor.pids == [None, None]
+
+
+def test_only_a_big_call_is_split_and_starts_the_helpers(real_test_split, one):
+    _, gts, res = tokenized_split(subset(real_test_split["en"], step=20), "en")
+    meteor = Meteor(processes=2, split_segments=len(gts))
+    assert meteor.heap == "1g" and meteor._processes[1].heap == "512m"  # the first does most of the work
+    try:
+        small = dict(list(gts.items())[:-1]), dict(list(res.items())[:-1])
+        assert meteor.compute_score_and_stats(*small) == one.compute_score_and_stats(*small)
+        assert meteor.pids[1] is None  # one segment short of a split: no helper was started
+        assert meteor.compute_score_and_stats(gts, res) == one.compute_score_and_stats(gts, res)
+        assert meteor.wait_ready() and None not in meteor.pids  # the big call started it
+    finally:
+        meteor.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from datetime import timedelta
 
@@ -10,9 +11,10 @@ from django.utils import timezone
 import evaluation
 from evaluation.predictions import parse_narration_file
 from leaderboard.challenges.models import ReferenceSet
-from leaderboard.submissions.scoring import reference_sets_to_warm
+from leaderboard.submissions.scoring import reference_sets_to_warm, warm_up
 from tests.support.processes import WorkerProcess, wait_for_status
 from tests.support.service import api_client_for, demo_file, upload
+from workers.warmth import TaskSlots
 
 
 def names(reference_sets) -> list[str]:
@@ -61,3 +63,46 @@ def test_a_pool_process_warms_up_as_it_starts_and_then_scores_the_same_numbers(
         assert "warm-up skipped" not in worker.output()
     finally:
         worker.stop()
+
+
+def test_the_warm_up_asks_before_each_set(demo_val, demo_test):
+    sets = reference_sets_to_warm(2)
+    asked = []
+    assert warm_up(sets, before_each=lambda: asked.append(True)) == ["demo/test en", "demo/test zh"]
+    assert len(asked) == 2
+
+
+def test_task_slots_are_shared_by_forked_processes_and_a_dead_holder_frees_its_slot():
+    slots = TaskSlots(2)
+    assert not slots.busy()
+    context = multiprocessing.get_context("fork")
+
+    def run_a_task(started, release):
+        slots.enter()
+        started.set()
+        release.wait(60)
+        slots.leave()
+
+    started, release = context.Event(), context.Event()
+    child = context.Process(target=run_a_task, args=(started, release))
+    child.start()
+    assert started.wait(60)
+    assert slots.busy()  # seen from the parent: a sibling's task
+    release.set()
+    child.join(60)
+    assert not slots.busy()
+
+    # A process killed in its task (a hard time limit) never leaves; its slot counts as free.
+    started, release = context.Event(), context.Event()
+    child = context.Process(target=run_a_task, args=(started, release))
+    child.start()
+    assert started.wait(60)
+    assert slots.busy()
+    child.kill()
+    child.join(60)
+    assert not slots.busy()
+    for _ in range(3):  # and it is reused: no slot leaks
+        slots.enter()
+        assert slots.busy()
+        slots.leave()
+    assert not slots.busy()
