@@ -22,15 +22,14 @@ jar with the same options, so the numbers are identical, but:
 * only a call of at least ``split_segments`` segments (default 10,000: all
   46k clips, not a split of 2,227) is split, because the helpers cost more
   than they give on an ordinary one. Measured on 2 cores (docs/performance.md):
-  the test split cold in a new process took 13.3 s on one process against
+  the test split cold in a new process took 13.3-16 s on one process against
   21.5 s on two, where the helper loads beside the first; warm, 3.7-4.2 s
   against 3.1-3.7 s, and only after five calls had brought both JITs up. The
   Python metrics take the other core meanwhile. In a worker, with a pool
   process per core, two processes each also meant four JVMs loading at once
-  after a start, and a first submission of 46-59 s;
-* the helpers start once the first process has loaded (their loading would
-  slow it), and a call uses the first process and whichever helpers have
-  answered their start-up probe, so it never waits for one still loading.
+  after a start, and a first submission of 46-62 s. A big call starts the
+  helpers it finds not running and waits for them to load (each answers a
+  start-up probe); on it, their 10 s of loading pays for itself.
 """
 
 from __future__ import annotations
@@ -71,7 +70,7 @@ _EOF = object()
 _CANCEL_POLL_SECONDS = 0.1
 #: Sent to every new process: its answer, read and dropped by the pump, says the process has loaded.
 _PROBE = "SCORE ||| ready ||| ready"
-_HELPER_START_POLL_SECONDS = 0.2
+_READY_POLL_SECONDS = 0.2
 
 
 class MeteorError(EvaluationError):
@@ -125,7 +124,7 @@ class _JavaProcess:
         self._lines: queue.Queue = queue.Queue()
         self._ready = threading.Event()
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
-        # A helper is started from a background thread (Meteor._start_helpers) while a failing call may kill it.
+        # Held while starting or killing: a warm-up thread may start the process while a failed call kills it.
         self._lifecycle = threading.RLock()
 
     @property
@@ -146,7 +145,7 @@ class _JavaProcess:
     def wait_ready(self, timeout: float, should_stop: Callable[[], bool] | None = None) -> bool:
         """Wait until the process answered its probe; False on a timeout, a stop, or when it is gone."""
         deadline = time.monotonic() + timeout
-        while not self._ready.wait(timeout=min(_HELPER_START_POLL_SECONDS, max(0.0, deadline - time.monotonic()))):
+        while not self._ready.wait(timeout=min(_READY_POLL_SECONDS, max(0.0, deadline - time.monotonic()))):
             if not self.alive or time.monotonic() >= deadline or (should_stop is not None and should_stop()):
                 return False
         return self.alive
@@ -275,8 +274,6 @@ class Meteor:
         self._lock = threading.Lock()
         self._processes = [_JavaProcess(heap or FIRST_PROCESS_HEAP)]
         self._processes += [_JavaProcess(heap or HELPER_HEAP) for _ in range(processes - 1)]
-        self._helper_starter: threading.Thread | None = None
-        self._helper_starter_lock = threading.Lock()
 
     @property
     def heap(self) -> str:
@@ -320,33 +317,9 @@ class Meteor:
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with self._lock:
-            self._processes[0].ensure()
-            self._start_helpers()
-        if not self._processes[0].wait_ready(timeout):
-            return False
-        starter = self._helper_starter
-        if starter is not None:
-            starter.join(max(0.0, deadline - time.monotonic()))
-        return all(helper.wait_ready(max(0.0, deadline - time.monotonic())) for helper in self._processes[1:])
-
-    def _start_helpers(self) -> None:
-        """In the background: once the first process has loaded, start every helper that is not running."""
-        if all(helper.alive for helper in self._processes[1:]):
-            return
-        with self._helper_starter_lock:
-            if self._helper_starter is not None and self._helper_starter.is_alive():
-                return
-            self._helper_starter = threading.Thread(target=self._start_helpers_after_first, daemon=True)
-            self._helper_starter.start()
-
-    def _start_helpers_after_first(self) -> None:
-        # Loading the first process takes a core for about 10 s; loading the helpers beside it would slow it.
-        if not self._processes[0].wait_ready(self.timeout):
-            return  # it died or was killed: the next call starts it, and asks for the helpers again
-        for helper in self._processes[1:]:
-            if not self._processes[0].alive:
-                return  # closed, or killed by a failed call, meanwhile
-            helper.ensure()
+            for process in self._processes:
+                process.ensure()
+        return all(process.wait_ready(max(0.0, deadline - time.monotonic())) for process in self._processes)
 
     def close(self) -> None:
         with self._lock:
@@ -447,9 +420,7 @@ class Meteor:
         first.ensure()
         active = [first]
         if len(requests) >= self.split_segments and len(self._processes) > 1:
-            # A helper still loading gets no part: the call would wait for it, while the first can go on.
-            active += [helper for helper in self._processes[1:] if helper.ready]
-            self._start_helpers()
+            active += self._loaded_helpers(deadline, cancel)
         chunks = split_evenly(requests, len(active))
         stop = threading.Event()  # a failing helper stops its siblings
         helpers = [
@@ -470,6 +441,18 @@ class Meteor:
             raise
         total, segment_scores = self._evaluate(stats, deadline, cancel)
         return total, segment_scores, stats
+
+    def _loaded_helpers(self, deadline: float, cancel: threading.Event | None) -> list[_JavaProcess]:
+        """Start the helpers not running, all at once, and wait for them: on a call this big, a helper's
+        10 s of loading pays for itself. One that fails to load is left out; the others do its part."""
+        helpers = self._processes[1:]
+        for helper in helpers:
+            helper.ensure()
+        cancelled = (lambda: cancel.is_set()) if cancel is not None else None
+        loaded = [helper for helper in helpers if helper.wait_ready(max(0.0, deadline - time.monotonic()), cancelled)]
+        if cancel is not None and cancel.is_set():
+            raise MeteorCancelled("METEOR scoring was cancelled")
+        return loaded
 
     def _score_chunk(self, process: _JavaProcess, requests, deadline, cancel, stop) -> list[str]:
         writer = process.write_in_background(requests)
