@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
+from .background import BackgroundCall
 from .bleu import bleu
 from .cider import cider
 from .errors import EvaluationError
@@ -55,33 +56,6 @@ def tokenize_references_and_predictions(
     return tokenize(references, language), tokenize(predictions, language)
 
 
-class _InThread:
-    """``function(*args, cancel=event)`` started at once in a daemon thread; :meth:`result` waits for it."""
-
-    def __init__(self, function: Callable, *args):
-        self._cancel = threading.Event()
-        self._value = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(function, args), daemon=True)
-        self._thread.start()
-
-    def _run(self, function, args) -> None:
-        try:
-            self._value = function(*args, cancel=self._cancel)
-        except BaseException as exc:  # handed to the thread that waits for the result
-            self._error = exc
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-    def cancel(self) -> None:
-        """Ask the call to stop; it does within a fraction of a second, without waiting for it here."""
-        self._cancel.set()
-
-
 def score(
     references: Mapping[str, str],
     predictions: Mapping[str, str],
@@ -115,7 +89,8 @@ def score(
 
     # METEOR runs in the Java process while this thread computes the Python metrics: the thread
     # that drives it mostly waits on pipes, without the GIL.
-    meteor_call = _InThread((meteor or shared_meteor()).compute_score_and_stats, gts, res)
+    cancel_meteor = threading.Event()
+    meteor_call = BackgroundCall((meteor or shared_meteor()).compute_score_and_stats, gts, res, cancel=cancel_meteor)
     try:
         bleu_scores = bleu(gts, res)
         bleu_totals, bleu_per_clip = bleu_scores.totals, bleu_scores.per_clip
@@ -123,7 +98,7 @@ def score(
         cider_total, cider_per_clip = cider(gts, res)
         meteor_total, meteor_per_clip, meteor_stats = meteor_call.result()
     except BaseException:
-        meteor_call.cancel()
+        cancel_meteor.set()  # it stops within a fraction of a second; nothing waits for it here
         raise
 
     metrics = {f"bleu_{n + 1}": float(bleu_totals[n]) for n in range(4)}

@@ -43,6 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from .background import BackgroundCall
 from .errors import EvaluationError
 from .java import JAVA_ENCODING_FLAGS, METEOR_JAR, java_executable
 
@@ -424,7 +425,7 @@ class Meteor:
         chunks = split_evenly(requests, len(active))
         stop = threading.Event()  # a failing helper stops its siblings
         helpers = [
-            _Helper(stop, self._score_chunk, process, chunk, deadline, cancel, stop)
+            BackgroundCall(self._score_chunk, process, chunk, deadline, cancel, stop, on_error=stop.set)
             for process, chunk in zip(active[1:], chunks[1:], strict=False)
         ]
         try:
@@ -475,38 +476,7 @@ class Meteor:
         return message
 
 
-class _Helper:
-    """``function(*args)`` in a daemon thread; a failure sets ``stop`` so that its siblings give up too."""
-
-    def __init__(self, stop: threading.Event, function, *args):
-        self._stop = stop
-        self._value = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(function, args), daemon=True)
-        self._thread.start()
-
-    def _run(self, function, args) -> None:
-        try:
-            self._value = function(*args)
-        except BaseException as exc:  # handed to the thread that waits for the result
-            self._error = exc
-            self._stop.set()
-
-    def join(self) -> None:
-        self._thread.join()
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._error
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
-def _first_failure(helpers: Sequence[_Helper]) -> BaseException:
+def _first_failure(helpers: Sequence[BackgroundCall]) -> BaseException:
     """The error that stopped the siblings (not one of the stops it caused)."""
     for helper in helpers:
         if helper.error is not None and not isinstance(helper.error, _SiblingFailed):
