@@ -13,8 +13,8 @@ Predictions are the previous clip's reference (plausible, wrong). Reported per l
   and CIDEr one after the other: how ``evaluation.score`` worked before issue 13 (METEOR concurrent
   with the Python metrics, the bit-parallel ROUGE-L);
 * evaluation, cold: a new METEOR process per run, as the first submission a worker scores;
-* evaluation, warm: the worker's steady state, METEOR already running (``EVALUATION_METEOR_PROCESSES``
-  processes, by default 2 on 2 cores), the reference-side caches filled;
+* evaluation, warm: the worker's steady state, METEOR already running, the reference-side caches
+  filled (one METEOR process: only calls of ``EVALUATION_METEOR_SPLIT_SEGMENTS`` segments are split);
 * evaluation, warm, 1 METEOR process (``--one-process-too``): the same with one METEOR process, to
   show what the second one brings.
 
@@ -133,8 +133,13 @@ def figure_record(language: str, times: dict[str, list[float]], identical: bool,
         "goal_met": identical and ratio >= GOAL_RATIO,
         "identical": identical,
         "note": f"2,227 clips, predictions = previous clip's reference; {ratio:.2f}× faster; all metrics within "
-        f"{TOLERANCE:g} of pycocoevalcap in every run; METEOR on {processes} processes",
+        f"{TOLERANCE:g} of pycocoevalcap in every run; METEOR on {processes} process{'es' if processes > 1 else ''}",
     }
+
+
+def processes_used(meteor: Meteor, segments: int) -> int:
+    """How many METEOR processes a call of ``segments`` segments is split over (meteor.py: big calls only)."""
+    return meteor.process_count if segments >= meteor.split_segments else 1
 
 
 def main() -> None:
@@ -155,7 +160,8 @@ def main() -> None:
     upstream_warm = UpstreamMeteor()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
-        f"{evaluation.versions.classic_versions()['java']}; METEOR on {warm.process_count} processes; "
+        f"{evaluation.versions.classic_versions()['java']}; METEOR: up to {warm.process_count} processes, "
+        f"calls of {warm.split_segments:,} segments or more split; "
         f"load {' '.join(f'{value:.1f}' for value in os.getloadavg())}"
     )
     columns = {
@@ -206,7 +212,7 @@ def main() -> None:
         warm_median = statistics.median(times["warm"])
         ratios = [f"{statistics.median(times[name]) / warm_median:.2f}×" for name in ("upstream_warm", "sequential")]
         print(f"| {language} | {len(references):,} | {' | '.join(cells)} | {' | '.join(ratios)} |", flush=True)
-        records.append(figure_record(language, times, identical, warm.process_count))
+        records.append(figure_record(language, times, identical, processes_used(warm, len(references))))
     print(f"load {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
     warm.close()
     if warm_one is not None:
