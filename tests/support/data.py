@@ -58,12 +58,12 @@ def start_procfile_process(env: dict, name: str, log_path: Path) -> subprocess.P
         )
 
 
-def stop_process_group(process: subprocess.Popen) -> None:
-    """SIGTERM to the process's whole group (gunicorn's or Celery's children too), SIGKILL after 60 s."""
+def stop_process_group(process: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM to the process's whole group (gunicorn's or Celery's children too), SIGKILL after ``timeout`` s."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()

@@ -27,7 +27,7 @@ from rest_framework.authtoken.models import Token
 from leaderboard.boards.disclosure import precision_of, rounds_for
 from leaderboard.challenges.models import Phase
 
-from .data import ROOT, procfile, shifted_predictions
+from .data import ROOT, procfile, shifted_predictions, stop_process_group
 from .judge_server import FakeJudge, expected_stage_metrics
 from .network import free_port
 from .processes import database_url, purge_queues
@@ -112,7 +112,7 @@ def procfile_processes(
         processes = {}
         for name in PROCESSES[1:]:
             processes[name] = start(name, procfile()[name])
-            stack.callback(stop, processes[name])
+            stack.callback(stop_process_group, processes[name], 30)
         running = RunningProcfile(f"http://127.0.0.1:{port}", logs)
         deadline = time.monotonic() + 120
         while not _all_up(running):
@@ -137,16 +137,6 @@ def _all_up(running: RunningProcfile) -> bool:
         and "Sending due task send-digests" in running.logs["beat"].read_text()
         and re.search(r"workers\.tasks\.send_digests\[[-0-9a-f]+\] succeeded", running.logs["worker"].read_text())
     )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def submission_reaches_the_stage_boards(
